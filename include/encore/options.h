@@ -1,0 +1,89 @@
+#pragma once
+
+/// \file
+/// Device options and the one function that reads them from the environment.
+///
+/// Library code never calls getenv: `options_from_env()` is the single reader, and every
+/// behaviour it can switch is also a field here, so tests pass options explicitly.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace encore {
+
+class KernelRegistry;
+
+/// Which backend a device runs on.
+enum class BackendKind : std::uint8_t {
+  Auto,  ///< CUDA when built and a GPU is usable, else CPU
+  Cpu,   ///< the CPU reference backend
+  Cuda,  ///< the CUDA backend; opening fails if unavailable
+};
+
+/// How an encoder orders the dispatches of one command buffer (see docs/architecture.md).
+enum class Ordering : std::uint8_t {
+  Serial,       ///< each dispatch waits for the previous one
+  Barriers,     ///< dispatches between two barrier() calls may run concurrently
+  AutoBarrier,  ///< barriers inserted where declared byte ranges conflict (RAW/WAR/WAW)
+  AutoDag,      ///< exact dependency edges between conflicting dispatches (the default)
+};
+
+std::string_view to_string(BackendKind kind) noexcept;
+std::string_view to_string(Ordering ordering) noexcept;
+/// Parses "auto" | "cpu" | "cuda"; nullopt for anything else.
+std::optional<BackendKind> parse_backend_kind(std::string_view text) noexcept;
+/// Parses "serial" | "barriers" | "auto_barrier" | "auto_dag"; nullopt for anything else.
+std::optional<Ordering> parse_ordering(std::string_view text) noexcept;
+
+/// Everything a device can be configured with. Defaults are what production wants.
+struct DeviceOptions {
+  BackendKind backend = BackendKind::Auto;
+  /// Ordering of encoders that do not choose one.
+  Ordering ordering = Ordering::AutoDag;
+  /// When true, `ordering` also overrides what encoders ask for (set by ENCORE_ORDERING, for
+  /// experiments on unmodified programs).
+  bool force_ordering = false;
+  /// Submissions keep every buffer they bind alive until they complete. When false the caller
+  /// keeps buffers alive until completion (e.g. with a per-step arena).
+  bool retain_buffers = true;
+  /// CPU backend: run each dispatch alone and check that it changed no byte it did not declare
+  /// as written; a violation fails the submission with ErrorCode::UndeclaredWrite.
+  bool validate = false;
+  /// CPU backend: run ready dispatches in an order drawn from this seed instead of program order,
+  /// to flush out missing dependencies. With `cpu_threads == 1` the order is reproducible.
+  std::optional<std::uint64_t> shuffle_seed;
+  /// CPU backend worker threads; 0 means the hardware concurrency.
+  std::uint32_t cpu_threads = 0;
+  /// CUDA device ordinal.
+  int cuda_ordinal = 0;
+  /// Kernels the device can run; null means the built-in registry.
+  std::shared_ptr<KernelRegistry> registry;
+};
+
+/// Looks up one environment variable; nullopt when unset.
+using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
+
+/// The process environment (getenv).
+std::optional<std::string> process_env(std::string_view name);
+
+/// Returns `base` with the ENCORE_* environment variables applied:
+///
+/// | variable              | values                                         | field             |
+/// |-----------------------|------------------------------------------------|-------------------|
+/// | ENCORE_BACKEND        | auto, cpu, cuda                                | backend           |
+/// | ENCORE_ORDERING       | serial, barriers, auto_barrier, auto_dag       | ordering (forced) |
+/// | ENCORE_RETAIN_BUFFERS | 1/0 (also true/false, on/off, yes/no)          | retain_buffers    |
+/// | ENCORE_VALIDATE       | 1/0                                            | validate          |
+/// | ENCORE_SHUFFLE        | a 64-bit seed, or 0/off for none               | shuffle_seed      |
+/// | ENCORE_CPU_THREADS    | a thread count (0 = hardware)                  | cpu_threads       |
+/// | ENCORE_CUDA_DEVICE    | a device ordinal                               | cuda_ordinal      |
+///
+/// Unset variables leave the field alone. A malformed value throws Error(InvalidArgument) naming
+/// the variable, its value and what was expected; nothing is silently ignored.
+DeviceOptions options_from_env(DeviceOptions base = {}, const EnvLookup& lookup = process_env);
+
+}  // namespace encore

@@ -1,0 +1,48 @@
+#pragma once
+
+/// \file
+/// Per-device counters, snapshot by value. Encoders add their counts when their command buffer
+/// is committed, finished or discarded; submissions when they finish.
+
+#include <cstdint>
+#include <string>
+
+namespace encore {
+
+struct Stats {
+  // Encoding.
+  std::uint64_t dispatches_encoded = 0;   ///< dispatch() calls recorded (commit, finish or discard)
+  std::uint64_t dispatches_replayed = 0;  ///< dispatches run again by submitting a Recording
+  std::uint64_t barriers_explicit = 0;    ///< barrier() calls that recorded a barrier
+  std::uint64_t barriers_inferred = 0;    ///< barriers inserted by auto_barrier ordering
+  std::uint64_t dispatches_concurrent = 0;  ///< auto_barrier: dispatches that joined the open group
+  std::uint64_t edges_inferred = 0;         ///< dependency edges recorded by auto_dag ordering
+  std::uint64_t edges_pruned = 0;           ///< auto_dag edges dropped as implied by other edges
+
+  // Command buffers and submissions.
+  std::uint64_t command_buffers = 0;            ///< encoder commits
+  std::uint64_t command_buffers_discarded = 0;  ///< encoders dropped or discarded with work
+  std::uint64_t recordings_finished = 0;        ///< encoders turned into a Recording
+  std::uint64_t recordings_submitted = 0;       ///< Recording submissions (replays)
+  std::uint64_t submissions_completed = 0;
+  std::uint64_t submissions_failed = 0;
+  std::uint64_t syncs = 0;  ///< host waits on device work (commit_and_wait, wait, wait_idle)
+  std::uint64_t fence_signals = 0;  ///< commits that signal a fence
+  std::uint64_t fence_waits = 0;    ///< command buffers that wait on a fence
+
+  // Memory.
+  std::uint64_t allocations = 0;      ///< buffers allocated since the last reset
+  std::uint64_t bytes_allocated = 0;  ///< bytes allocated since the last reset
+  std::uint64_t buffers_live = 0;     ///< buffers alive now (not reset)
+  std::uint64_t bytes_live = 0;       ///< bytes alive now (not reset)
+  std::uint64_t bytes_uploaded = 0;
+  std::uint64_t bytes_downloaded = 0;
+
+  // Validation (CPU backend).
+  std::uint64_t dispatches_validated = 0;
+
+  /// One "name value" pair per line.
+  std::string to_string() const;
+};
+
+}  // namespace encore

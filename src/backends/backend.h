@@ -1,0 +1,44 @@
+#pragma once
+
+// The one interface between the backend-neutral front end (encoder, recordings, device) and a
+// backend. The front end has validated everything a backend receives; a backend only executes.
+
+#include <memory>
+#include <string>
+
+#include "encore/device.h"
+#include "encore/kernel.h"
+#include "encore/options.h"
+
+#include "core/allocation.h"
+#include "core/submission_state.h"
+
+namespace encore::detail {
+
+class Backend {
+ public:
+  virtual ~Backend() = default;  // finishes every submitted command buffer first
+
+  virtual BackendKind kind() const noexcept = 0;
+  virtual std::string name() const = 0;
+  virtual const DeviceLimits& limits() const noexcept = 0;
+  /// True when `def` has an implementation this backend can run.
+  virtual bool implements(const KernelDef& def) const noexcept = 0;
+  /// Queues a submission. Submissions run in the order given; each one's fence waits are
+  /// honoured before it starts, and SubmissionState::complete() is called exactly once.
+  virtual void submit(std::shared_ptr<SubmissionState> submission) = 0;
+  /// Blocks until every queued submission has completed.
+  virtual void wait_idle() = 0;
+};
+
+/// A backend, or why it cannot be opened. Opening installs the backend's memory resource in
+/// `shared`.
+struct BackendOpenResult {
+  std::unique_ptr<Backend> backend;
+  std::string unavailable_reason;
+};
+
+BackendOpenResult open_cpu_backend(const DeviceOptions& options, DeviceShared& shared);
+BackendOpenResult open_cuda_backend(const DeviceOptions& options, DeviceShared& shared);
+
+}  // namespace encore::detail

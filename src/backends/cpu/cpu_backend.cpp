@@ -1,0 +1,135 @@
+// The CPU reference backend: host memory, one queue thread that runs submissions in commit
+// order, and a thread pool that runs each submission's dependency graph.
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "encore/error.h"
+
+#include "backends/backend.h"
+#include "backends/cpu/graph_executor.h"
+#include "backends/cpu/thread_pool.h"
+
+namespace encore::detail {
+
+namespace {
+
+class HostMemory final : public MemoryResource {
+ public:
+  void* allocate(std::uint64_t bytes) override {
+    // calloc: zero-filled (pages of large blocks are zeroed lazily by the OS), 16-byte aligned.
+    void* p = std::calloc(1, static_cast<std::size_t>(bytes));
+    if (p == nullptr) {
+      throw Error(ErrorCode::OutOfMemory,
+                  "host allocation of " + std::to_string(bytes) + " bytes failed");
+    }
+    return p;
+  }
+  void deallocate(void* address, std::uint64_t /*bytes*/) noexcept override { std::free(address); }
+  void copy_in(void* address, std::uint64_t offset, std::span<const std::byte> src) override {
+    if (!src.empty())
+      std::memcpy(static_cast<std::byte*>(address) + offset, src.data(), src.size());
+  }
+  void copy_out(const void* address, std::uint64_t offset, std::span<std::byte> dst) override {
+    if (!dst.empty()) {
+      std::memcpy(dst.data(), static_cast<const std::byte*>(address) + offset, dst.size());
+    }
+  }
+};
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(const DeviceOptions& options)
+      : pool_(options.cpu_threads),
+        config_{pool_.size(), options.shuffle_seed, options.validate},
+        queue_thread_([this] { queue_loop(); }) {}
+
+  ~CpuBackend() override {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    queue_thread_.join();  // the loop drains the queue before it stops
+  }
+
+  BackendKind kind() const noexcept override { return BackendKind::Cpu; }
+  std::string name() const override {
+    return "cpu (" + std::to_string(pool_.size()) + (pool_.size() == 1 ? " thread)" : " threads)");
+  }
+  const DeviceLimits& limits() const noexcept override { return limits_; }
+  bool implements(const KernelDef& def) const noexcept override { return bool(def.cpu); }
+
+  void submit(std::shared_ptr<SubmissionState> submission) override {
+    {
+      std::lock_guard lock(mutex_);
+      queue_.push_back(std::move(submission));
+    }
+    cv_.notify_all();
+  }
+
+  void wait_idle() override {
+    std::unique_lock lock(mutex_);
+    cv_.wait(lock, [&] { return queue_.empty() && !busy_; });
+  }
+
+ private:
+  void queue_loop() {
+    std::unique_lock lock(mutex_);
+    while (true) {
+      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything submitted has run
+      std::shared_ptr<SubmissionState> s = std::move(queue_.front());
+      queue_.pop_front();
+      busy_ = true;
+      lock.unlock();
+      execute(*s);
+      s.reset();
+      lock.lock();
+      busy_ = false;
+      cv_.notify_all();
+    }
+  }
+
+  void execute(SubmissionState& s) {
+    const auto start = std::chrono::steady_clock::now();
+    std::optional<Error> failure = wait_for_fences(s.waits);
+    if (!failure) {
+      ExecutionConfig config = config_;
+      // Each submission draws its own order from the seed, reproducibly.
+      if (config.shuffle_seed) *config.shuffle_seed ^= s.sequence * 0x9E3779B97F4A7C15ULL;
+      failure = execute_command_list(*s.commands, s.slot_values, pool_, config);
+      if (!failure && config.validate) {
+        StatsCounters::add(s.device->counters.dispatches_validated, s.commands->dispatch_count);
+      }
+    }
+    if (failure && !s.label.empty()) failure->add_context("command buffer '" + s.label + "'");
+    s.complete(std::move(failure), std::chrono::steady_clock::now() - start);
+  }
+
+  DeviceLimits limits_;
+  ThreadPool pool_;
+  ExecutionConfig config_;
+
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<SubmissionState>> queue_;
+  bool busy_ = false;
+  bool stop_ = false;
+  std::thread queue_thread_;  // last: starts after everything it uses exists
+};
+
+}  // namespace
+
+BackendOpenResult open_cpu_backend(const DeviceOptions& options, DeviceShared& shared) {
+  shared.memory = std::make_unique<HostMemory>();
+  return {std::make_unique<CpuBackend>(options), {}};
+}
+
+}  // namespace encore::detail

@@ -1,0 +1,37 @@
+#pragma once
+
+// Runs one command list on a thread pool: every node whose predecessors have finished is ready;
+// workers take ready nodes until all have run. Independent dispatches therefore really run at
+// the same time, so a missing dependency shows up as a wrong result or a TSan report.
+//
+// Order among ready nodes: program order (lowest index first) by default; with a shuffle seed,
+// uniformly random from a generator seeded per submission. With one thread and a seed the run is
+// a reproducible random topological order, which is what the property tests use to expose a
+// dependency the encoder failed to record.
+//
+// A failing dispatch stops the scheduling of further nodes (those running finish); the first
+// failure is reported with the dispatch that caused it.
+
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include "encore/error.h"
+
+#include "backends/cpu/thread_pool.h"
+#include "core/command_list.h"
+
+namespace encore::detail {
+
+struct ExecutionConfig {
+  std::size_t threads = 1;
+  std::optional<std::uint64_t> shuffle_seed;
+  bool validate = false;
+};
+
+/// Runs `list`; returns the first failure, if any.
+std::optional<Error> execute_command_list(const CommandList& list,
+                                          std::span<const std::byte> slot_values, ThreadPool& pool,
+                                          const ExecutionConfig& config);
+
+}  // namespace encore::detail

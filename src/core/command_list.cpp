@@ -1,0 +1,47 @@
+#include "core/command_list.h"
+
+#include <string>
+
+#include "core/allocation.h"
+#include "core/fence_state.h"
+
+namespace encore::detail {
+
+std::string CommandList::describe_node(std::size_t index) const {
+  const Node& n = nodes.at(index);
+  std::string out = (n.kind == NodeKind::Dispatch ? "dispatch #" : "barrier #");
+  out += std::to_string(index);
+  const std::string_view node_name = node_label(n);
+  if (!node_name.empty()) {
+    out += " '";
+    out += node_name;
+    out += '\'';
+  }
+  if (n.kernel != nullptr) {
+    out += " (kernel ";
+    out += n.kernel->name;
+    out += ')';
+  }
+  return out;
+}
+
+void CommandList::clear() noexcept {
+  device_id = 0;
+  ordering = Ordering::AutoDag;
+  label.clear();
+  nodes.clear();
+  args.clear();
+  deps.clear();
+  values.clear();
+  label_arena.clear();
+  resources.clear();
+  retained.clear();
+  slots.clear();
+  slot_initial.clear();
+  waits.clear();
+  registry.reset();
+  dispatch_count = 0;
+  barrier_count = 0;
+}
+
+}  // namespace encore::detail

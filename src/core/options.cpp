@@ -1,0 +1,126 @@
+// The one place encore reads the process environment. Everything else takes DeviceOptions.
+
+#include "encore/options.h"
+
+#include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <string>
+
+#include "encore/error.h"
+
+namespace encore {
+
+std::string_view to_string(BackendKind kind) noexcept {
+  switch (kind) {
+    case BackendKind::Auto:
+      return "auto";
+    case BackendKind::Cpu:
+      return "cpu";
+    case BackendKind::Cuda:
+      return "cuda";
+  }
+  return "?";
+}
+
+std::string_view to_string(Ordering ordering) noexcept {
+  switch (ordering) {
+    case Ordering::Serial:
+      return "serial";
+    case Ordering::Barriers:
+      return "barriers";
+    case Ordering::AutoBarrier:
+      return "auto_barrier";
+    case Ordering::AutoDag:
+      return "auto_dag";
+  }
+  return "?";
+}
+
+std::optional<BackendKind> parse_backend_kind(std::string_view text) noexcept {
+  for (BackendKind k : {BackendKind::Auto, BackendKind::Cpu, BackendKind::Cuda}) {
+    if (text == to_string(k)) return k;
+  }
+  return std::nullopt;
+}
+
+std::optional<Ordering> parse_ordering(std::string_view text) noexcept {
+  for (Ordering o :
+       {Ordering::Serial, Ordering::Barriers, Ordering::AutoBarrier, Ordering::AutoDag}) {
+    if (text == to_string(o)) return o;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> process_env(std::string_view name) {
+  const char* value = std::getenv(std::string(name).c_str());  // NOLINT(concurrency-mt-unsafe)
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
+}
+
+namespace {
+
+[[noreturn]] void throw_bad_value(std::string_view name, std::string_view value,
+                                  std::string_view expected) {
+  throw Error(ErrorCode::InvalidArgument, std::string(name) + "='" + std::string(value) +
+                                              "' is not valid; expected " + std::string(expected));
+}
+
+// Booleans are parsed strictly: an unknown word is an error, never "set means on".
+bool parse_bool(std::string_view name, std::string_view value) {
+  for (std::string_view yes : {"1", "true", "on", "yes"}) {
+    if (value == yes) return true;
+  }
+  for (std::string_view no : {"0", "false", "off", "no"}) {
+    if (value == no) return false;
+  }
+  throw_bad_value(name, value, "1/0, true/false, on/off or yes/no");
+}
+
+std::uint64_t parse_u64(std::string_view name, std::string_view value, std::uint64_t max) {
+  std::uint64_t out = 0;
+  const char* end = value.data() + value.size();
+  auto [ptr, ec] = std::from_chars(value.data(), end, out);
+  if (value.empty() || ec != std::errc() || ptr != end || out > max) {
+    throw_bad_value(name, value, "an unsigned integer <= " + std::to_string(max));
+  }
+  return out;
+}
+
+}  // namespace
+
+DeviceOptions options_from_env(DeviceOptions base, const EnvLookup& lookup) {
+  if (auto v = lookup("ENCORE_BACKEND")) {
+    auto kind = parse_backend_kind(*v);
+    if (!kind) throw_bad_value("ENCORE_BACKEND", *v, "auto, cpu or cuda");
+    base.backend = *kind;
+  }
+  if (auto v = lookup("ENCORE_ORDERING")) {
+    auto ordering = parse_ordering(*v);
+    if (!ordering) {
+      throw_bad_value("ENCORE_ORDERING", *v, "serial, barriers, auto_barrier or auto_dag");
+    }
+    base.ordering = *ordering;
+    base.force_ordering = true;
+  }
+  if (auto v = lookup("ENCORE_RETAIN_BUFFERS")) {
+    base.retain_buffers = parse_bool("ENCORE_RETAIN_BUFFERS", *v);
+  }
+  if (auto v = lookup("ENCORE_VALIDATE")) base.validate = parse_bool("ENCORE_VALIDATE", *v);
+  if (auto v = lookup("ENCORE_SHUFFLE")) {
+    if (*v == "off" || *v == "0") {
+      base.shuffle_seed.reset();
+    } else {
+      base.shuffle_seed = parse_u64("ENCORE_SHUFFLE", *v, UINT64_MAX);
+    }
+  }
+  if (auto v = lookup("ENCORE_CPU_THREADS")) {
+    base.cpu_threads = static_cast<std::uint32_t>(parse_u64("ENCORE_CPU_THREADS", *v, 4096));
+  }
+  if (auto v = lookup("ENCORE_CUDA_DEVICE")) {
+    base.cuda_ordinal = static_cast<int>(parse_u64("ENCORE_CUDA_DEVICE", *v, 1024));
+  }
+  return base;
+}
+
+}  // namespace encore

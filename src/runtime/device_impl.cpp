@@ -1,0 +1,74 @@
+#include "runtime/device_impl.h"
+
+#include <atomic>
+#include <string>
+
+#include "encore/error.h"
+
+#include "core/fence_state.h"
+
+namespace encore::detail {
+
+namespace {
+std::atomic<std::uint32_t> g_next_device_id{1};
+}  // namespace
+
+std::shared_ptr<DeviceImpl> DeviceImpl::open(const DeviceOptions& options) {
+  std::shared_ptr<DeviceImpl> d(new DeviceImpl());
+  d->options = options;
+  d->registry = options.registry ? options.registry : KernelRegistry::builtin();
+  d->shared = std::make_shared<DeviceShared>();
+  d->shared->device_id = g_next_device_id.fetch_add(1, std::memory_order_relaxed);
+
+  if (options.backend == BackendKind::Cuda || options.backend == BackendKind::Auto) {
+    BackendOpenResult cuda = open_cuda_backend(options, *d->shared);
+    if (cuda.backend) {
+      d->backend = std::move(cuda.backend);
+      return d;
+    }
+    if (options.backend == BackendKind::Cuda) {
+      throw Error(ErrorCode::BackendUnavailable,
+                  "the CUDA backend cannot be opened: " + cuda.unavailable_reason);
+    }
+    d->fallback_reason = std::move(cuda.unavailable_reason);
+  }
+  BackendOpenResult cpu = open_cpu_backend(options, *d->shared);
+  if (!cpu.backend) {
+    throw Error(ErrorCode::BackendUnavailable,
+                "the CPU backend cannot be opened: " + cpu.unavailable_reason);
+  }
+  d->backend = std::move(cpu.backend);
+  return d;
+}
+
+DeviceImpl::~DeviceImpl() { backend.reset(); }
+
+void DeviceImpl::check_fence(const Fence& fence, const char* operation) const {
+  if (!fence) throw Error(ErrorCode::InvalidArgument, std::string(operation) + " a null fence");
+  if (fence.state()->device_id != shared->device_id) {
+    throw Error(ErrorCode::WrongDevice, std::string(operation) + " a fence of device " +
+                                            std::to_string(fence.state()->device_id) +
+                                            " on device " + std::to_string(shared->device_id));
+  }
+}
+
+Submission DeviceImpl::enqueue(std::shared_ptr<SubmissionState> s,
+                               const std::shared_ptr<FenceState>& signal) {
+  StatsCounters& c = shared->counters;
+  std::lock_guard lock(commit_mutex_);
+  s->sequence = shared->progress.next_sequence();
+  for (const std::shared_ptr<FenceState>& fence : s->commands->waits) {
+    s->waits.push_back({fence, fence->register_wait()});
+    StatsCounters::add(c.fence_waits, 1);
+  }
+  if (signal) {
+    s->signal = signal;
+    s->signal_value = signal->reserve_signal();
+    StatsCounters::add(c.fence_signals, 1);
+  }
+  Submission handle(s);
+  backend->submit(std::move(s));
+  return handle;
+}
+
+}  // namespace encore::detail

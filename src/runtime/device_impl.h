@@ -1,0 +1,62 @@
+#pragma once
+
+// The device behind encore::Device handles: options, backend, kernel registry, commit order.
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "encore/device.h"
+
+#include "backends/backend.h"
+#include "core/allocation.h"
+#include "core/command_list_pool.h"
+#include "core/submission_state.h"
+
+namespace encore::detail {
+
+class DeviceImpl {
+ public:
+  static std::shared_ptr<DeviceImpl> open(const DeviceOptions& options);
+  ~DeviceImpl();  // waits for all submitted work (the backend drains), then releases it
+  DeviceImpl(const DeviceImpl&) = delete;
+  DeviceImpl& operator=(const DeviceImpl&) = delete;
+
+  /// Gives the submission its sequence number, resolves its fence waits and signal, and queues
+  /// it, all under the commit lock so fence values complete in the order they were handed out.
+  Submission enqueue(std::shared_ptr<SubmissionState> submission,
+                     const std::shared_ptr<FenceState>& signal);
+
+  /// Throws Error(WrongDevice) unless `fence` belongs to this device.
+  void check_fence(const Fence& fence, const char* operation) const;
+
+  /// Capacity hints for the next command buffer (the size of the last one).
+  void remember_size(std::size_t nodes, std::size_t args) noexcept {
+    expected_nodes_.store(nodes, std::memory_order_relaxed);
+    expected_args_.store(args, std::memory_order_relaxed);
+  }
+  std::size_t expected_nodes() const noexcept {
+    return expected_nodes_.load(std::memory_order_relaxed);
+  }
+  std::size_t expected_args() const noexcept {
+    return expected_args_.load(std::memory_order_relaxed);
+  }
+
+  DeviceOptions options;
+  std::shared_ptr<KernelRegistry> registry;
+  std::shared_ptr<DeviceShared> shared;
+  std::unique_ptr<Backend> backend;
+  std::string fallback_reason;
+  std::shared_ptr<CommandListPool> command_lists = std::make_shared<CommandListPool>();
+
+ private:
+  DeviceImpl() = default;
+
+  std::mutex commit_mutex_;
+  std::atomic<std::size_t> expected_nodes_{0};
+  std::atomic<std::size_t> expected_args_{0};
+};
+
+}  // namespace encore::detail

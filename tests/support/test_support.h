@@ -1,0 +1,105 @@
+#pragma once
+
+// Shared helpers for encore's tests: a kernel registry with the built-in kernels plus kernels
+// that misbehave on purpose, CPU devices configured for tests, and float upload/download.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <gtest/gtest.h>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "encore/encore.h"
+
+namespace encore::testing {
+
+/// A latch kernels can block on, so a test can hold a submission in flight.
+class Gate {
+ public:
+  void open();
+  void wait();
+  /// Blocks until `n` kernels are waiting at the gate (or have passed it).
+  void wait_for_arrivals(int n);
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool open_ = false;
+  int arrivals_ = 0;
+};
+
+/// Opens the gate when it goes out of scope, so a failing test never leaves a kernel blocked.
+struct GateOpener {
+  std::shared_ptr<Gate> gate;
+  ~GateOpener() { gate->open(); }
+};
+
+/// Records how many dispatches ran at the same time.
+struct ConcurrencyProbe {
+  std::atomic<int> running{0};
+  std::atomic<int> max_running{0};
+};
+
+/// Built-in kernels plus these test kernels:
+///
+/// | name              | params                         | behaviour                              |
+/// |-------------------|--------------------------------|----------------------------------------|
+/// | fail_kernel       | in x                           | throws encore::Error(KernelFailed)     |
+/// | throw_std         | in x                           | throws std::runtime_error              |
+/// | rogue_write       | in x, out y, value u32 n       | y = x, and also writes x[0] (undeclared)|
+/// | write_past_view   | out y, value u32 n             | writes y[0..n] (one element too many)  |
+/// | log_order         | inout log, value u32 id        | log[1 + log[0]++] = id (run order)     |
+/// | mix_u32           | in src, inout dst, value u32 s | dst[i] = dst[i]*31 + src[i % |src|] ^ s|
+/// | fill_u32          | out dst, value u32 v           | dst[i] = v + i                         |
+/// | gate_kernel       | inout x                        | waits at `gate` (when given)           |
+/// | probe_kernel      | inout x                        | sleeps 20 ms inside `probe` accounting |
+/// | big_value         | value u8[4096] v               | nothing (the largest legal value)      |
+std::shared_ptr<KernelRegistry> make_test_registry(
+    std::shared_ptr<Gate> gate = nullptr, std::shared_ptr<ConcurrencyProbe> probe = nullptr);
+
+/// A CPU device on the test registry. `threads` workers (default 4), other options as given.
+Device make_cpu_device(DeviceOptions options = {},
+                       std::shared_ptr<KernelRegistry> registry = nullptr);
+
+Buffer upload_floats(Device& device, const std::vector<float>& values, std::string_view label = {});
+std::vector<float> download_floats(const Buffer& buffer);
+
+/// Success when `text` contains `part`; the failure shows both.
+inline ::testing::AssertionResult mentions(std::string_view text, std::string_view part) {
+  if (text.find(part) != std::string_view::npos) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "\"" << text << "\" does not mention \"" << part << "\"";
+}
+
+/// Runs `f`, which must throw encore::Error, and returns the error (a test failure otherwise).
+template <class F>
+Error error_from(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e;
+  }
+  ADD_FAILURE() << "expected an encore::Error";
+  return Error(ErrorCode::Internal, "nothing was thrown");
+}
+
+/// Launch covering n threads in blocks of 64.
+inline Launch cover(std::uint32_t n) { return Launch::threads(n, 64); }
+
+/// The seed's standard program: c = a + b over [1,2,3,4] and [5,6,7,8].
+struct AddProgram {
+  Buffer a;
+  Buffer b;
+  Buffer c;
+  Kernel add;
+};
+inline const std::vector<float> kAddSum = {6, 8, 10, 12};
+AddProgram make_add_program(Device& dev);
+/// Records c = a + b.
+void dispatch_add(Encoder& enc, const AddProgram& p);
+
+}  // namespace encore::testing
