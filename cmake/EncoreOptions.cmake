@@ -8,6 +8,8 @@
 #   ENCORE_BUILD_PROPERTY_TESTS     ON with the tests; OFF skips rapidcheck and the property tests.
 #   ENCORE_WARNINGS_AS_ERRORS  OFF by default; the CI presets turn it on.
 #   ENCORE_USE_CCACHE          ON: use ccache as the C++/CUDA compiler launcher when found.
+#   ENCORE_ENABLE_LTO          ON: link-time optimisation of C++ code in Release builds (when the
+#                              toolchain supports it; static libraries keep fat objects).
 include_guard(GLOBAL)
 
 # ---- CUDA -------------------------------------------------------------------------------------
@@ -115,6 +117,7 @@ option(ENCORE_WARNINGS_AS_ERRORS "Turn compiler warnings into errors (CI presets
 
 # ---- compiler launcher ------------------------------------------------------------------------
 option(ENCORE_USE_CCACHE "Use ccache as the compiler launcher when it is found" ON)
+option(ENCORE_ENABLE_LTO "Link-time optimisation of C++ code in Release builds" ON)
 if(ENCORE_USE_CCACHE)
   find_program(ENCORE_CCACHE_PROGRAM NAMES ccache DOC "ccache, used as the compiler launcher")
   mark_as_advanced(ENCORE_CCACHE_PROGRAM)

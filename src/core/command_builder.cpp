@@ -68,8 +68,10 @@ void CommandBuilder::bind_args(std::span<const Arg> args, const DispatchOptions&
                                .resource = resource,
                                .offset = arg.offset(),
                                .size = arg.size()});
-        scratch_->accesses.push_back(
-            {resource, {arg.offset(), arg.offset() + arg.size()}, writes(arg.access())});
+        if (ordering_ == Ordering::AutoBarrier) {  // auto_dag reads the bound args directly
+          scratch_->accesses.push_back(
+              {resource, {arg.offset(), arg.offset() + arg.size()}, writes(arg.access())});
+        }
         break;
       }
       case Arg::Kind::Value: {
@@ -109,7 +111,9 @@ void CommandBuilder::bind_extra(const BufferView& view, Access access) {
   b.resource = resource_of(view.buffer().allocation().get());
   b.offset = view.offset();
   b.size = view.size();
-  scratch_->accesses.push_back({b.resource, view.range(), writes(access)});
+  if (ordering_ == Ordering::AutoBarrier) {
+    scratch_->accesses.push_back({b.resource, view.range(), writes(access)});
+  }
   list_->args.push_back(b);
 }
 
@@ -140,7 +144,7 @@ void CommandBuilder::dispatch(const Kernel& kernel, const Launch& launch, std::s
   if (ordering_ == Ordering::Serial && last_dispatch_ != kNoNode) {
     list_->deps.push_back({last_dispatch_, DependencyKind::ProgramOrder, 0, {}, {}});
   } else if (ordering_ == Ordering::AutoDag) {
-    order_auto_dag(index);
+    order_auto_dag(index, args_begin);
   } else if (ordering_ == Ordering::AutoBarrier) {
     scratch_->tracker.record(index, scratch_->accesses);
   }
@@ -179,10 +183,15 @@ Dependency CommandBuilder::dependency_of(const Hazard& h) const {
   return {h.node, h.kind, list_->resources[h.resource]->id, h.earlier, h.later};
 }
 
-void CommandBuilder::order_auto_dag(std::uint32_t node) {
+void CommandBuilder::order_auto_dag(std::uint32_t node, std::uint32_t args_begin) {
   std::vector<Hazard>& hazards = scratch_->hazards;
   hazards.clear();
-  for (const TrackedAccess& a : scratch_->accesses) scratch_->tracker.access(node, a, hazards);
+  for (std::size_t i = args_begin; i < list_->args.size(); ++i) {
+    const BoundArg& b = list_->args[i];
+    if (b.kind != Arg::Kind::Buffer) continue;
+    scratch_->tracker.access(node, {b.resource, {b.offset, b.offset + b.size}, writes(b.access)},
+                             hazards);
+  }
   if (hazards.empty()) return;
   if (hazards.size() == 1) {  // common: nothing to de-duplicate or prune
     list_->deps.push_back(dependency_of(hazards.front()));

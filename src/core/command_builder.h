@@ -64,7 +64,7 @@ class CommandBuilder {
   void bind_args(std::span<const Arg> args, const DispatchOptions& options);
   void bind_extra(const BufferView& view, Access access);
   void append_barrier(const Hazard* inferred_from);
-  void order_auto_dag(std::uint32_t node);
+  void order_auto_dag(std::uint32_t node, std::uint32_t args_begin);
   Dependency dependency_of(const Hazard& hazard) const;
   void order_auto_barrier();
   Error with_context(Error error, const Kernel& kernel, const DispatchOptions& options) const;
