@@ -42,6 +42,8 @@ class EncoderImpl;
 struct EncoderOptions {
   std::optional<Ordering> ordering;
   std::optional<bool> retain_buffers;
+  /// CUDA: graph (default) or direct launches on streams.
+  std::optional<ExecutionPath> path;
   /// Command buffer label (commit(label) replaces it).
   std::string label;
 };

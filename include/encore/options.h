@@ -32,7 +32,17 @@ enum class Ordering : std::uint8_t {
   AutoDag,      ///< exact dependency edges between conflicting dispatches (the default)
 };
 
+/// How the CUDA backend runs a command buffer. The CPU backend ignores it.
+enum class ExecutionPath : std::uint8_t {
+  Graph,         ///< a CUDA graph, cached and patched between submissions (the default)
+  MultiStream,   ///< direct launches on several streams joined by events
+  SingleStream,  ///< direct launches on one stream, in program order
+};
+
 std::string_view to_string(BackendKind kind) noexcept;
+std::string_view to_string(ExecutionPath path) noexcept;
+/// Parses "graph" | "streams" | "stream"; nullopt for anything else.
+std::optional<ExecutionPath> parse_execution_path(std::string_view text) noexcept;
 std::string_view to_string(Ordering ordering) noexcept;
 /// Parses "auto" | "cpu" | "cuda"; nullopt for anything else.
 std::optional<BackendKind> parse_backend_kind(std::string_view text) noexcept;
@@ -60,6 +70,13 @@ struct DeviceOptions {
   std::uint32_t cpu_threads = 0;
   /// CUDA device ordinal.
   int cuda_ordinal = 0;
+  /// CUDA: how encoders that do not choose run their command buffers.
+  ExecutionPath path = ExecutionPath::Graph;
+  /// CUDA, for debugging faults: run every command buffer dispatch by dispatch on one stream with
+  /// a synchronisation after each, so a fault names the dispatch that caused it. Slow.
+  bool sync_each_dispatch = false;
+  /// CUDA: instantiated graphs kept for reuse (least recently used ones are dropped).
+  std::uint32_t graph_cache_capacity = 64;
   /// Kernels the device can run; null means the built-in registry.
   std::shared_ptr<KernelRegistry> registry;
 };
@@ -81,6 +98,8 @@ std::optional<std::string> process_env(std::string_view name);
 /// | ENCORE_SHUFFLE        | a 64-bit seed, or 0/off for none               | shuffle_seed      |
 /// | ENCORE_CPU_THREADS    | a thread count (0 = hardware)                  | cpu_threads       |
 /// | ENCORE_CUDA_DEVICE    | a device ordinal                               | cuda_ordinal      |
+/// | ENCORE_CUDA_PATH      | graph, streams, stream                         | path              |
+/// | ENCORE_CUDA_SYNC_EACH | 1/0                                            | sync_each_dispatch|
 ///
 /// Unset variables leave the field alone. A malformed value throws Error(InvalidArgument) naming
 /// the variable, its value and what was expected; nothing is silently ignored.

@@ -41,6 +41,13 @@ struct Stats {
   // Validation (CPU backend).
   std::uint64_t dispatches_validated = 0;
 
+  // CUDA graphs.
+  std::uint64_t graph_instantiations = 0;   ///< executables built (cache misses)
+  std::uint64_t graph_cache_hits = 0;       ///< submissions that reused an executable
+  std::uint64_t graph_nodes_patched = 0;    ///< kernel nodes whose arguments were updated on a hit
+  std::uint64_t graph_cache_evictions = 0;  ///< executables dropped to stay within capacity
+  std::uint64_t graph_cache_entries = 0;    ///< executables cached now (not reset)
+
   /// One "name value" pair per line.
   std::string to_string() const;
 };

@@ -24,9 +24,13 @@ class Backend {
   virtual const DeviceLimits& limits() const noexcept = 0;
   /// True when `def` has an implementation this backend can run.
   virtual bool implements(const KernelDef& def) const noexcept = 0;
+  /// Why `def`'s implementation does not match its declared parameters (empty when it does, or
+  /// when the backend cannot tell). Called once when a device resolves the kernel.
+  virtual std::string check_signature(const KernelDef& def) const = 0;
   /// Queues a submission. Submissions run in the order given; each one's fence waits are
-  /// honoured before it starts, and SubmissionState::complete() is called exactly once.
-  virtual void submit(std::shared_ptr<SubmissionState> submission) = 0;
+  /// honoured before it starts, and SubmissionState::complete() is called exactly once. Never
+  /// throws: a submission that cannot run completes with its error.
+  virtual void submit(std::shared_ptr<SubmissionState> submission) noexcept = 0;
   /// Blocks until every queued submission has completed.
   virtual void wait_idle() = 0;
 };

@@ -1,6 +1,7 @@
 #include "core/command_builder.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -12,13 +13,19 @@
 
 namespace encore::detail {
 
+namespace {
+std::atomic<std::uint64_t> g_next_list_id{1};
+}  // namespace
+
 CommandBuilder::CommandBuilder(CommandBuilderConfig config)
     : pool_(std::move(config.pool)),
       list_(pool_->acquire()),
       scratch_(pool_->acquire_scratch()),
       ordering_(config.ordering) {
+  list_->id = g_next_list_id.fetch_add(1, std::memory_order_relaxed);
   list_->device_id = config.device_id;
   list_->ordering = config.ordering;
+  list_->path = config.path;
   list_->label = std::move(config.label);
   list_->registry = std::move(config.registry);
   list_->nodes.reserve(config.expected_nodes);

@@ -30,6 +30,7 @@ struct CommandBuilderConfig {
   std::uint32_t device_id = 0;
   const DeviceLimits* limits = nullptr;
   Ordering ordering = Ordering::AutoDag;
+  ExecutionPath path = ExecutionPath::Graph;
   std::shared_ptr<KernelRegistry> registry;
   std::string label;
   /// Capacity hints (e.g. the size of the previous command buffer).

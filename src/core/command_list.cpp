@@ -26,7 +26,9 @@ std::string CommandList::describe_node(std::size_t index) const {
 }
 
 void CommandList::clear() noexcept {
+  id = 0;
   device_id = 0;
+  path = ExecutionPath::Graph;
   ordering = Ordering::AutoDag;
   label.clear();
   nodes.clear();

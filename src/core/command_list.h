@@ -66,7 +66,11 @@ struct SlotInfo {
 };
 
 struct CommandList {
+  /// Process-unique id of this list's contents (lists are recycled; ids never are). Lets a
+  /// backend recognise a replay of the very same recording in O(1).
+  std::uint64_t id = 0;
   std::uint32_t device_id = 0;
+  ExecutionPath path = ExecutionPath::Graph;
   Ordering ordering = Ordering::AutoDag;
   std::string label;
 

@@ -37,6 +37,26 @@ std::string_view to_string(Ordering ordering) noexcept {
   return "?";
 }
 
+std::string_view to_string(ExecutionPath path) noexcept {
+  switch (path) {
+    case ExecutionPath::Graph:
+      return "graph";
+    case ExecutionPath::MultiStream:
+      return "streams";
+    case ExecutionPath::SingleStream:
+      return "stream";
+  }
+  return "?";
+}
+
+std::optional<ExecutionPath> parse_execution_path(std::string_view text) noexcept {
+  for (ExecutionPath p :
+       {ExecutionPath::Graph, ExecutionPath::MultiStream, ExecutionPath::SingleStream}) {
+    if (text == to_string(p)) return p;
+  }
+  return std::nullopt;
+}
+
 std::optional<BackendKind> parse_backend_kind(std::string_view text) noexcept {
   for (BackendKind k : {BackendKind::Auto, BackendKind::Cpu, BackendKind::Cuda}) {
     if (text == to_string(k)) return k;
@@ -119,6 +139,14 @@ DeviceOptions options_from_env(DeviceOptions base, const EnvLookup& lookup) {
   }
   if (auto v = lookup("ENCORE_CUDA_DEVICE")) {
     base.cuda_ordinal = static_cast<int>(parse_u64("ENCORE_CUDA_DEVICE", *v, 1024));
+  }
+  if (auto v = lookup("ENCORE_CUDA_PATH")) {
+    auto path = parse_execution_path(*v);
+    if (!path) throw_bad_value("ENCORE_CUDA_PATH", *v, "graph, streams or stream");
+    base.path = *path;
+  }
+  if (auto v = lookup("ENCORE_CUDA_SYNC_EACH")) {
+    base.sync_each_dispatch = parse_bool("ENCORE_CUDA_SYNC_EACH", *v);
   }
   return base;
 }

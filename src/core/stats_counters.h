@@ -30,12 +30,17 @@
   X(bytes_allocated)                  \
   X(bytes_uploaded)                   \
   X(bytes_downloaded)                 \
-  X(dispatches_validated)
+  X(dispatches_validated)             \
+  X(graph_instantiations)             \
+  X(graph_cache_hits)                 \
+  X(graph_nodes_patched)              \
+  X(graph_cache_evictions)
 
 // Gauges of what is alive now; reset leaves them alone.
 #define ENCORE_GAUGE_COUNTERS(X) \
   X(buffers_live)                \
-  X(bytes_live)
+  X(bytes_live)                  \
+  X(graph_cache_entries)
 
 #define ENCORE_ALL_COUNTERS(X) ENCORE_RESETTABLE_COUNTERS(X) ENCORE_GAUGE_COUNTERS(X)
 

@@ -5,6 +5,8 @@
 
 #include "encore/error.h"
 
+#include "kernels/basic_kernels_cuda.h"
+
 namespace encore::kernels {
 
 namespace {
@@ -82,34 +84,41 @@ void sum_f32(const CpuKernelContext& ctx) {
 }  // namespace
 
 void register_basic_kernels(KernelRegistry& registry) {
+  const BasicCudaKernels cuda = basic_cuda_kernels();
   registry.add(
       {.name = "fill_f32",
        .params = {Param::out("y"), Param::value<float>("v"), Param::value<std::uint32_t>("n")},
        .op = OpKind::Fill,
-       .cpu = fill_f32});
+       .cpu = fill_f32,
+       .cuda = cuda.fill_f32});
   registry.add({.name = "copy_f32",
                 .params = {Param::in("x"), Param::out("y"), Param::value<std::uint32_t>("n")},
                 .op = OpKind::Copy,
-                .cpu = copy_f32});
+                .cpu = copy_f32,
+                .cuda = cuda.copy_f32});
   registry.add({.name = "add_f32",
                 .params = {Param::in("a"), Param::in("b"), Param::out("c"),
                            Param::value<std::uint32_t>("n")},
                 .op = OpKind::ElemAdd,
-                .cpu = add_f32});
+                .cpu = add_f32,
+                .cuda = cuda.add_f32});
   registry.add({.name = "mul_f32",
                 .params = {Param::in("a"), Param::in("b"), Param::out("c"),
                            Param::value<std::uint32_t>("n")},
                 .op = OpKind::ElemMul,
-                .cpu = mul_f32});
+                .cpu = mul_f32,
+                .cuda = cuda.mul_f32});
   registry.add({.name = "scale_f32",
                 .params = {Param::in("x"), Param::out("y"), Param::value<float>("alpha"),
                            Param::value<std::uint32_t>("n")},
                 .op = OpKind::ElemScale,
-                .cpu = scale_f32});
+                .cpu = scale_f32,
+                .cuda = cuda.scale_f32});
   registry.add({.name = "sum_f32",
                 .params = {Param::in("x"), Param::out("partial"), Param::value<std::uint32_t>("n")},
                 .op = OpKind::Reduce,
-                .cpu = sum_f32});
+                .cpu = sum_f32,
+                .cuda = cuda.sum_f32});
 }
 
 }  // namespace encore::kernels

@@ -46,6 +46,9 @@ Kernel Device::kernel(std::string_view name) const {
                                               std::string(to_string(backend())) +
                                               " implementation");
   }
+  if (std::string problem = impl_->backend->check_signature(*def); !problem.empty()) {
+    throw Error(ErrorCode::SignatureMismatch, "kernel '" + def->name + "': " + problem);
+  }
   return Kernel(def, id());
 }
 

@@ -34,10 +34,15 @@ EncoderImpl::EncoderImpl(std::shared_ptr<DeviceImpl> device, const EncoderOption
     : device_(std::move(device)),
       ordering_(choose_ordering(device_->options, options)),
       retain_buffers_(options.retain_buffers.value_or(device_->options.retain_buffers)),
-      builder_(CommandBuilderConfig{device_->command_lists, device_->shared->device_id,
-                                    &device_->backend->limits(), ordering_, device_->registry,
-                                    options.label, device_->expected_nodes(),
-                                    device_->expected_args()}) {}
+      builder_(CommandBuilderConfig{.pool = device_->command_lists,
+                                    .device_id = device_->shared->device_id,
+                                    .limits = &device_->backend->limits(),
+                                    .ordering = ordering_,
+                                    .path = options.path.value_or(device_->options.path),
+                                    .registry = device_->registry,
+                                    .label = options.label,
+                                    .expected_nodes = device_->expected_nodes(),
+                                    .expected_args = device_->expected_args()}) {}
 
 std::string_view EncoderImpl::label() const noexcept {
   return closed_ ? std::string_view(closed_label_) : std::string_view(builder_.list().label);

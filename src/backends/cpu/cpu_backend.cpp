@@ -65,13 +65,20 @@ class CpuBackend final : public Backend {
   }
   const DeviceLimits& limits() const noexcept override { return limits_; }
   bool implements(const KernelDef& def) const noexcept override { return bool(def.cpu); }
+  // A C++ callable has no signature to compare.
+  std::string check_signature(const KernelDef& /*def*/) const override { return {}; }
 
-  void submit(std::shared_ptr<SubmissionState> submission) override {
-    {
-      std::lock_guard lock(mutex_);
-      queue_.push_back(std::move(submission));
+  void submit(std::shared_ptr<SubmissionState> submission) noexcept override {
+    try {
+      {
+        std::lock_guard lock(mutex_);
+        queue_.push_back(submission);
+      }
+      cv_.notify_all();
+    } catch (const std::exception& e) {
+      submission->complete(Error(ErrorCode::OutOfMemory, std::string("cannot queue: ") + e.what()),
+                           {});
     }
-    cv_.notify_all();
   }
 
   void wait_idle() override {

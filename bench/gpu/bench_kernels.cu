@@ -1,0 +1,31 @@
+#include <cuda_runtime.h>
+
+#include "bench_kernels.h"
+
+namespace encore::bench {
+
+namespace {
+
+__global__ void tiny(float* x, float v) { x[threadIdx.x] += v; }
+
+__global__ void busy(float* x, std::uint32_t spins) {
+  float acc = x[threadIdx.x];
+  for (std::uint32_t i = 0; i < spins; ++i) acc = acc * 0.999999F + 1e-6F;
+  __syncthreads();
+  if (threadIdx.x == 0) x[0] += 1.0F + (acc == -1.0F ? 1.0F : 0.0F);
+}
+
+}  // namespace
+
+const void* tiny_kernel() { return reinterpret_cast<const void*>(&tiny); }
+const void* busy_kernel() { return reinterpret_cast<const void*>(&busy); }
+
+void launch_tiny(float* x, float v, void* stream) {
+  tiny<<<1, 32, 0, static_cast<cudaStream_t>(stream)>>>(x, v);
+}
+
+void launch_busy(float* x, std::uint32_t spins, void* stream) {
+  busy<<<1, 32, 0, static_cast<cudaStream_t>(stream)>>>(x, spins);
+}
+
+}  // namespace encore::bench

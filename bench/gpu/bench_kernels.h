@@ -1,0 +1,19 @@
+#pragma once
+
+// Kernels of the GPU benchmark, shared by the encore paths and the raw CUDA baselines so both
+// launch exactly the same code.
+
+#include <cstdint>
+
+namespace encore::bench {
+
+/// (float* x, float v): x[threadIdx.x] += v, one block of 32 threads: a launch-bound kernel.
+const void* tiny_kernel();
+/// (float* x, uint32 spins): one block that spins `spins` iterations, then x[0] += 1.
+const void* busy_kernel();
+
+/// Raw launches, for the <<<>>> baseline.
+void launch_tiny(float* x, float v, void* stream);
+void launch_busy(float* x, std::uint32_t spins, void* stream);
+
+}  // namespace encore::bench

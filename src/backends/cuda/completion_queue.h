@@ -1,0 +1,60 @@
+#pragma once
+
+// Observes the completion of launched submissions. Each launch records an event after its work;
+// one thread waits on those events in launch order and completes the submissions (releasing
+// their buffers, signalling fences, waking waiters), off the launching thread. A CUDA call is
+// never made from a stream callback, where the driver forbids them.
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "backends/cuda/cuda_handles.h"
+#include "core/submission_state.h"
+
+namespace encore::detail {
+
+class CompletionQueue {
+ public:
+  /// `on_fault` is called (on the queue's thread) with the error when an event reports that the
+  /// context failed; the submission then fails with KernelFailed.
+  explicit CompletionQueue(int ordinal, std::function<void(cudaError_t)> on_fault);
+  ~CompletionQueue();  // waits for every submission it holds
+  CompletionQueue(const CompletionQueue&) = delete;
+  CompletionQueue& operator=(const CompletionQueue&) = delete;
+
+  /// A timing event from the pool (created when the pool is empty).
+  Event take_event();
+  /// Completes `s` once `end` has fired; its time is the span from `start` to `end`.
+  void push(std::shared_ptr<SubmissionState> s, Event start, Event end);
+  /// Blocks until every pushed submission has completed.
+  void wait_idle();
+
+ private:
+  struct InFlight {
+    std::shared_ptr<SubmissionState> submission;
+    Event start;
+    Event end;
+  };
+
+  void loop();
+  void finish(InFlight& item);
+
+  int ordinal_;
+  std::function<void(cudaError_t)> on_fault_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<InFlight> queue_;
+  std::vector<Event> pool_;
+  bool busy_ = false;
+  bool stop_ = false;
+  std::thread thread_;  // last: starts after everything it uses exists
+};
+
+}  // namespace encore::detail

@@ -1,0 +1,314 @@
+// The CUDA backend: device memory from the stream-ordered pool, every submission launched on the
+// device queue stream as a cached CUDA graph (default) or kernel by kernel (stream path), and a
+// completion thread that observes each launch's end event and completes the submission.
+//
+// Launching happens on the committing thread, inside the device's commit lock, so submissions
+// reach the queue in commit order. Fences signalled by this device need no wait (its own queue
+// orders them); fences of other devices are waited for on the host before the launch.
+
+#include <cuda.h>
+#include <cudaTypedefs.h>
+#include <cuda_runtime_api.h>
+#define XXH_INLINE_ALL
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <nvtx3/nvToolsExt.h>
+#include <string>
+#include <unordered_map>
+#include <vector>
+#include <xxhash.h>
+
+#include "backends/backend.h"
+#include "backends/cuda/completion_queue.h"
+#include "backends/cuda/cuda_check.h"
+#include "backends/cuda/cuda_memory.h"
+#include "backends/cuda/graph_builder.h"
+#include "backends/cuda/graph_cache.h"
+#include "backends/cuda/kernel_params.h"
+#include "backends/cuda/stream_launcher.h"
+
+namespace encore::detail {
+
+namespace {
+
+constexpr std::size_t kLanes = 4;
+
+DeviceLimits limits_of(const cudaDeviceProp& p) {
+  DeviceLimits l;
+  l.max_threads_per_block = static_cast<std::uint32_t>(p.maxThreadsPerBlock);
+  l.max_block = {static_cast<std::uint32_t>(p.maxThreadsDim[0]),
+                 static_cast<std::uint32_t>(p.maxThreadsDim[1]),
+                 static_cast<std::uint32_t>(p.maxThreadsDim[2])};
+  l.max_grid = {static_cast<std::uint32_t>(p.maxGridSize[0]),
+                static_cast<std::uint32_t>(p.maxGridSize[1]),
+                static_cast<std::uint32_t>(p.maxGridSize[2])};
+  // Dynamic shared memory beyond 48 KB is opted into per kernel at launch.
+  l.max_shared_bytes = static_cast<std::uint32_t>(p.sharedMemPerBlockOptin);
+  return l;
+}
+
+// cuFuncGetParamInfo through the runtime's entry-point query: the library never links libcuda,
+// so it loads and runs on machines without a driver.
+PFN_cuFuncGetParamInfo_v12040 load_param_info() {
+  void* fn = nullptr;
+  cudaDriverEntryPointQueryResult found{};
+  if (cudaGetDriverEntryPointByVersion("cuFuncGetParamInfo", &fn, 12040, cudaEnableDefault,
+                                       &found) != cudaSuccess ||
+      found != cudaDriverEntryPointSuccess) {
+    return nullptr;
+  }
+  return reinterpret_cast<PFN_cuFuncGetParamInfo_v12040>(fn);
+}
+
+class CudaBackend final : public Backend {
+ public:
+  CudaBackend(const DeviceOptions& options, DeviceShared& shared, CudaMemory& memory,
+              const cudaDeviceProp& props)
+      : options_(options),
+        shared_(shared),
+        memory_(memory),
+        name_(std::string(props.name) + " (sm_" + std::to_string(props.major) +
+              std::to_string(props.minor) + ")"),
+        limits_(limits_of(props)),
+        param_info_(load_param_info()),
+        cache_(options.graph_cache_capacity == 0 ? 1 : options.graph_cache_capacity),
+        streams_(kLanes),
+        completions_(memory.ordinal(), [this](cudaError_t e) { mark_lost(e); }) {}
+
+  ~CudaBackend() override {
+    // Members are destroyed in reverse order: the completion queue drains first.
+  }
+
+  BackendKind kind() const noexcept override { return BackendKind::Cuda; }
+  std::string name() const override { return name_; }
+  const DeviceLimits& limits() const noexcept override { return limits_; }
+  bool implements(const KernelDef& def) const noexcept override { return def.cuda != nullptr; }
+  std::string check_signature(const KernelDef& def) const override;
+
+  void submit(std::shared_ptr<SubmissionState> s) noexcept override {
+    try {
+      launch(s);
+    } catch (Error& e) {
+      if (e.code() == ErrorCode::DeviceLost) mark_lost_message(e.message());
+      if (!s->label.empty()) e.add_context("command buffer '" + s->label + "'");
+      s->complete(std::move(e), {});
+    } catch (const std::exception& e) {
+      s->complete(Error(ErrorCode::Internal, std::string("launch failed: ") + e.what()), {});
+    }
+  }
+
+  void wait_idle() override { completions_.wait_idle(); }
+
+ private:
+  void launch(const std::shared_ptr<SubmissionState>& s);
+  void launch_graph(const CommandList& list, std::span<const std::byte> slots);
+  void allow_shared_memory(const CommandList& list);
+  void wait_for_foreign_fences(const SubmissionState& s);
+
+  void mark_lost(cudaError_t status) { mark_lost_message(describe(status)); }
+  void mark_lost_message(const std::string& why) {
+    std::lock_guard lock(lost_mutex_);
+    if (!lost_) lost_why_ = why;
+    lost_.store(true, std::memory_order_release);
+  }
+
+  DeviceOptions options_;
+  DeviceShared& shared_;
+  CudaMemory& memory_;
+  std::string name_;
+  DeviceLimits limits_;
+  PFN_cuFuncGetParamInfo_v12040 param_info_;
+
+  // Used only by the committing thread (submit runs under the device's commit lock).
+  GraphCache cache_;
+  PackedParams params_;
+  std::vector<std::uint64_t> structure_;
+  StreamLauncher streams_;
+  std::unordered_map<const void*, std::uint32_t> shared_opt_in_;
+
+  mutable std::mutex signature_mutex_;
+  mutable std::unordered_map<const KernelDef*, std::string> signatures_;
+
+  std::atomic<bool> lost_{false};
+  std::mutex lost_mutex_;
+  std::string lost_why_;
+
+  CompletionQueue completions_;  // last: destroyed first, after the work it watches
+};
+
+std::string CudaBackend::check_signature(const KernelDef& def) const {
+  std::lock_guard lock(signature_mutex_);
+  if (auto it = signatures_.find(&def); it != signatures_.end()) return it->second;
+  std::string problem;
+  cudaFunction_t fn = nullptr;
+  if (const cudaError_t status = cudaGetFuncBySymbol(&fn, def.cuda); status != cudaSuccess) {
+    // A lost context fails every call: say so rather than blame the kernel (and do not cache).
+    if (is_sticky(status)) throw cuda_error(status, "cudaGetFuncBySymbol");
+    (void)cudaGetLastError();
+    problem = "its CUDA function is not a kernel of this program (" + describe(status) + ")";
+  } else if (param_info_ != nullptr) {
+    const auto cu = reinterpret_cast<CUfunction>(fn);
+    std::size_t count = 0;
+    for (;; ++count) {
+      std::size_t offset = 0;
+      std::size_t size = 0;
+      if (param_info_(cu, count, &offset, &size) != CUDA_SUCCESS) break;
+      if (count >= def.params.size()) continue;  // counted, reported below
+      const Param& p = def.params[count];
+      const std::size_t expected = p.kind == Param::Kind::Buffer ? sizeof(void*) : p.value_size;
+      if (size != expected && problem.empty()) {
+        problem = "param " + std::to_string(count) + " ('" + p.name + "') is declared as " +
+                  std::to_string(expected) + " bytes, but the CUDA kernel takes " +
+                  std::to_string(size);
+      }
+    }
+    if (problem.empty() && count != def.params.size()) {
+      problem = "declared with " + std::to_string(def.params.size()) +
+                " params, but the CUDA kernel takes " + std::to_string(count);
+    }
+  }
+  signatures_.emplace(&def, problem);
+  return problem;
+}
+
+void CudaBackend::wait_for_foreign_fences(const SubmissionState& s) {
+  for (const FenceWait& w : s.waits) {
+    if (w.fence->device_id == shared_.device_id) continue;  // ordered by this device's queue
+    if (!w.fence->wait(w.value)) {
+      throw Error(ErrorCode::DependencyFailed, "the command buffer that signals fence value " +
+                                                   std::to_string(w.value) + " failed");
+    }
+  }
+}
+
+void CudaBackend::allow_shared_memory(const CommandList& list) {
+  constexpr std::uint32_t kDefaultLimit = 48 * 1024;
+  for (const Node& n : list.nodes) {
+    if (n.kind != NodeKind::Dispatch || n.launch.shared_bytes() <= kDefaultLimit) continue;
+    std::uint32_t& allowed = shared_opt_in_[n.kernel->cuda];
+    if (n.launch.shared_bytes() <= allowed) continue;
+    ENCORE_CUDA_CHECK(cudaFuncSetAttribute(n.kernel->cuda,
+                                           cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                           static_cast<int>(n.launch.shared_bytes())));
+    allowed = n.launch.shared_bytes();
+  }
+}
+
+void CudaBackend::launch_graph(const CommandList& list, std::span<const std::byte> slots) {
+  StatsCounters& c = shared_.counters;
+  cudaStream_t queue = memory_.queue();
+  // A replay of the very same recording with the same slot values: nothing to check or patch.
+  if (GraphEntry* e = cache_.find_list(list.id);
+      e != nullptr &&
+      std::equal(slots.begin(), slots.end(), e->last_slots.begin(), e->last_slots.end())) {
+    StatsCounters::add(c.graph_cache_hits, 1);
+    ENCORE_CUDA_CHECK(cudaGraphLaunch(e->exec.get(), queue));
+    return;
+  }
+  params_.pack(list, slots);
+  describe_structure(list, structure_);
+  const std::uint64_t key =
+      XXH3_64bits(structure_.data(), structure_.size() * sizeof(std::uint64_t));
+  GraphEntry* entry = cache_.find(key, structure_);
+  if (entry != nullptr) {
+    // Patch the kernel nodes whose arguments changed since the executable's last launch.
+    StatsCounters::add(c.graph_cache_hits, 1);
+    std::uint64_t patched = 0;
+    for (std::uint32_t i = 0; i < list.nodes.size(); ++i) {
+      if (list.nodes[i].kind != NodeKind::Dispatch) continue;
+      const auto now = params_.bytes(i);
+      std::byte* before = entry->params.data() + entry->param_offsets[i];
+      if (std::equal(now.begin(), now.end(), before)) continue;
+      const cudaKernelNodeParams p = kernel_node_params(list, i, params_);
+      const cudaError_t status =
+          cudaGraphExecKernelNodeSetParams(entry->exec.get(), entry->nodes[i], &p);
+      if (status != cudaSuccess) {
+        throw cuda_error(status, "cudaGraphExecKernelNodeSetParams")
+            .add_context(list.describe_node(i));
+      }
+      std::copy(now.begin(), now.end(), before);
+      ++patched;
+    }
+    StatsCounters::add(c.graph_nodes_patched, patched);
+  } else {
+    auto fresh = std::make_unique<GraphEntry>();
+    BuiltGraph built = build_graph(list, params_);
+    cudaGraphExec_t exec = nullptr;
+    ENCORE_CUDA_CHECK(cudaGraphInstantiateWithFlags(&exec, built.graph.get(), 0));
+    fresh->key = key;
+    fresh->structure = structure_;
+    fresh->graph = std::move(built.graph);
+    fresh->exec = GraphExec(exec);
+    fresh->nodes = std::move(built.nodes);
+    fresh->params.assign(params_.all_bytes().begin(), params_.all_bytes().end());
+    fresh->param_offsets.assign(params_.byte_offsets().begin(), params_.byte_offsets().end());
+    auto [inserted, evicted] = cache_.insert(std::move(fresh));
+    entry = inserted;
+    StatsCounters::add(c.graph_instantiations, 1);
+    StatsCounters::add(c.graph_cache_evictions, evicted);
+    c.graph_cache_entries.store(cache_.size(), std::memory_order_relaxed);
+  }
+  cache_.note_list(*entry, list.id);
+  entry->last_slots.assign(slots.begin(), slots.end());
+  ENCORE_CUDA_CHECK(cudaGraphLaunch(entry->exec.get(), queue));
+}
+
+void CudaBackend::launch(const std::shared_ptr<SubmissionState>& s) {
+  if (lost_.load(std::memory_order_acquire)) {
+    std::lock_guard lock(lost_mutex_);
+    throw Error(ErrorCode::DeviceLost, "the device was lost earlier: " + lost_why_);
+  }
+  wait_for_foreign_fences(*s);
+  const CommandList& list = *s->commands;
+  nvtxRangePushA(s->label.empty() ? "encore.command_buffer" : s->label.c_str());
+  struct PopRange {
+    ~PopRange() { nvtxRangePop(); }
+  } pop;
+  ENCORE_CUDA_CHECK(cudaSetDevice(memory_.ordinal()));
+  allow_shared_memory(list);
+  Event start = completions_.take_event();
+  Event end = completions_.take_event();
+  cudaStream_t queue = memory_.queue();
+  ENCORE_CUDA_CHECK(cudaEventRecord(start.get(), queue));
+  if (list.dispatch_count > 0) {
+    if (options_.sync_each_dispatch || list.path != ExecutionPath::Graph) {
+      params_.pack(list, s->slot_values);
+      streams_.launch(list, params_, queue,
+                      options_.sync_each_dispatch ? ExecutionPath::SingleStream : list.path,
+                      options_.sync_each_dispatch);
+    } else {
+      launch_graph(list, s->slot_values);
+    }
+  }
+  ENCORE_CUDA_CHECK(cudaEventRecord(end.get(), queue));
+  completions_.push(s, std::move(start), std::move(end));
+}
+
+}  // namespace
+
+BackendOpenResult open_cuda_backend(const DeviceOptions& options, DeviceShared& shared) {
+  int count = 0;
+  const cudaError_t status = cudaGetDeviceCount(&count);
+  if (status != cudaSuccess) {
+    (void)cudaGetLastError();
+    return {nullptr, "no usable CUDA driver or device: " + describe(status)};
+  }
+  if (options.cuda_ordinal < 0 || options.cuda_ordinal >= count) {
+    return {nullptr, "CUDA device " + std::to_string(options.cuda_ordinal) + " does not exist (" +
+                         std::to_string(count) + " present)"};
+  }
+  try {
+    cudaDeviceProp props{};
+    ENCORE_CUDA_CHECK(cudaGetDeviceProperties(&props, options.cuda_ordinal));
+    auto memory = std::make_unique<CudaMemory>(options.cuda_ordinal);
+    CudaMemory& memory_ref = *memory;
+    shared.memory = std::move(memory);
+    return {std::make_unique<CudaBackend>(options, shared, memory_ref, props), {}};
+  } catch (const Error& e) {
+    shared.memory.reset();
+    return {nullptr, e.message()};
+  }
+}
+
+}  // namespace encore::detail

@@ -1,0 +1,89 @@
+#include "backends/cuda/graph_builder.h"
+
+#include <string>
+
+#include "backends/cuda/cuda_check.h"
+
+namespace encore::detail {
+
+namespace {
+
+dim3 to_dim3(Dim3 d) { return dim3(d.x, d.y, d.z); }
+
+}  // namespace
+
+Predecessors predecessors_of(const CommandList& list) {
+  Predecessors p;
+  p.begin.assign(list.nodes.size() + 1, 0);
+  for_each_ordering_edge(
+      list, [&](std::uint32_t, std::uint32_t to, const Dependency*) { ++p.begin[to + 1]; });
+  for (std::size_t i = 0; i < list.nodes.size(); ++i) p.begin[i + 1] += p.begin[i];
+  p.nodes.resize(p.begin.back());
+  std::vector<std::uint32_t> fill(p.begin.begin(), p.begin.end() - 1);
+  for_each_ordering_edge(list, [&](std::uint32_t from, std::uint32_t to, const Dependency*) {
+    p.nodes[fill[to]++] = from;
+  });
+  return p;
+}
+
+cudaKernelNodeParams kernel_node_params(const CommandList& list, std::uint32_t node,
+                                        PackedParams& params) {
+  const Node& n = list.nodes[node];
+  cudaKernelNodeParams p{};
+  p.func = const_cast<void*>(n.kernel->cuda);
+  p.gridDim = to_dim3(n.launch.grid());
+  p.blockDim = to_dim3(n.launch.block());
+  p.sharedMemBytes = n.launch.shared_bytes();
+  p.kernelParams = params.pointers(node);
+  p.extra = nullptr;
+  return p;
+}
+
+BuiltGraph build_graph(const CommandList& list, PackedParams& params) {
+  BuiltGraph built;
+  cudaGraph_t graph = nullptr;
+  ENCORE_CUDA_CHECK(cudaGraphCreate(&graph, 0));
+  built.graph = Graph(graph);
+  built.nodes.resize(list.nodes.size());
+  const Predecessors preds = predecessors_of(list);
+  std::vector<cudaGraphNode_t> deps;
+  for (std::uint32_t i = 0; i < list.nodes.size(); ++i) {
+    deps.clear();
+    for (std::uint32_t p : preds.of(i)) deps.push_back(built.nodes[p]);
+    const Node& n = list.nodes[i];
+    cudaError_t status = cudaSuccess;
+    if (n.kind == NodeKind::Barrier) {
+      status = cudaGraphAddEmptyNode(&built.nodes[i], graph, deps.data(), deps.size());
+    } else {
+      const cudaKernelNodeParams p = kernel_node_params(list, i, params);
+      status = cudaGraphAddKernelNode(&built.nodes[i], graph, deps.data(), deps.size(), &p);
+    }
+    if (status != cudaSuccess) {
+      throw cuda_error(status, "cudaGraphAddKernelNode").add_context(list.describe_node(i));
+    }
+  }
+  return built;
+}
+
+void describe_structure(const CommandList& list, std::vector<std::uint64_t>& out) {
+  out.clear();
+  out.push_back(list.nodes.size());
+  for (const Node& n : list.nodes) {
+    if (n.kind == NodeKind::Barrier) {
+      out.push_back(~std::uint64_t{0});
+      continue;
+    }
+    const Launch& l = n.launch;
+    out.push_back(reinterpret_cast<std::uintptr_t>(n.kernel->cuda));
+    out.push_back((std::uint64_t{l.grid().x} << 32) | l.grid().y);
+    out.push_back((std::uint64_t{l.grid().z} << 32) | l.block().x);
+    out.push_back((std::uint64_t{l.block().y} << 32) | l.block().z);
+    out.push_back(l.shared_bytes());
+  }
+  // Edges, with a separator per target so that equal edge multisets in other places differ.
+  for_each_ordering_edge(list, [&](std::uint32_t from, std::uint32_t to, const Dependency*) {
+    out.push_back((std::uint64_t{to} << 32) | from);
+  });
+}
+
+}  // namespace encore::detail

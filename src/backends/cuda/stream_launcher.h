@@ -1,0 +1,42 @@
+#pragma once
+
+// The stream path: a command list launched kernel by kernel with cudaLaunchKernel, either on the
+// device queue in program order (SingleStream), or on several lanes forked from the queue and
+// joined back to it, with an event wait for each ordering edge that crosses lanes (MultiStream).
+// It is the baseline the graph path is measured against and the path for debugging: with
+// sync_each it synchronises after every dispatch, so a fault names its dispatch.
+
+#include <cstdint>
+#include <vector>
+
+#include "backends/cuda/cuda_handles.h"
+#include "backends/cuda/kernel_params.h"
+#include "core/command_list.h"
+
+namespace encore::detail {
+
+class StreamLauncher {
+ public:
+  explicit StreamLauncher(std::size_t lanes) : lane_count_(lanes) {}
+
+  /// Launches every dispatch of `list`. Throws encore::Error naming the dispatch when a launch
+  /// fails, or (with `sync_each`) when a dispatch faults.
+  void launch(const CommandList& list, PackedParams& params, cudaStream_t queue, ExecutionPath path,
+              bool sync_each);
+
+ private:
+  void launch_one(const CommandList& list, std::uint32_t node, PackedParams& params,
+                  cudaStream_t stream, bool sync_each);
+  void launch_lanes(const CommandList& list, PackedParams& params, cudaStream_t queue);
+  cudaEvent_t event(std::size_t index);
+
+  std::size_t lane_count_;
+  std::vector<Stream> lanes_;
+  std::vector<Event> events_;  // reused: a wait is enqueued before the event is recorded again
+  // Planning scratch.
+  std::vector<std::uint32_t> lane_of_;
+  std::vector<std::uint8_t> needs_event_;
+  std::vector<std::uint32_t> lane_tail_;
+};
+
+}  // namespace encore::detail

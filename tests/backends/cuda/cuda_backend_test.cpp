@@ -1,0 +1,239 @@
+// The CUDA backend on a real device (label gpu; every test skips, as a CTest skip, where no CUDA
+// device can be opened): graph and stream paths give the CPU's results, the executable cache
+// instantiates once and then patches only what changed, slots patch replays, signatures are
+// checked against the compiled kernels, and a fault is reported and leaves the device lost.
+
+#include <cstdint>
+#include <gtest/gtest.h>
+#include <vector>
+
+#include "encore/encore.h"
+
+#include "backends/cuda/cuda_test_kernels.h"
+#include "kernels/basic_kernels.h"
+#include "support/test_support.h"
+
+namespace encore {
+namespace {
+
+using testing::cover;
+using testing::download_floats;
+using testing::error_from;
+using testing::mentions;
+using testing::upload_floats;
+
+std::shared_ptr<KernelRegistry> cuda_test_registry() {
+  auto r = KernelRegistry::create();
+  kernels::register_basic_kernels(*r);
+  r->add({.name = "fault_kernel",
+          .params = {Param::inout("x")},
+          .cuda = testing::cuda_fault_kernel()});
+  r->add({.name = "mismatched_kernel",
+          .params = {Param::inout("x"), Param::value<float>("v")},
+          .cuda = testing::cuda_mismatched_kernel()});
+  r->add({.name = "increment_f32",
+          .params = {Param::inout("x"), Param::value<std::uint32_t>("n")},
+          .cuda = testing::cuda_increment_kernel()});
+  return r;
+}
+
+// Opens the CUDA device or skips the test (a CTest skip, not a pass) with the reason.
+#define OPEN_CUDA_OR_SKIP(dev, ...)                       \
+  Device dev{nullptr};                                    \
+  try {                                                   \
+    DeviceOptions o{__VA_ARGS__};                         \
+    o.backend = BackendKind::Cuda;                        \
+    if (!o.registry) o.registry = cuda_test_registry();   \
+    dev = Device::open(o);                                \
+  } catch (const Error& e) {                              \
+    if (e.code() != ErrorCode::BackendUnavailable) throw; \
+    GTEST_SKIP() << e.what();                             \
+  }
+
+// y = 2 * (a + b) over n floats, in two dependent dispatches.
+Recording record_add_scale(Device& dev, const Buffer& a, const Buffer& b, const Buffer& t,
+                           const Buffer& y, std::uint32_t n, ExecutionPath path) {
+  Encoder enc = dev.encoder({.path = path, .label = "add_scale"});
+  enc.dispatch(dev.kernel("add_f32"), cover(n), {in(a), in(b), out(t), value(n)});
+  enc.dispatch(dev.kernel("scale_f32"), cover(n), {in(t), out(y), slot("alpha", 2.0F), value(n)});
+  return enc.finish();
+}
+
+// The device opens, names itself and reports CUDA limits.
+TEST(CudaBackend, OpensAndReportsTheDevice) {
+  OPEN_CUDA_OR_SKIP(dev);
+  EXPECT_EQ(dev.backend(), BackendKind::Cuda);
+  EXPECT_TRUE(mentions(dev.name(), "sm_")) << dev.name();
+  EXPECT_GE(dev.limits().max_shared_bytes, 48U * 1024U);
+  EXPECT_TRUE(dev.fallback_reason().empty());
+}
+
+// Every execution path computes the same bytes as the host.
+TEST(CudaBackend, EveryPathComputesTheHostResult) {
+  OPEN_CUDA_OR_SKIP(dev);
+  constexpr std::uint32_t n = 1000;
+  std::vector<float> a(n), b(n), want(n);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    a[i] = static_cast<float>(i);
+    b[i] = static_cast<float>(3 * i) * 0.5F;
+    want[i] = 2.0F * (a[i] + b[i]);
+  }
+  for (ExecutionPath path :
+       {ExecutionPath::Graph, ExecutionPath::MultiStream, ExecutionPath::SingleStream}) {
+    Buffer ba = upload_floats(dev, a), bb = upload_floats(dev, b);
+    Buffer t = dev.alloc(n * 4), y = dev.alloc(n * 4);
+    Recording rec = record_add_scale(dev, ba, bb, t, y, n, path);
+    dev.submit(rec).wait();
+    EXPECT_EQ(download_floats(y), want) << to_string(path);
+  }
+}
+
+// A recording replays from the cached executable: one instantiation, then hits with nothing to
+// patch; a changed slot patches exactly the node that uses it.
+TEST(CudaBackend, ReplayReusesTheExecutableAndPatchesOnlyChangedSlots) {
+  OPEN_CUDA_OR_SKIP(dev);
+  constexpr std::uint32_t n = 64;
+  Buffer a = upload_floats(dev, std::vector<float>(n, 1.0F));
+  Buffer b = upload_floats(dev, std::vector<float>(n, 2.0F));
+  Buffer t = dev.alloc(n * 4), y = dev.alloc(n * 4);
+  Recording rec = record_add_scale(dev, a, b, t, y, n, ExecutionPath::Graph);
+  dev.reset_stats();
+  for (int i = 0; i < 5; ++i) dev.submit(rec).wait();
+  Stats s = dev.stats();
+  EXPECT_EQ(s.graph_instantiations, 1U);
+  EXPECT_EQ(s.graph_cache_hits, 4U);
+  EXPECT_EQ(s.graph_nodes_patched, 0U);
+  EXPECT_EQ(download_floats(y), std::vector<float>(n, 6.0F));
+
+  rec.set("alpha", 10.0F);
+  dev.submit(rec).wait();
+  s = dev.stats();
+  EXPECT_EQ(s.graph_instantiations, 1U);
+  EXPECT_EQ(s.graph_nodes_patched, 1U);
+  EXPECT_EQ(download_floats(y), std::vector<float>(n, 30.0F));
+}
+
+// A command buffer re-recorded with the same structure but other buffers reuses the executable
+// and patches the nodes whose arguments changed.
+TEST(CudaBackend, ReRecordingTheSameStructurePatchesInsteadOfInstantiating) {
+  OPEN_CUDA_OR_SKIP(dev);
+  constexpr std::uint32_t n = 64;
+  Buffer a = upload_floats(dev, std::vector<float>(n, 1.0F));
+  Buffer b = upload_floats(dev, std::vector<float>(n, 2.0F));
+  Buffer t = dev.alloc(n * 4);
+  std::vector<Buffer> outputs;
+  dev.reset_stats();
+  for (int step = 0; step < 4; ++step) {
+    outputs.push_back(dev.alloc(n * 4));
+    Encoder enc = dev.encoder();
+    enc.dispatch(dev.kernel("add_f32"), cover(n), {in(a), in(b), out(t), value(n)});
+    enc.dispatch(dev.kernel("scale_f32"), cover(n),
+                 {in(t), out(outputs.back()), value(static_cast<float>(step)), value(n)});
+    enc.commit_and_wait();
+  }
+  const Stats s = dev.stats();
+  EXPECT_EQ(s.graph_instantiations, 1U);
+  EXPECT_EQ(s.graph_cache_hits, 3U);
+  EXPECT_EQ(s.graph_nodes_patched, 3U);  // the scale node, each step: new output and factor
+  for (int step = 0; step < 4; ++step) {
+    EXPECT_EQ(download_floats(outputs[step]),
+              std::vector<float>(n, 3.0F * static_cast<float>(step)));
+  }
+}
+
+// The cache is bounded: more distinct structures than its capacity evict the oldest.
+TEST(CudaBackend, GraphCacheStaysWithinItsCapacity) {
+  OPEN_CUDA_OR_SKIP(dev, .graph_cache_capacity = 2);
+  Buffer x = dev.alloc(1024 * 4);
+  for (std::uint32_t n = 1; n <= 4; ++n) {  // four launch shapes, four structures
+    Encoder enc = dev.encoder();
+    enc.dispatch(dev.kernel("fill_f32"), Launch::groups(n, 32),
+                 {out(x), value(1.0F), value(32 * n)});
+    enc.commit_and_wait();
+  }
+  const Stats s = dev.stats();
+  EXPECT_EQ(s.graph_instantiations, 4U);
+  EXPECT_EQ(s.graph_cache_evictions, 2U);
+  EXPECT_EQ(s.graph_cache_entries, 2U);
+}
+
+// Independent chains interleaved in program order run as independent branches of one graph.
+TEST(CudaBackend, InterleavedIndependentChainsGiveTheHostResult) {
+  OPEN_CUDA_OR_SKIP(dev);
+  constexpr std::uint32_t n = 256;
+  std::vector<Buffer> xs;
+  for (int c = 0; c < 4; ++c) xs.push_back(upload_floats(dev, std::vector<float>(n, float(c))));
+  Encoder enc = dev.encoder();
+  for (int step = 0; step < 10; ++step) {
+    for (const Buffer& x : xs) {
+      enc.dispatch(dev.kernel("increment_f32"), cover(n), {inout(x), value(n)});
+    }
+  }
+  Recording rec = enc.finish();
+  EXPECT_EQ(rec.edge_count(), 36U);  // 9 per chain, none across chains
+  dev.submit(rec).wait();
+  for (int c = 0; c < 4; ++c)
+    EXPECT_EQ(download_floats(xs[c]), std::vector<float>(n, float(c + 10)));
+}
+
+// A kernel whose compiled parameters do not match its registration is refused when the device
+// resolves it, before anything runs.
+TEST(CudaBackend, SignatureIsCheckedAgainstTheCompiledKernel) {
+  OPEN_CUDA_OR_SKIP(dev);
+  const Error e = error_from([&] { (void)dev.kernel("mismatched_kernel"); });
+  EXPECT_EQ(e.code(), ErrorCode::SignatureMismatch) << e.what();
+  EXPECT_TRUE(mentions(e.what(), "mismatched_kernel"));
+  EXPECT_TRUE(mentions(e.what(), "param 1 ('v')"));
+}
+
+// Shared memory above the 48 KB default is opted into at launch.
+TEST(CudaBackend, LargeDynamicSharedMemoryIsAllowed) {
+  OPEN_CUDA_OR_SKIP(dev);
+  constexpr std::uint32_t n = 4096;
+  Buffer x = upload_floats(dev, std::vector<float>(n, 0.5F));
+  Buffer partial = dev.alloc(4);
+  Encoder enc = dev.encoder();
+  // sum_f32 uses blockDim.x floats; ask for far more than that, past 48 KB.
+  enc.dispatch(dev.kernel("sum_f32"), Launch::groups(1, 256).shared(100 * 1024),
+               {in(x), out(partial), value(n)});
+  enc.commit_and_wait();
+  EXPECT_EQ(download_floats(partial), std::vector<float>{2048.0F});
+}
+
+// A fault surfaces from wait() as KernelFailed naming the command buffer; afterwards every
+// submission and transfer reports DeviceLost.
+TEST(CudaBackend, AFaultFailsTheSubmissionAndLosesTheDevice) {
+  OPEN_CUDA_OR_SKIP(dev);
+  Buffer x = dev.alloc(64);
+  const Kernel fill = dev.kernel("fill_f32");
+  Encoder enc = dev.encoder({.label = "faulty"});
+  enc.dispatch(dev.kernel("fault_kernel"), Launch::groups(1, 1), {inout(x)});
+  const Error e = error_from([&] { enc.commit_and_wait(); });
+  EXPECT_EQ(e.code(), ErrorCode::KernelFailed) << e.what();
+  EXPECT_TRUE(mentions(e.what(), "faulty"));
+  EXPECT_TRUE(mentions(e.what(), "cudaError"));
+
+  Encoder next = dev.encoder();
+  next.dispatch(fill, cover(16), {out(x), value(1.0F), value(16U)});
+  const Error lost = error_from([&] { next.commit_and_wait(); });
+  EXPECT_EQ(lost.code(), ErrorCode::DeviceLost) << lost.what();
+  EXPECT_EQ(error_from([&] { (void)download_floats(x); }).code(), ErrorCode::DeviceLost);
+  EXPECT_EQ(error_from([&] { (void)dev.alloc(64); }).code(), ErrorCode::DeviceLost);
+  EXPECT_EQ(error_from([&] { (void)dev.kernel("copy_f32"); }).code(), ErrorCode::DeviceLost);
+}
+
+// With sync_each_dispatch a fault names the dispatch that caused it.
+TEST(CudaBackend, SyncEachDispatchNamesTheFaultingDispatch) {
+  OPEN_CUDA_OR_SKIP(dev, .sync_each_dispatch = true);
+  Buffer x = dev.alloc(64);
+  Encoder enc = dev.encoder();
+  enc.dispatch(dev.kernel("fill_f32"), cover(16), {out(x), value(1.0F), value(16U)},
+               {.label = "fine"});
+  enc.dispatch(dev.kernel("fault_kernel"), Launch::groups(1, 1), {inout(x)}, {.label = "culprit"});
+  const Error e = error_from([&] { enc.commit_and_wait(); });
+  EXPECT_TRUE(mentions(e.what(), "culprit")) << e.what();
+  EXPECT_TRUE(mentions(e.what(), "fault_kernel")) << e.what();
+}
+
+}  // namespace
+}  // namespace encore
