@@ -8,6 +8,14 @@ namespace {
 
 __global__ void tiny(float* x, float v) { x[threadIdx.x] += v; }
 
+// The same, opted into programmatic dependent launch: let the next kernel launch now, and wait
+// for the previous one before touching memory.
+__global__ void tiny_pdl(float* x, float v) {
+  cudaTriggerProgrammaticLaunchCompletion();
+  cudaGridDependencySynchronize();
+  x[threadIdx.x] += v;
+}
+
 __global__ void busy(float* x, std::uint32_t spins) {
   float acc = x[threadIdx.x];
   for (std::uint32_t i = 0; i < spins; ++i) acc = acc * 0.999999F + 1e-6F;
@@ -18,6 +26,7 @@ __global__ void busy(float* x, std::uint32_t spins) {
 }  // namespace
 
 const void* tiny_kernel() { return reinterpret_cast<const void*>(&tiny); }
+const void* tiny_pdl_kernel() { return reinterpret_cast<const void*>(&tiny_pdl); }
 const void* busy_kernel() { return reinterpret_cast<const void*>(&busy); }
 
 void launch_tiny(float* x, float v, void* stream) {

@@ -9,6 +9,8 @@ namespace encore::bench {
 
 /// (float* x, float v): x[threadIdx.x] += v, one block of 32 threads: a launch-bound kernel.
 const void* tiny_kernel();
+/// tiny_kernel opted into programmatic dependent launch (waits for its predecessor in-kernel).
+const void* tiny_pdl_kernel();
 /// (float* x, uint32 spins): one block that spins `spins` iterations, then x[0] += 1.
 const void* busy_kernel();
 

@@ -69,7 +69,8 @@ class Device {
   void wait_idle();
 
   Stats stats() const;
-  /// Zeroes every counter except the live-buffer gauges.
+  /// Zeroes every counter except the gauges of what is alive now (buffers_live, bytes_live,
+  /// graph_cache_entries).
   void reset_stats();
 
   /// Internal.

@@ -94,6 +94,14 @@ class Encoder {
   /// The whole command buffer waits until `fence`'s latest committed signal has completed.
   void wait(const Fence& fence);
 
+  /// A residency hint: keep `view` in the GPU's L2 cache while this command buffer runs. On CUDA
+  /// the hot views of a command buffer become one L2 persisting access-policy window on every
+  /// kernel it launches: the span from the lowest to the highest hot byte (clamped to the
+  /// device's maximum window), with a hit ratio that fits the persisting L2 set-aside. Put data
+  /// you mark hot close together (one allocation) for it to help. Only a hint: results never
+  /// depend on it. The CPU backend ignores it.
+  void keep_hot(const BufferView& view);
+
   /// Submits the command buffer without blocking. `label` (when not empty) replaces the
   /// encoder's label. The encoder becomes Committed.
   Submission commit(std::string_view label = {}, const CommitOptions& options = {});

@@ -114,6 +114,11 @@ struct KernelDef {
   /// CUDA implementation: the address of a `__global__` function compiled into the program
   /// (filled by CUDA-built libraries; null when the kernel has none).
   const void* cuda = nullptr;
+  /// CUDA: the kernel calls cudaGridDependencySynchronize() before it reads or writes any memory
+  /// that earlier dispatches use. A dispatch of it that depends on exactly one earlier kernel may
+  /// then be launched while that kernel is still draining (programmatic dependent launch), which
+  /// shortens chains of small kernels. Declaring it for a kernel that does not wait is a race.
+  bool programmatic_dependency = false;
 };
 
 /// A set of kernel definitions, looked up by name. Thread-safe; definitions never move, so a

@@ -77,6 +77,9 @@ struct DeviceOptions {
   bool sync_each_dispatch = false;
   /// CUDA: instantiated graphs kept for reuse (least recently used ones are dropped).
   std::uint32_t graph_cache_capacity = 64;
+  /// CUDA: use programmatic dependent launch where a kernel declares it safe
+  /// (KernelDef::programmatic_dependency).
+  bool programmatic_launch = true;
   /// Kernels the device can run; null means the built-in registry.
   std::shared_ptr<KernelRegistry> registry;
 };
@@ -100,6 +103,7 @@ std::optional<std::string> process_env(std::string_view name);
 /// | ENCORE_CUDA_DEVICE    | a device ordinal                               | cuda_ordinal      |
 /// | ENCORE_CUDA_PATH      | graph, streams, stream                         | path              |
 /// | ENCORE_CUDA_SYNC_EACH | 1/0                                            | sync_each_dispatch|
+/// | ENCORE_CUDA_PDL       | 1/0                                            | programmatic_launch|
 ///
 /// Unset variables leave the field alone. A malformed value throws Error(InvalidArgument) naming
 /// the variable, its value and what was expected; nothing is silently ignored.

@@ -169,7 +169,10 @@ void CommandBuilder::dispatch(const Kernel& kernel, const Launch& launch, std::s
   node.label_begin = static_cast<std::uint32_t>(list_->label_arena.size());
   node.label_size = static_cast<std::uint32_t>(options.label.size());
   node.barrier_before = last_barrier_;
-  if (!options.label.empty()) list_->label_arena += options.label;
+  if (!options.label.empty()) {
+    list_->label_arena += options.label;
+    list_->label_arena += '\0';  // so backends can hand the label to C APIs (NVTX)
+  }
   ++list_->dispatch_count;
   ++counts_.dispatches;
   last_dispatch_ = index;
@@ -257,6 +260,18 @@ void CommandBuilder::barrier() {
 std::shared_ptr<CommandList> CommandBuilder::take() {
   pool_->release_scratch(std::move(scratch_));
   return pool_->share(std::move(list_));
+}
+
+void CommandBuilder::keep_hot(const BufferView& view) {
+  const Allocation* alloc = view.buffer().allocation().get();
+  if (alloc == nullptr) throw Error(ErrorCode::InvalidArgument, "keep_hot of a null buffer view");
+  if (alloc->device_id != check_.device_id) {
+    throw Error(ErrorCode::WrongDevice, "keep_hot of " + alloc->describe() + " of device " +
+                                            std::to_string(alloc->device_id) +
+                                            ", but the encoder belongs to device " +
+                                            std::to_string(check_.device_id));
+  }
+  list_->hot.push_back({resource_of(alloc), view.range()});
 }
 
 void CommandBuilder::wait(std::shared_ptr<FenceState> fence) {

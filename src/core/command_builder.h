@@ -49,6 +49,8 @@ class CommandBuilder {
   void barrier();
   /// The command buffer waits on `fence`.
   void wait(std::shared_ptr<FenceState> fence);
+  /// Marks `view` hot for the command buffer (validated: not null, this device).
+  void keep_hot(const BufferView& view);
 
   void set_label(std::string label) { list_->label = std::move(label); }
   const CommandList& list() const { return *list_; }

@@ -41,6 +41,7 @@ void CommandList::clear() noexcept {
   slots.clear();
   slot_initial.clear();
   waits.clear();
+  hot.clear();
   registry.reset();
   dispatch_count = 0;
   barrier_count = 0;

@@ -89,6 +89,13 @@ struct CommandList {
   std::vector<SlotInfo> slots;
   std::vector<std::byte> slot_initial;
 
+  /// Views to keep in L2 while the command buffer runs (Encoder::keep_hot).
+  struct HotRange {
+    std::uint32_t resource = 0;
+    ByteRange bytes;
+  };
+  std::vector<HotRange> hot;
+
   /// Fences the command buffer waits on (their latest signal at submission time).
   std::vector<std::shared_ptr<FenceState>> waits;
 
@@ -100,6 +107,10 @@ struct CommandList {
 
   std::string_view node_label(const Node& n) const {
     return std::string_view(label_arena).substr(n.label_begin, n.label_size);
+  }
+  /// The label as a NUL-terminated string (labels are stored with a terminator); null if none.
+  const char* node_label_c_str(const Node& n) const {
+    return n.label_size == 0 ? nullptr : label_arena.c_str() + n.label_begin;
   }
   std::span<const BoundArg> node_args(const Node& n) const {
     return std::span<const BoundArg>(args).subspan(n.args_begin, n.args_count);

@@ -148,6 +148,9 @@ DeviceOptions options_from_env(DeviceOptions base, const EnvLookup& lookup) {
   if (auto v = lookup("ENCORE_CUDA_SYNC_EACH")) {
     base.sync_each_dispatch = parse_bool("ENCORE_CUDA_SYNC_EACH", *v);
   }
+  if (auto v = lookup("ENCORE_CUDA_PDL")) {
+    base.programmatic_launch = parse_bool("ENCORE_CUDA_PDL", *v);
+  }
   return base;
 }
 

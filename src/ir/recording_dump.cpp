@@ -94,6 +94,9 @@ std::string Recording::to_string() const {
   if (!list_) return "recording: empty\n";
   const detail::CommandList& list = *list_;
   std::string out = header(list, edge_count()) + '\n';
+  for (const detail::CommandList::HotRange& h : list.hot) {
+    out += "keep hot " + list.resources[h.resource]->describe() + " " + range(h.bytes) + '\n';
+  }
   for (std::size_t i = 0; i < list.nodes.size(); ++i) {
     const detail::Node& n = list.nodes[i];
     if (n.kind == NodeKind::Dispatch) {

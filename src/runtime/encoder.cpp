@@ -151,6 +151,10 @@ void Encoder::wait(const Fence& fence) {
   impl.builder().wait(fence.state());
 }
 
+void Encoder::keep_hot(const BufferView& view) {
+  open_impl("mark a view hot").builder().keep_hot(view);
+}
+
 Submission Encoder::commit(std::string_view label, const CommitOptions& options) {
   Submission s = open_impl("commit").commit(label, options);
   state_ = EncoderState::Committed;

@@ -76,6 +76,17 @@ void CompletionQueue::finish(InFlight& item) {
     s.complete(std::move(e), {});
     return;
   }
+  // A fence waited for on the device cannot stop the work when its signaller failed; the
+  // submission still fails, as it would have on a host wait.
+  for (const FenceWait& w : s.waits) {
+    if (w.fence->value_failed(w.value)) {
+      Error e(ErrorCode::DependencyFailed,
+              "the command buffer that signals fence value " + std::to_string(w.value) + " failed");
+      if (!s.label.empty()) e.add_context("command buffer '" + s.label + "'");
+      s.complete(std::move(e), {});
+      return;
+    }
+  }
   float ms = 0.0F;
   (void)cudaEventElapsedTime(&ms, item.start.get(), item.end.get());
   s.complete(std::nullopt, std::chrono::nanoseconds(static_cast<std::int64_t>(ms * 1e6)));

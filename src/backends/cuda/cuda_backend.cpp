@@ -50,6 +50,11 @@ DeviceLimits limits_of(const cudaDeviceProp& p) {
 
 // cuFuncGetParamInfo through the runtime's entry-point query: the library never links libcuda,
 // so it loads and runs on machines without a driver.
+Error dependency_failed(std::uint64_t value) {
+  return Error(ErrorCode::DependencyFailed,
+               "the command buffer that signals fence value " + std::to_string(value) + " failed");
+}
+
 PFN_cuFuncGetParamInfo_v12040 load_param_info() {
   void* fn = nullptr;
   cudaDriverEntryPointQueryResult found{};
@@ -60,6 +65,12 @@ PFN_cuFuncGetParamInfo_v12040 load_param_info() {
   }
   return reinterpret_cast<PFN_cuFuncGetParamInfo_v12040>(fn);
 }
+
+// The L2 persisting window of a command buffer's hot views (Encoder::keep_hot).
+struct HotWindow {
+  cudaAccessPolicyWindow window{};
+  explicit operator bool() const { return window.num_bytes != 0; }
+};
 
 class CudaBackend final : public Backend {
  public:
@@ -72,12 +83,17 @@ class CudaBackend final : public Backend {
               std::to_string(props.minor) + ")"),
         limits_(limits_of(props)),
         param_info_(load_param_info()),
+        max_window_(static_cast<std::size_t>(props.accessPolicyMaxWindowSize)),
+        persisting_max_(static_cast<std::size_t>(props.persistingL2CacheMaxSize)),
         cache_(options.graph_cache_capacity == 0 ? 1 : options.graph_cache_capacity),
         streams_(kLanes),
         completions_(memory.ordinal(), [this](cudaError_t e) { mark_lost(e); }) {}
 
   ~CudaBackend() override {
-    // Members are destroyed in reverse order: the completion queue drains first.
+    // Members are destroyed in reverse order: the completion queue drains first. The L2
+    // set-aside is device-wide; give it back.
+    completions_.wait_idle();
+    if (persisting_limit_ != 0) (void)cudaDeviceSetLimit(cudaLimitPersistingL2CacheSize, 0);
   }
 
   BackendKind kind() const noexcept override { return BackendKind::Cuda; }
@@ -102,9 +118,17 @@ class CudaBackend final : public Backend {
 
  private:
   void launch(const std::shared_ptr<SubmissionState>& s);
-  void launch_graph(const CommandList& list, std::span<const std::byte> slots);
+  void launch_graph(const CommandList& list, std::span<const std::byte> slots,
+                    const HotWindow& hot);
+  HotWindow hot_window(const CommandList& list);
+  void set_stream_window(const HotWindow& hot);
   void allow_shared_memory(const CommandList& list);
-  void wait_for_foreign_fences(const SubmissionState& s);
+  /// Orders the launch after the fence values `s` waits for: on this queue for events of other
+  /// CUDA devices, on the host for other kinds of devices.
+  void order_after_fences(const SubmissionState& s, cudaStream_t queue);
+  /// Attaches an event recorded after the work to the fence value `s` signals, for other CUDA
+  /// devices to wait on.
+  void attach_signal(const SubmissionState& s, cudaStream_t queue);
 
   void mark_lost(cudaError_t status) { mark_lost_message(describe(status)); }
   void mark_lost_message(const std::string& why) {
@@ -119,6 +143,9 @@ class CudaBackend final : public Backend {
   std::string name_;
   DeviceLimits limits_;
   PFN_cuFuncGetParamInfo_v12040 param_info_;
+  std::size_t max_window_;
+  std::size_t persisting_max_;
+  std::size_t persisting_limit_ = 0;  // the device's persisting L2 set-aside, as we set it
 
   // Used only by the committing thread (submit runs under the device's commit lock).
   GraphCache cache_;
@@ -172,14 +199,32 @@ std::string CudaBackend::check_signature(const KernelDef& def) const {
   return problem;
 }
 
-void CudaBackend::wait_for_foreign_fences(const SubmissionState& s) {
+void CudaBackend::order_after_fences(const SubmissionState& s, cudaStream_t queue) {
   for (const FenceWait& w : s.waits) {
-    if (w.fence->device_id == shared_.device_id) continue;  // ordered by this device's queue
-    if (!w.fence->wait(w.value)) {
-      throw Error(ErrorCode::DependencyFailed, "the command buffer that signals fence value " +
-                                                   std::to_string(w.value) + " failed");
+    // Values this device signals are ordered by its own queue; failures are checked when the
+    // submission completes.
+    if (w.fence->device_id == shared_.device_id) continue;
+    const FenceState::DeviceWait how = w.fence->device_wait(w.value, BackendKind::Cuda);
+    if (how.completed) {
+      if (w.fence->value_failed(w.value)) throw dependency_failed(w.value);
+    } else if (how.handle) {
+      // Signalled by another CUDA device: wait for its event on this queue, not on the host.
+      ENCORE_CUDA_CHECK(cudaStreamWaitEvent(queue, static_cast<cudaEvent_t>(how.handle.get()), 0));
+    } else if (!w.fence->wait(w.value)) {  // signalled by another kind of device
+      throw dependency_failed(w.value);
     }
   }
+}
+
+void CudaBackend::attach_signal(const SubmissionState& s, cudaStream_t queue) {
+  if (!s.signal) return;
+  Event done = make_event(false);
+  ENCORE_CUDA_CHECK(cudaEventRecord(done.get(), queue));
+  cudaEvent_t raw = done.get();
+  done.release();
+  s.signal->attach(s.signal_value, BackendKind::Cuda, std::shared_ptr<void>(raw, [](void* e) {
+                     (void)cudaEventDestroy(static_cast<cudaEvent_t>(e));
+                   }));
 }
 
 void CudaBackend::allow_shared_memory(const CommandList& list) {
@@ -195,7 +240,41 @@ void CudaBackend::allow_shared_memory(const CommandList& list) {
   }
 }
 
-void CudaBackend::launch_graph(const CommandList& list, std::span<const std::byte> slots) {
+HotWindow CudaBackend::hot_window(const CommandList& list) {
+  HotWindow hot;
+  if (list.hot.empty() || max_window_ == 0 || persisting_max_ == 0) return hot;
+  std::uintptr_t lo = UINTPTR_MAX;
+  std::uintptr_t hi = 0;
+  for (const CommandList::HotRange& h : list.hot) {
+    const auto base = reinterpret_cast<std::uintptr_t>(list.resources[h.resource]->address);
+    lo = std::min(lo, base + h.bytes.begin);
+    hi = std::max(hi, base + h.bytes.end);
+  }
+  const std::size_t bytes = std::min<std::size_t>(hi - lo, max_window_);
+  const std::size_t set_aside = std::min(bytes, persisting_max_);
+  if (set_aside > persisting_limit_) {
+    ENCORE_CUDA_CHECK(cudaDeviceSetLimit(cudaLimitPersistingL2CacheSize, set_aside));
+    persisting_limit_ = set_aside;
+  }
+  hot.window.base_ptr = reinterpret_cast<void*>(lo);
+  hot.window.num_bytes = bytes;
+  hot.window.hitRatio =
+      std::min(1.0F, static_cast<float>(persisting_limit_) / static_cast<float>(bytes));
+  hot.window.hitProp = cudaAccessPropertyPersisting;
+  hot.window.missProp = cudaAccessPropertyStreaming;
+  return hot;
+}
+
+void CudaBackend::set_stream_window(const HotWindow& hot) {
+  cudaStreamAttrValue value{};
+  value.accessPolicyWindow = hot.window;  // num_bytes 0 turns the window off
+  ENCORE_CUDA_CHECK(
+      cudaStreamSetAttribute(memory_.queue(), cudaStreamAttributeAccessPolicyWindow, &value));
+  streams_.set_window(value);
+}
+
+void CudaBackend::launch_graph(const CommandList& list, std::span<const std::byte> slots,
+                               const HotWindow& hot) {
   StatsCounters& c = shared_.counters;
   cudaStream_t queue = memory_.queue();
   // A replay of the very same recording with the same slot values: nothing to check or patch.
@@ -207,7 +286,12 @@ void CudaBackend::launch_graph(const CommandList& list, std::span<const std::byt
     return;
   }
   params_.pack(list, slots);
-  describe_structure(list, structure_);
+  describe_structure(list, options_.programmatic_launch, structure_);
+  if (hot) {  // the window is part of each kernel node, so of the executable
+    structure_.push_back(reinterpret_cast<std::uintptr_t>(hot.window.base_ptr));
+    structure_.push_back(hot.window.num_bytes);
+    structure_.push_back(static_cast<std::uint64_t>(hot.window.hitRatio * 1e6F));
+  }
   const std::uint64_t key =
       XXH3_64bits(structure_.data(), structure_.size() * sizeof(std::uint64_t));
   GraphEntry* entry = cache_.find(key, structure_);
@@ -233,7 +317,16 @@ void CudaBackend::launch_graph(const CommandList& list, std::span<const std::byt
     StatsCounters::add(c.graph_nodes_patched, patched);
   } else {
     auto fresh = std::make_unique<GraphEntry>();
-    BuiltGraph built = build_graph(list, params_);
+    BuiltGraph built = build_graph(list, params_, options_.programmatic_launch);
+    if (hot) {
+      cudaLaunchAttributeValue value{};
+      value.accessPolicyWindow = hot.window;
+      for (std::uint32_t i = 0; i < list.nodes.size(); ++i) {
+        if (list.nodes[i].kind != NodeKind::Dispatch) continue;
+        ENCORE_CUDA_CHECK(cudaGraphKernelNodeSetAttribute(
+            built.nodes[i], cudaLaunchAttributeAccessPolicyWindow, &value));
+      }
+    }
     cudaGraphExec_t exec = nullptr;
     ENCORE_CUDA_CHECK(cudaGraphInstantiateWithFlags(&exec, built.graph.get(), 0));
     fresh->key = key;
@@ -259,7 +352,6 @@ void CudaBackend::launch(const std::shared_ptr<SubmissionState>& s) {
     std::lock_guard lock(lost_mutex_);
     throw Error(ErrorCode::DeviceLost, "the device was lost earlier: " + lost_why_);
   }
-  wait_for_foreign_fences(*s);
   const CommandList& list = *s->commands;
   nvtxRangePushA(s->label.empty() ? "encore.command_buffer" : s->label.c_str());
   struct PopRange {
@@ -270,17 +362,23 @@ void CudaBackend::launch(const std::shared_ptr<SubmissionState>& s) {
   Event start = completions_.take_event();
   Event end = completions_.take_event();
   cudaStream_t queue = memory_.queue();
+  order_after_fences(*s, queue);
   ENCORE_CUDA_CHECK(cudaEventRecord(start.get(), queue));
   if (list.dispatch_count > 0) {
+    const HotWindow hot = hot_window(list);
     if (options_.sync_each_dispatch || list.path != ExecutionPath::Graph) {
       params_.pack(list, s->slot_values);
+      if (hot) set_stream_window(hot);
       streams_.launch(list, params_, queue,
                       options_.sync_each_dispatch ? ExecutionPath::SingleStream : list.path,
-                      options_.sync_each_dispatch);
+                      options_.sync_each_dispatch,
+                      options_.programmatic_launch && !options_.sync_each_dispatch);
+      if (hot) set_stream_window(HotWindow{});
     } else {
-      launch_graph(list, s->slot_values);
+      launch_graph(list, s->slot_values, hot);
     }
   }
+  attach_signal(*s, queue);
   ENCORE_CUDA_CHECK(cudaEventRecord(end.get(), queue));
   completions_.push(s, std::move(start), std::move(end));
 }

@@ -26,6 +26,8 @@ class CudaHandle {
   ~CudaHandle() { reset(); }
 
   Handle get() const noexcept { return handle_; }
+  /// Gives up ownership (the caller destroys the handle).
+  Handle release() noexcept { return std::exchange(handle_, Handle{}); }
   explicit operator bool() const noexcept { return handle_ != Handle{}; }
   void reset() noexcept {
     if (handle_ != Handle{}) (void)Destroy(handle_);

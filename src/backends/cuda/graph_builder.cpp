@@ -39,7 +39,15 @@ cudaKernelNodeParams kernel_node_params(const CommandList& list, std::uint32_t n
   return p;
 }
 
-BuiltGraph build_graph(const CommandList& list, PackedParams& params) {
+bool programmatic_after_predecessor(const CommandList& list, const Predecessors& preds,
+                                    std::uint32_t node) {
+  const Node& n = list.nodes[node];
+  if (n.kind != NodeKind::Dispatch || !n.kernel->programmatic_dependency) return false;
+  const auto before = preds.of(node);
+  return before.size() == 1 && list.nodes[before.front()].kind == NodeKind::Dispatch;
+}
+
+BuiltGraph build_graph(const CommandList& list, PackedParams& params, bool programmatic) {
   BuiltGraph built;
   cudaGraph_t graph = nullptr;
   ENCORE_CUDA_CHECK(cudaGraphCreate(&graph, 0));
@@ -51,30 +59,42 @@ BuiltGraph build_graph(const CommandList& list, PackedParams& params) {
     deps.clear();
     for (std::uint32_t p : preds.of(i)) deps.push_back(built.nodes[p]);
     const Node& n = list.nodes[i];
+    const bool early = programmatic && programmatic_after_predecessor(list, preds, i);
     cudaError_t status = cudaSuccess;
     if (n.kind == NodeKind::Barrier) {
       status = cudaGraphAddEmptyNode(&built.nodes[i], graph, deps.data(), deps.size());
     } else {
       const cudaKernelNodeParams p = kernel_node_params(list, i, params);
-      status = cudaGraphAddKernelNode(&built.nodes[i], graph, deps.data(), deps.size(), &p);
+      status = cudaGraphAddKernelNode(&built.nodes[i], graph, early ? nullptr : deps.data(),
+                                      early ? 0 : deps.size(), &p);
+    }
+    if (status == cudaSuccess && early) {
+      // The edge from the predecessor's programmatic port: this kernel may start once every
+      // block of the predecessor has triggered or exited, and waits in-kernel for the rest.
+      cudaGraphEdgeData edge{};
+      edge.from_port = cudaGraphKernelNodePortProgrammatic;
+      edge.type = cudaGraphDependencyTypeProgrammatic;
+      status = cudaGraphAddDependencies(graph, &deps.front(), &built.nodes[i], &edge, 1);
     }
     if (status != cudaSuccess) {
-      throw cuda_error(status, "cudaGraphAddKernelNode").add_context(list.describe_node(i));
+      throw cuda_error(status, "adding a graph node").add_context(list.describe_node(i));
     }
   }
   return built;
 }
 
-void describe_structure(const CommandList& list, std::vector<std::uint64_t>& out) {
+void describe_structure(const CommandList& list, bool programmatic,
+                        std::vector<std::uint64_t>& out) {
   out.clear();
-  out.push_back(list.nodes.size());
+  out.push_back(list.nodes.size() * 2 + (programmatic ? 1 : 0));
   for (const Node& n : list.nodes) {
     if (n.kind == NodeKind::Barrier) {
       out.push_back(~std::uint64_t{0});
       continue;
     }
     const Launch& l = n.launch;
-    out.push_back(reinterpret_cast<std::uintptr_t>(n.kernel->cuda));
+    out.push_back(reinterpret_cast<std::uintptr_t>(n.kernel->cuda) |
+                  (n.kernel->programmatic_dependency ? 1U : 0U));  // functions are aligned
     out.push_back((std::uint64_t{l.grid().x} << 32) | l.grid().y);
     out.push_back((std::uint64_t{l.grid().z} << 32) | l.block().x);
     out.push_back((std::uint64_t{l.block().y} << 32) | l.block().z);

@@ -37,12 +37,20 @@ struct BuiltGraph {
 cudaKernelNodeParams kernel_node_params(const CommandList& list, std::uint32_t node,
                                         PackedParams& params);
 
-/// Builds the graph. Throws encore::Error naming the dispatch when CUDA refuses a node.
-BuiltGraph build_graph(const CommandList& list, PackedParams& params);
+/// True when dispatch `node` may be launched programmatically after its single predecessor: the
+/// kernel declares it (KernelDef::programmatic_dependency) and the node depends on exactly one
+/// other kernel node.
+bool programmatic_after_predecessor(const CommandList& list, const Predecessors& preds,
+                                    std::uint32_t node);
+
+/// Builds the graph; with `programmatic` the edges into nodes that qualify (see above) are
+/// programmatic dependencies. Throws encore::Error naming the dispatch when CUDA refuses a node.
+BuiltGraph build_graph(const CommandList& list, PackedParams& params, bool programmatic);
 
 /// The structure a graph executable depends on, one word per fact: node kinds, kernel functions,
 /// launch shapes, shared memory and ordering edges. Two command lists with equal descriptors
 /// can share an executable, patching only kernel parameters.
-void describe_structure(const CommandList& list, std::vector<std::uint64_t>& out);
+void describe_structure(const CommandList& list, bool programmatic,
+                        std::vector<std::uint64_t>& out);
 
 }  // namespace encore::detail

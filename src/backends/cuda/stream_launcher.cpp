@@ -1,11 +1,21 @@
 #include "backends/cuda/stream_launcher.h"
 
+#include <nvtx3/nvToolsExt.h>
 #include <string>
+#include <string_view>
 
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/graph_builder.h"
 
 namespace encore::detail {
+
+void StreamLauncher::set_window(const cudaStreamAttrValue& value) {
+  while (lanes_.size() < lane_count_) lanes_.push_back(make_stream());
+  for (const Stream& lane : lanes_) {
+    ENCORE_CUDA_CHECK(
+        cudaStreamSetAttribute(lane.get(), cudaStreamAttributeAccessPolicyWindow, &value));
+  }
+}
 
 cudaEvent_t StreamLauncher::event(std::size_t index) {
   while (events_.size() <= index) events_.push_back(make_event(false));
@@ -13,10 +23,35 @@ cudaEvent_t StreamLauncher::event(std::size_t index) {
 }
 
 void StreamLauncher::launch_one(const CommandList& list, std::uint32_t node, PackedParams& params,
-                                cudaStream_t stream, bool sync_each) {
+                                cudaStream_t stream, bool sync_each, bool programmatic) {
   const cudaKernelNodeParams p = kernel_node_params(list, node, params);
-  cudaError_t status =
-      cudaLaunchKernel(p.func, p.gridDim, p.blockDim, p.kernelParams, p.sharedMemBytes, stream);
+  // The dispatch's label as an NVTX range around its launch (Nsight Systems projects it onto
+  // the kernel); free when no tool is attached.
+  const char* label = list.node_label_c_str(list.nodes[node]);
+  if (label != nullptr) nvtxRangePushA(label);
+  struct PopRange {
+    bool active;
+    ~PopRange() {
+      if (active) nvtxRangePop();
+    }
+  } pop{label != nullptr};
+  cudaError_t status = cudaSuccess;
+  if (programmatic) {
+    cudaLaunchAttribute attribute{};
+    attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attribute.val.programmaticStreamSerializationAllowed = 1;
+    cudaLaunchConfig_t config{};
+    config.gridDim = p.gridDim;
+    config.blockDim = p.blockDim;
+    config.dynamicSmemBytes = p.sharedMemBytes;
+    config.stream = stream;
+    config.attrs = &attribute;
+    config.numAttrs = 1;
+    status = cudaLaunchKernelExC(&config, p.func, p.kernelParams);
+  } else {
+    status =
+        cudaLaunchKernel(p.func, p.gridDim, p.blockDim, p.kernelParams, p.sharedMemBytes, stream);
+  }
   if (status == cudaSuccess && sync_each) status = cudaStreamSynchronize(stream);
   if (status != cudaSuccess) {
     throw cuda_error(status,
@@ -27,13 +62,19 @@ void StreamLauncher::launch_one(const CommandList& list, std::uint32_t node, Pac
 }
 
 void StreamLauncher::launch(const CommandList& list, PackedParams& params, cudaStream_t queue,
-                            ExecutionPath path, bool sync_each) {
+                            ExecutionPath path, bool sync_each, bool programmatic) {
   if (path == ExecutionPath::MultiStream && !sync_each && lane_count_ > 1) {
     launch_lanes(list, params, queue);
     return;
   }
+  const Predecessors preds = programmatic ? predecessors_of(list) : Predecessors{};
+  std::uint32_t previous = kNoNode;  // the kernel launched last on the queue
   for (std::uint32_t i = 0; i < list.nodes.size(); ++i) {
-    if (list.nodes[i].kind == NodeKind::Dispatch) launch_one(list, i, params, queue, sync_each);
+    if (list.nodes[i].kind != NodeKind::Dispatch) continue;
+    const bool early = programmatic && programmatic_after_predecessor(list, preds, i) &&
+                       preds.of(i).front() == previous;
+    launch_one(list, i, params, queue, sync_each, early);
+    previous = i;
   }
 }
 

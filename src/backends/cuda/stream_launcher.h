@@ -20,13 +20,18 @@ class StreamLauncher {
   explicit StreamLauncher(std::size_t lanes) : lane_count_(lanes) {}
 
   /// Launches every dispatch of `list`. Throws encore::Error naming the dispatch when a launch
-  /// fails, or (with `sync_each`) when a dispatch faults.
+  /// fails, or (with `sync_each`) when a dispatch faults. With `programmatic`, on one stream, a
+  /// dispatch whose kernel allows it and whose single predecessor is the kernel launched just
+  /// before it is launched programmatically (it may start while that kernel drains).
   void launch(const CommandList& list, PackedParams& params, cudaStream_t queue, ExecutionPath path,
-              bool sync_each);
+              bool sync_each, bool programmatic);
+
+  /// Sets (num_bytes 0: clears) the L2 access-policy window of the lanes.
+  void set_window(const cudaStreamAttrValue& value);
 
  private:
   void launch_one(const CommandList& list, std::uint32_t node, PackedParams& params,
-                  cudaStream_t stream, bool sync_each);
+                  cudaStream_t stream, bool sync_each, bool programmatic = false);
   void launch_lanes(const CommandList& list, PackedParams& params, cudaStream_t queue);
   cudaEvent_t event(std::size_t index);
 
