@@ -55,6 +55,9 @@ DeviceOptions unusual_base() {
   base.shuffle_seed = 99;
   base.cpu_threads = 3;
   base.cuda_ordinal = 2;
+  base.path = ExecutionPath::SingleStream;
+  base.sync_each_dispatch = true;
+  base.programmatic_launch = false;
   return base;
 }
 
@@ -67,6 +70,9 @@ void expect_same_options(const DeviceOptions& got, const DeviceOptions& want) {
   EXPECT_EQ(got.shuffle_seed, want.shuffle_seed);
   EXPECT_EQ(got.cpu_threads, want.cpu_threads);
   EXPECT_EQ(got.cuda_ordinal, want.cuda_ordinal);
+  EXPECT_EQ(got.path, want.path);
+  EXPECT_EQ(got.sync_each_dispatch, want.sync_each_dispatch);
+  EXPECT_EQ(got.programmatic_launch, want.programmatic_launch);
 }
 
 // With no variable set, the base comes back unchanged (defaults and a non-default base alike).
@@ -85,7 +91,8 @@ TEST(OptionsFromEnv, LooksUpEveryDocumentedVariable) {
   });
   for (const char* name :
        {"ENCORE_BACKEND", "ENCORE_ORDERING", "ENCORE_RETAIN_BUFFERS", "ENCORE_VALIDATE",
-        "ENCORE_SHUFFLE", "ENCORE_CPU_THREADS", "ENCORE_CUDA_DEVICE"}) {
+        "ENCORE_SHUFFLE", "ENCORE_CPU_THREADS", "ENCORE_CUDA_DEVICE", "ENCORE_CUDA_PATH",
+        "ENCORE_CUDA_SYNC_EACH", "ENCORE_CUDA_PDL"}) {
     EXPECT_EQ(asked.count(name), 1U) << name << " was not looked up";
   }
 }
@@ -160,6 +167,17 @@ TEST(OptionsFromEnv, ThreadCountAndCudaOrdinalAreParsed) {
   EXPECT_EQ(from({{"ENCORE_CUDA_DEVICE", "0"}}, unusual_base()).cuda_ordinal, 0);
 }
 
+// ENCORE_CUDA_PATH takes graph, streams and stream; the CUDA switches are booleans.
+TEST(OptionsFromEnv, CudaPathAndSwitchesAreParsed) {
+  EXPECT_EQ(from({{"ENCORE_CUDA_PATH", "graph"}}, unusual_base()).path, ExecutionPath::Graph);
+  EXPECT_EQ(from({{"ENCORE_CUDA_PATH", "streams"}}).path, ExecutionPath::MultiStream);
+  EXPECT_EQ(from({{"ENCORE_CUDA_PATH", "stream"}}).path, ExecutionPath::SingleStream);
+  EXPECT_TRUE(from({{"ENCORE_CUDA_SYNC_EACH", "1"}}).sync_each_dispatch);
+  EXPECT_FALSE(from({{"ENCORE_CUDA_SYNC_EACH", "off"}}, unusual_base()).sync_each_dispatch);
+  EXPECT_FALSE(from({{"ENCORE_CUDA_PDL", "0"}}).programmatic_launch);
+  EXPECT_TRUE(from({{"ENCORE_CUDA_PDL", "yes"}}, unusual_base()).programmatic_launch);
+}
+
 // Each variable only changes its own field.
 TEST(OptionsFromEnv, EachVariableSetsOnlyItsField) {
   DeviceOptions want = unusual_base();
@@ -183,6 +201,9 @@ TEST(OptionsFromEnv, MalformedValuesThrowNamingVariableAndValue) {
       {"ENCORE_SHUFFLE", "abc"},
       {"ENCORE_SHUFFLE", "18446744073709551616"},  // 2^64
       {"ENCORE_CUDA_DEVICE", "first"},
+      {"ENCORE_CUDA_PATH", "graphs"},
+      {"ENCORE_CUDA_SYNC_EACH", "sometimes"},
+      {"ENCORE_CUDA_PDL", "2"},
       {"ENCORE_VALIDATE", ""},
   };
   for (const auto& [name, value] : cases) {

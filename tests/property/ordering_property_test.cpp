@@ -1,10 +1,11 @@
 // The key differential test of encore's orderings. Random programs of mix_u32 / fill_u32
-// dispatches over random, often overlapping views of a few buffers (and the odd explicit barrier)
-// must leave every buffer byte-identical to a serial run, whatever the ordering mode, the number
-// of worker threads and the (shuffled) order in which ready dispatches are picked. The recorded
-// schedules are checked against a naive oracle written here, independent of src/core: auto_barrier
-// puts its barriers exactly where a greedy O(n^2) scan does, and auto_dag's graph orders every
-// conflicting pair and records only edges between dispatches that really conflict.
+// dispatches over random, often overlapping views of a few buffers (and the odd explicit barrier;
+// support/random_program.h, the generator the CUDA-vs-CPU differential test shares) must leave
+// every buffer byte-identical to a serial run, whatever the ordering mode, the number of worker
+// threads and the (shuffled) order in which ready dispatches are picked. The recorded schedules are
+// checked against a naive oracle written here, independent of src/core: auto_barrier puts its
+// barriers exactly where a greedy O(n^2) scan does, and auto_dag's graph orders every conflicting
+// pair and records only edges between dispatches that really conflict.
 //
 // Two negative controls prove the harness can fail: dropping the oracle's barriers changes the
 // result of some conflicting program, and the DAG and edge checkers reject schedules that are
@@ -25,107 +26,51 @@
 #include <string>
 #include <vector>
 
+#include "support/random_program.h"
 #include "support/test_support.h"
 
 namespace encore {
+
+namespace testing {
+
+// rapidcheck prints generated values with showValue (found by ADL, so next to Program), so a
+// failing case shows its whole program, element ranges in uint32 elements.
+void showValue(const Program& p, std::ostream& os) { os << describe(p); }
+
+}  // namespace testing
+
 namespace {
+
+using testing::Contents;
+using testing::first_difference;
+using testing::make_buffers;
+using testing::Program;
+using testing::Step;
+using testing::StepKind;
+using testing::Submit;
+using testing::ViewSpec;
 
 // ---- programs --------------------------------------------------------------------------------
 
-// Elements [first, first + count) of buffer `buffer` (uint32 elements).
-struct ViewSpec {
-  int buffer = 0;
-  std::uint32_t first = 0;
-  std::uint32_t count = 1;
+// The shared generator (support/random_program.h), its choices drawn from rapidcheck. Must be
+// used inside a generator (it picks values with operator*).
+class RapidcheckChoices final : public testing::ProgramChoices {
+ public:
+  std::uint32_t in_range(std::uint32_t low, std::uint32_t high) override {
+    return *rc::gen::inRange<std::uint32_t>(low, high);
+  }
+  bool any_bool() override { return *rc::gen::arbitrary<bool>(); }
+  std::uint32_t any_u32() override { return *rc::gen::arbitrary<std::uint32_t>(); }
+  std::uint64_t any_u64() override { return *rc::gen::arbitrary<std::uint64_t>(); }
 };
-
-enum class StepKind { Mix, Fill, Barrier };
-
-struct Step {
-  StepKind kind = StepKind::Mix;
-  ViewSpec src;  // Mix only
-  ViewSpec dst;  // Mix and Fill
-  std::uint32_t value = 0;
-};
-
-struct Program {
-  std::vector<std::uint32_t> sizes;  // elements per buffer
-  std::uint64_t data_seed = 0;       // initial contents
-  std::vector<Step> steps;
-};
-
-std::string describe(ViewSpec v) {
-  return "b" + std::to_string(v.buffer) + "[" + std::to_string(v.first) + ", " +
-         std::to_string(v.first + v.count) + ")";
-}
-
-std::string describe(const Step& s) {
-  switch (s.kind) {
-    case StepKind::Mix:
-      return "mix_u32 src=" + describe(s.src) + " dst=" + describe(s.dst) +
-             " salt=" + std::to_string(s.value);
-    case StepKind::Fill:
-      return "fill_u32 dst=" + describe(s.dst) + " v=" + std::to_string(s.value);
-    case StepKind::Barrier:
-      return "barrier";
-  }
-  return "?";
-}
-
-// rapidcheck prints generated values with showValue (found by ADL), so a failing case shows its
-// whole program, element ranges in uint32 elements.
-void showValue(const Program& p, std::ostream& os) {
-  os << "Program{buffers (u32 elements):";
-  for (std::size_t b = 0; b < p.sizes.size(); ++b) os << " b" << b << "=" << p.sizes[b];
-  os << ", data_seed=" << p.data_seed << ", " << p.steps.size() << " steps:\n";
-  for (std::size_t i = 0; i < p.steps.size(); ++i) {
-    os << "  " << i << ": " << describe(p.steps[i]) << "\n";
-  }
-  os << "}";
-}
-
-// Must be called inside a generator (it picks values with operator*).
-ViewSpec pick_view(const std::vector<std::uint32_t>& sizes) {
-  ViewSpec v;
-  v.buffer = *rc::gen::inRange<int>(0, static_cast<int>(sizes.size()));
-  const std::uint32_t size = sizes[static_cast<std::size_t>(v.buffer)];
-  v.first = *rc::gen::inRange<std::uint32_t>(0, size);
-  const std::uint32_t room = size - v.first;
-  // Half the views are short, so independent dispatches are common too.
-  const bool short_view = *rc::gen::arbitrary<bool>();
-  const std::uint32_t longest = short_view ? std::min<std::uint32_t>(room, 8) : room;
-  v.count = *rc::gen::inRange<std::uint32_t>(1, longest + 1);
-  return v;
-}
-
-// A program; picks values with operator*, so it runs inside gen::exec.
-Program generate_program() {
-  Program p;
-  const int buffers = *rc::gen::inRange(3, 5);
-  for (int b = 0; b < buffers; ++b) {
-    p.sizes.push_back(*rc::gen::inRange<std::uint32_t>(16, 257));
-  }
-  p.data_seed = *rc::gen::arbitrary<std::uint64_t>();
-  const int steps = *rc::gen::inRange(1, 41);
-  for (int i = 0; i < steps; ++i) {
-    Step s;
-    const int roll = *rc::gen::inRange(0, 100);
-    // 65% mix, 30% fill, 5% barrier; shrinks toward mix.
-    s.kind = roll < 65 ? StepKind::Mix : roll < 95 ? StepKind::Fill : StepKind::Barrier;
-    if (s.kind == StepKind::Mix) s.src = pick_view(p.sizes);
-    if (s.kind != StepKind::Barrier) {
-      s.dst = pick_view(p.sizes);
-      s.value = *rc::gen::arbitrary<std::uint32_t>();
-    }
-    p.steps.push_back(s);
-  }
-  return p;
-}
 
 // Generated at full size: rapidcheck scales inRange with the size of the case, which would make
 // most programs a handful of steps over the first bytes of each buffer.
 rc::Gen<Program> gen_program() {
-  return rc::gen::resize(rc::kNominalSize, rc::gen::exec(generate_program));
+  return rc::gen::resize(rc::kNominalSize, rc::gen::exec([] {
+                           RapidcheckChoices choices;
+                           return testing::generate_program(choices);
+                         }));
 }
 
 // ---- the oracle (naive, independent of src/core) ----------------------------------------------
@@ -206,90 +151,6 @@ bool has_inserted_barrier(const Program& p) {
 }
 
 // ---- running programs -------------------------------------------------------------------------
-
-std::uint64_t splitmix64(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
-
-std::vector<Buffer> make_buffers(Device& device, const Program& p) {
-  std::vector<Buffer> buffers;
-  for (std::size_t b = 0; b < p.sizes.size(); ++b) {
-    std::vector<std::uint32_t> data(p.sizes[b]);
-    for (std::size_t i = 0; i < data.size(); ++i) {
-      data[i] = static_cast<std::uint32_t>(splitmix64(p.data_seed + b * 1000003 + i));
-    }
-    buffers.push_back(device.alloc(data.size() * 4, "b" + std::to_string(b)));
-    buffers.back().upload(std::span<const std::uint32_t>(data));
-  }
-  return buffers;
-}
-
-BufferView view_of(const std::vector<Buffer>& buffers, ViewSpec v) {
-  return buffers[static_cast<std::size_t>(v.buffer)].view_of<std::uint32_t>(v.first, v.count);
-}
-
-// Records the program; `inserted` (optional) adds a barrier before the marked dispatches.
-void encode(Device& device, Encoder& enc, const Program& p, const std::vector<Buffer>& buffers,
-            const std::vector<bool>* inserted) {
-  const Kernel mix = device.kernel("mix_u32");
-  const Kernel fill = device.kernel("fill_u32");
-  for (std::size_t i = 0; i < p.steps.size(); ++i) {
-    const Step& s = p.steps[i];
-    if (s.kind == StepKind::Barrier) {
-      enc.barrier();
-      continue;
-    }
-    if (inserted != nullptr && (*inserted)[i]) enc.barrier();
-    const Launch launch = Launch::threads(s.dst.count, 32);
-    if (s.kind == StepKind::Mix) {
-      enc.dispatch(mix, launch,
-                   {in(view_of(buffers, s.src)), inout(view_of(buffers, s.dst)), value(s.value)});
-    } else {
-      enc.dispatch(fill, launch, {out(view_of(buffers, s.dst)), value(s.value)});
-    }
-  }
-}
-
-using Contents = std::vector<std::vector<std::uint32_t>>;
-
-Contents download_all(const std::vector<Buffer>& buffers) {
-  Contents out;
-  for (const Buffer& b : buffers) out.push_back(b.download<std::uint32_t>());
-  return out;
-}
-
-enum class Submit { Commit, Recording };
-
-// Runs the program on `device` on fresh buffers and returns their final contents.
-Contents run(Device& device, const Program& p, Ordering ordering, const std::vector<bool>* inserted,
-             Submit how = Submit::Commit) {
-  const std::vector<Buffer> buffers = make_buffers(device, p);
-  Encoder enc = device.encoder({.ordering = ordering});
-  encode(device, enc, p, buffers, inserted);
-  if (how == Submit::Recording) {
-    const Recording rec = enc.finish();
-    device.submit(rec).wait();
-  } else {
-    enc.commit().wait();
-  }
-  return download_all(buffers);
-}
-
-// Empty when equal; else the first differing element.
-std::string first_difference(const Contents& got, const Contents& want) {
-  for (std::size_t b = 0; b < want.size(); ++b) {
-    for (std::size_t i = 0; i < want[b].size(); ++i) {
-      if (got[b][i] != want[b][i]) {
-        return "b" + std::to_string(b) + "[" + std::to_string(i) + "] is " +
-               std::to_string(got[b][i]) + ", the serial run gives " + std::to_string(want[b][i]);
-      }
-    }
-  }
-  return {};
-}
 
 Device serial_device() { return testing::make_cpu_device({.cpu_threads = 1}); }
 
@@ -508,7 +369,7 @@ Recorded record(Device& device, const Program& p, Ordering ordering,
                 const std::vector<bool>* inserted = nullptr) {
   Recorded r{make_buffers(device, p), {}};
   Encoder enc = device.encoder({.ordering = ordering});
-  encode(device, enc, p, r.buffers, inserted);
+  testing::encode(device, enc, p, r.buffers, inserted);
   r.recording = enc.finish();
   return r;
 }
@@ -526,7 +387,7 @@ TEST(OrderingProperty, EveryOrderingGivesTheSerialResultUnderAnySchedule) {
     const std::vector<bool> inserted = oracle_barriers(p);
     RC_TAG(std::to_string(p.steps.size() / 10 * 10) + "+ steps",
            has_inserted_barrier(p) ? "conflicting" : "conflict-free");
-    const Contents want = run(reference, p, Ordering::Serial, nullptr);
+    const Contents want = testing::run(reference, p, {.ordering = Ordering::Serial});
     Device narrow = shuffled_device(1, seed);
     struct Mode {
       const char* name;
@@ -539,12 +400,13 @@ TEST(OrderingProperty, EveryOrderingGivesTheSerialResultUnderAnySchedule) {
     for (const Mode& m : modes) {
       // On the 1-thread device the auto modes go through a Recording (finish, then submit).
       const Submit how = m.inserted == nullptr ? Submit::Recording : Submit::Commit;
-      const std::string narrow_diff =
-          first_difference(run(narrow, p, m.ordering, m.inserted, how), want);
+      const std::string narrow_diff = first_difference(
+          testing::run(narrow, p, {.ordering = m.ordering}, m.inserted, how), want);
       if (!narrow_diff.empty()) {
         RC_FAIL(std::string(m.name) + ", 1 thread, shuffled: " + narrow_diff);
       }
-      const std::string wide_diff = first_difference(run(wide, p, m.ordering, m.inserted), want);
+      const std::string wide_diff =
+          first_difference(testing::run(wide, p, {.ordering = m.ordering}, m.inserted), want);
       if (!wide_diff.empty()) {
         RC_FAIL(std::string(m.name) + ", 4 threads, shuffled: " + wide_diff);
       }
@@ -610,8 +472,9 @@ TEST(OrderingHarness, DroppingTheOracleBarriersChangesSomeResult) {
   ASSERT_EQ(programs.size(), 200U);
   int differing = 0;
   for (const Program& p : programs) {
-    const Contents want = run(reference, p, Ordering::Serial, nullptr);
-    if (!first_difference(run(narrow, p, Ordering::Barriers, nullptr), want).empty()) ++differing;
+    const Contents want = testing::run(reference, p, {.ordering = Ordering::Serial});
+    if (!first_difference(testing::run(narrow, p, {.ordering = Ordering::Barriers}), want).empty())
+      ++differing;
   }
   ::testing::Test::RecordProperty("programs_differing", differing);
   EXPECT_GT(differing, 0) << "no program of 200 exposed the missing barriers";

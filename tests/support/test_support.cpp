@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "kernels/basic_kernels.h"
+#include "support/portable_kernels.h"
 
 namespace encore::testing {
 
@@ -64,32 +65,6 @@ void add_test_kernels(KernelRegistry& r, const std::shared_ptr<Gate>& gate,
              for (std::uint32_t i = 0; i <= n; ++i) y[i] = 7.0F;  // one past the view
            }
          }});
-  r.add({.name = "log_order",
-         .params = {Param::inout("log"), Param::value<std::uint32_t>("id")},
-         .cpu = [](const CpuKernelContext& ctx) {
-           auto* log = ctx.ptr<std::uint32_t>(0);
-           log[1 + log[0]] = ctx.value<std::uint32_t>(1);
-           ++log[0];
-         }});
-  r.add({.name = "mix_u32",
-         .params = {Param::in("src"), Param::inout("dst"), Param::value<std::uint32_t>("salt")},
-         .cpu = [](const CpuKernelContext& ctx) {
-           const auto src = ctx.span<std::uint32_t>(0);
-           const auto dst = ctx.span<std::uint32_t>(1);
-           const auto salt = ctx.value<std::uint32_t>(2);
-           each_thread(ctx, dst.size(), [&](std::size_t i) {
-             const std::uint32_t s = src.empty() ? 0U : src[i % src.size()];
-             dst[i] = dst[i] * 31U + (s ^ salt);
-           });
-         }});
-  r.add({.name = "fill_u32",
-         .params = {Param::out("dst"), Param::value<std::uint32_t>("v")},
-         .cpu = [](const CpuKernelContext& ctx) {
-           const auto dst = ctx.span<std::uint32_t>(0);
-           const auto v = ctx.value<std::uint32_t>(1);
-           each_thread(ctx, dst.size(),
-                       [&](std::size_t i) { dst[i] = v + static_cast<std::uint32_t>(i); });
-         }});
   r.add({.name = "gate_kernel",
          .params = {Param::inout("x")},
          .cpu = [gate](const CpuKernelContext&) {
@@ -106,9 +81,6 @@ void add_test_kernels(KernelRegistry& r, const std::shared_ptr<Gate>& gate,
            std::this_thread::sleep_for(std::chrono::milliseconds(20));
            probe->running.fetch_sub(1);
          }});
-  r.add({.name = "big_value",
-         .params = {{"v", Param::Kind::Value, Access::In, kMaxValueBytes}},
-         .cpu = [](const CpuKernelContext&) {}});
 }
 
 }  // namespace
@@ -117,7 +89,15 @@ std::shared_ptr<KernelRegistry> make_test_registry(std::shared_ptr<Gate> gate,
                                                    std::shared_ptr<ConcurrencyProbe> probe) {
   auto registry = KernelRegistry::create();
   kernels::register_basic_kernels(*registry);
+  register_portable_kernels(*registry);
   add_test_kernels(*registry, gate, probe);
+  return registry;
+}
+
+std::shared_ptr<KernelRegistry> make_portable_registry() {
+  auto registry = KernelRegistry::create();
+  kernels::register_basic_kernels(*registry);
+  register_portable_kernels(*registry);
   return registry;
 }
 
@@ -135,6 +115,47 @@ Buffer upload_floats(Device& device, const std::vector<float>& values, std::stri
 }
 
 std::vector<float> download_floats(const Buffer& buffer) { return buffer.download<float>(); }
+
+std::vector<std::pair<std::string, std::uint64_t*>> named_counters(Stats& s) {
+  return {
+      {"dispatches_encoded", &s.dispatches_encoded},
+      {"dispatches_replayed", &s.dispatches_replayed},
+      {"barriers_explicit", &s.barriers_explicit},
+      {"barriers_inferred", &s.barriers_inferred},
+      {"dispatches_concurrent", &s.dispatches_concurrent},
+      {"edges_inferred", &s.edges_inferred},
+      {"edges_pruned", &s.edges_pruned},
+      {"command_buffers", &s.command_buffers},
+      {"command_buffers_discarded", &s.command_buffers_discarded},
+      {"recordings_finished", &s.recordings_finished},
+      {"recordings_submitted", &s.recordings_submitted},
+      {"submissions_completed", &s.submissions_completed},
+      {"submissions_failed", &s.submissions_failed},
+      {"syncs", &s.syncs},
+      {"fence_signals", &s.fence_signals},
+      {"fence_waits", &s.fence_waits},
+      {"allocations", &s.allocations},
+      {"bytes_allocated", &s.bytes_allocated},
+      {"buffers_live", &s.buffers_live},
+      {"bytes_live", &s.bytes_live},
+      {"bytes_uploaded", &s.bytes_uploaded},
+      {"bytes_downloaded", &s.bytes_downloaded},
+      {"dispatches_validated", &s.dispatches_validated},
+      {"graph_instantiations", &s.graph_instantiations},
+      {"graph_cache_hits", &s.graph_cache_hits},
+      {"graph_nodes_patched", &s.graph_nodes_patched},
+      {"graph_cache_evictions", &s.graph_cache_evictions},
+      {"graph_cache_entries", &s.graph_cache_entries},
+  };
+}
+
+std::vector<std::uint64_t> all_counters(Stats s) {
+  std::vector<std::uint64_t> out;
+  for (const auto& [name, counter] : named_counters(s)) {
+    out.push_back(*counter);
+  }
+  return out;
+}
 
 AddProgram make_add_program(Device& dev) {
   return {upload_floats(dev, {1, 2, 3, 4}, "a"), upload_floats(dev, {5, 6, 7, 8}, "b"),

@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "encore/encore.h"
@@ -45,7 +46,9 @@ struct ConcurrencyProbe {
   std::atomic<int> max_running{0};
 };
 
-/// Built-in kernels plus these test kernels:
+/// The built-in kernels plus the portable test kernels (support/portable_kernels.h: fill_u32,
+/// mix_u32, log_order, big_value, two_values, with CPU and CUDA implementations), plus these
+/// CPU-only test kernels that misbehave or block on purpose:
 ///
 /// | name              | params                         | behaviour                              |
 /// |-------------------|--------------------------------|----------------------------------------|
@@ -53,14 +56,13 @@ struct ConcurrencyProbe {
 /// | throw_std         | in x                           | throws std::runtime_error              |
 /// | rogue_write       | in x, out y, value u32 n       | y = x, and also writes x[0] (undeclared)|
 /// | write_past_view   | out y, value u32 n             | writes y[0..n] (one element too many)  |
-/// | log_order         | inout log, value u32 id        | log[1 + log[0]++] = id (run order)     |
-/// | mix_u32           | in src, inout dst, value u32 s | dst[i] = dst[i]*31 + src[i % |src|] ^ s|
-/// | fill_u32          | out dst, value u32 v           | dst[i] = v + i                         |
 /// | gate_kernel       | inout x                        | waits at `gate` (when given)           |
 /// | probe_kernel      | inout x                        | sleeps 20 ms inside `probe` accounting |
-/// | big_value         | value u8[4096] v               | nothing (the largest legal value)      |
 std::shared_ptr<KernelRegistry> make_test_registry(
     std::shared_ptr<Gate> gate = nullptr, std::shared_ptr<ConcurrencyProbe> probe = nullptr);
+
+/// The kernels every backend runs: the built-in kernels plus the portable test kernels.
+std::shared_ptr<KernelRegistry> make_portable_registry();
 
 /// A CPU device on the test registry. `threads` workers (default 4), other options as given.
 Device make_cpu_device(DeviceOptions options = {},
@@ -68,6 +70,11 @@ Device make_cpu_device(DeviceOptions options = {},
 
 Buffer upload_floats(Device& device, const std::vector<float>& values, std::string_view label = {});
 std::vector<float> download_floats(const Buffer& buffer);
+
+/// Every counter of `s` with its field name, in declaration order (pointers into `s`).
+std::vector<std::pair<std::string, std::uint64_t*>> named_counters(Stats& s);
+/// The values of named_counters(s), in the same order.
+std::vector<std::uint64_t> all_counters(Stats s);
 
 /// Success when `text` contains `part`; the failure shows both.
 inline ::testing::AssertionResult mentions(std::string_view text, std::string_view part) {

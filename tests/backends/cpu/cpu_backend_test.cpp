@@ -299,9 +299,9 @@ TEST(CpuBackend, AFailingKernelStopsItsDependents) {
   const BufferView extra[] = {w.view()};
   enc.dispatch(dev.kernel("fail_kernel"), kOneThread, {in(x)},
                {.label = "boom", .extra_writes = extra});
-  enc.dispatch(fill, cover(16), {out(x), value(7U)});           // WAR on x
-  enc.dispatch(mix, cover(16), {in(w), inout(r), value(9U)});   // RAW on w
-  enc.dispatch(mix, cover(16), {in(r), inout(t), value(11U)});  // RAW on r: transitive
+  enc.dispatch(fill, cover(16), {out(x), value(7U), value(16U)});                       // WAR on x
+  enc.dispatch(mix, cover(16), {in(w), inout(r), value(9U), value(16U), value(16U)});   // RAW on w
+  enc.dispatch(mix, cover(16), {in(r), inout(t), value(11U), value(16U), value(16U)});  // RAW on r
   const Error e = failure_of(enc.commit("failing"));
   EXPECT_EQ(e.code(), ErrorCode::KernelFailed);
   EXPECT_TRUE(mentions(e.what(), "injected failure"));
@@ -380,10 +380,10 @@ TEST(CpuBackend, DroppingTheDeviceCompletesWorkInFlight) {
     Encoder enc = dev->encoder({.ordering = Ordering::AutoDag});
     enc.dispatch(dev->kernel("gate_kernel"), kOneThread, {inout(g)});
     enc.barrier();
-    enc.dispatch(fill, cover(64), {out(first_result), value(100U)});
+    enc.dispatch(fill, cover(64), {out(first_result), value(100U), value(64U)});
     running = enc.commit();
     Encoder next = dev->encoder();
-    next.dispatch(fill, cover(64), {out(queued_result), value(200U)});
+    next.dispatch(fill, cover(64), {out(queued_result), value(200U), value(64U)});
     queued = next.commit();
   }  // the encoders (which share the device) are gone too
   gate->wait_for_arrivals(1);

@@ -34,6 +34,14 @@ std::shared_ptr<KernelRegistry> cuda_test_registry() {
   r->add({.name = "increment_f32",
           .params = {Param::inout("x"), Param::value<std::uint32_t>("n")},
           .cuda = testing::cuda_increment_kernel()});
+  r->add({.name = "spin_then_stamp",
+          .params = {Param::out("t"), Param::value<std::uint64_t>("cycles")},
+          .cuda = testing::cuda_spin_then_stamp_kernel()});
+  r->add({.name = "stamp", .params = {Param::out("t")}, .cuda = testing::cuda_stamp_kernel()});
+  r->add({.name = "increment_pdl_f32",
+          .params = {Param::inout("x"), Param::value<std::uint32_t>("n")},
+          .cuda = testing::cuda_increment_pdl_kernel(),
+          .programmatic_dependency = true});
   return r;
 }
 
@@ -174,6 +182,69 @@ TEST(CudaBackend, InterleavedIndependentChainsGiveTheHostResult) {
   dev.submit(rec).wait();
   for (int c = 0; c < 4; ++c)
     EXPECT_EQ(download_floats(xs[c]), std::vector<float>(n, float(c + 10)));
+}
+
+// Chains of a kernel that opts into programmatic dependent launch give exact results on the graph
+// path and on one stream: each increment still sees the one before it.
+TEST(CudaBackend, ProgrammaticLaunchChainsKeepEveryDependency) {
+  OPEN_CUDA_OR_SKIP(dev);
+  constexpr std::uint32_t n = 4096;
+  constexpr int kSteps = 300;
+  for (ExecutionPath path : {ExecutionPath::Graph, ExecutionPath::SingleStream}) {
+    Buffer x = dev.alloc(n * 4);
+    Encoder enc = dev.encoder({.path = path});
+    for (int i = 0; i < kSteps; ++i) {
+      enc.dispatch(dev.kernel("increment_pdl_f32"), Launch::threads(n, 256), {inout(x), value(n)});
+    }
+    Recording rec = enc.finish();
+    for (int replay = 0; replay < 3; ++replay) dev.submit(rec);
+    dev.wait_idle();
+    EXPECT_EQ(download_floats(x), std::vector<float>(n, 3.0F * kSteps)) << to_string(path);
+  }
+}
+
+// keep_hot becomes an L2 window on the kernels (part of the executable's structure, so a new
+// window is a new executable) and changes no result, on the graph and the stream paths.
+TEST(CudaBackend, KeepHotAppliesAWindowWithoutChangingResults) {
+  OPEN_CUDA_OR_SKIP(dev);
+  constexpr std::uint32_t n = 1 << 16;
+  Buffer x = upload_floats(dev, std::vector<float>(n, 1.0F));
+  dev.reset_stats();
+  for (ExecutionPath path : {ExecutionPath::Graph, ExecutionPath::SingleStream}) {
+    for (std::uint64_t hot_bytes : {std::uint64_t{4096}, std::uint64_t{n} * 4}) {
+      Encoder enc = dev.encoder({.path = path});
+      enc.keep_hot(x.view(0, hot_bytes));
+      enc.dispatch(dev.kernel("increment_f32"), Launch::threads(n, 256), {inout(x), value(n)});
+      enc.commit_and_wait();
+    }
+  }
+  EXPECT_EQ(download_floats(x), std::vector<float>(n, 5.0F));
+  EXPECT_EQ(dev.stats().graph_instantiations, 2U);  // two windows, two executables
+}
+
+// A fence signalled by one CUDA device and waited for by another (two devices on one GPU, each
+// with its own queue) orders the waiter after the signaller on the GPU: the waiter's kernel
+// starts, by the GPU's global timer, after the signalling kernel ended.
+TEST(CudaBackend, FenceOfAnotherCudaDeviceOrdersTheWaiter) {
+  OPEN_CUDA_OR_SKIP(first);
+  Device second = Device::open(first.options());
+  Buffer ended = first.alloc(8);
+  Buffer started = second.alloc(8);
+  Fence fence = first.create_fence();
+  Encoder a = first.encoder({.label = "slow"});
+  a.dispatch(first.kernel("spin_then_stamp"), Launch::groups(1, 1),
+             {out(ended), value(std::uint64_t{100'000'000})});  // tens of milliseconds
+  const Submission signalled = a.commit({}, {.signal = fence});
+  Encoder b = second.encoder({.label = "quick"});
+  b.wait(fence);
+  b.dispatch(second.kernel("stamp"), Launch::groups(1, 1), {out(started)});
+  const Submission waiter = b.commit();
+  waiter.wait();
+  signalled.wait();
+  const std::uint64_t end_ns = ended.download<std::uint64_t>()[0];
+  const std::uint64_t start_ns = started.download<std::uint64_t>()[0];
+  EXPECT_GT(end_ns, 0U);
+  EXPECT_GE(start_ns, end_ns);
 }
 
 // A kernel whose compiled parameters do not match its registration is refused when the device

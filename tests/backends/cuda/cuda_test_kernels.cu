@@ -24,8 +24,40 @@ __global__ void increment_f32(float* x, std::uint32_t n) {
   if (i < n) x[i] += 1.0F;
 }
 
+// increment_f32 opted into programmatic dependent launch.
+__global__ void increment_pdl_f32(float* x, std::uint32_t n) {
+  cudaTriggerProgrammaticLaunchCompletion();
+  cudaGridDependencySynchronize();
+  const std::uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) x[i] += 1.0F;
+}
+
+__device__ std::uint64_t global_timer_ns() {
+  std::uint64_t t = 0;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+
+// One thread spins for `cycles` clock cycles, then writes the GPU's global time (ns) to t[0].
+__global__ void spin_then_stamp(std::uint64_t* t, std::uint64_t cycles) {
+  const long long start = clock64();
+  while (static_cast<std::uint64_t>(clock64() - start) < cycles) {
+  }
+  t[0] = global_timer_ns();
+}
+
+// Writes the GPU's global time (ns) to t[0] as it starts.
+__global__ void stamp(std::uint64_t* t) { t[0] = global_timer_ns(); }
+
 }  // namespace
 
+const void* cuda_spin_then_stamp_kernel() {
+  return reinterpret_cast<const void*>(&spin_then_stamp);
+}
+const void* cuda_stamp_kernel() { return reinterpret_cast<const void*>(&stamp); }
+const void* cuda_increment_pdl_kernel() {
+  return reinterpret_cast<const void*>(&increment_pdl_f32);
+}
 const void* cuda_fault_kernel() { return reinterpret_cast<const void*>(&fault_kernel); }
 const void* cuda_mismatched_kernel() { return reinterpret_cast<const void*>(&mismatched_kernel); }
 const void* cuda_increment_kernel() { return reinterpret_cast<const void*>(&increment_f32); }

@@ -10,5 +10,11 @@ const void* cuda_fault_kernel();
 const void* cuda_mismatched_kernel();
 /// (float* x, uint32 n): x[i] += 1.
 const void* cuda_increment_kernel();
+/// (uint64* t, uint64 cycles): spins, then t[0] = the GPU's global time in ns.
+const void* cuda_spin_then_stamp_kernel();
+/// (uint64* t): t[0] = the GPU's global time in ns.
+const void* cuda_stamp_kernel();
+/// increment_f32 opted into programmatic dependent launch.
+const void* cuda_increment_pdl_kernel();
 
 }  // namespace encore::testing

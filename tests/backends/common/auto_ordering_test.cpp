@@ -1,8 +1,9 @@
 // Ordering inferred from declared access, end to end through the encoder: auto_barrier inserts
 // one barrier per conflict (RAW, WAR, WAW) and none for read-after-read or disjoint slices;
 // auto_dag records the same conflicts as exact edges instead, pruned to the ones not implied by
-// others; serial and barriers modes for contrast. Every program also runs on a CPU device that
-// shuffles ready dispatches, so a missing barrier or edge shows up as a wrong number.
+// others; serial and barriers modes for contrast. Every program also runs, so a missing barrier or
+// edge shows up as a wrong number: on the CPU a device that shuffles ready dispatches runs them
+// out of program order, on CUDA the graph's independent branches run concurrently.
 
 #include <algorithm>
 #include <cstdint>
@@ -13,6 +14,7 @@
 
 #include "encore/encore.h"
 
+#include "support/backend_test.h"
 #include "support/test_support.h"
 
 namespace encore {
@@ -20,21 +22,30 @@ namespace {
 
 using testing::cover;
 using testing::download_floats;
-using testing::make_cpu_device;
 using testing::upload_floats;
 
 constexpr std::uint32_t kN = 4;
 constexpr std::uint64_t kBytes = kN * sizeof(float);
 constexpr ByteRange kWhole{0, kBytes};
 
-// A CPU device that draws ready dispatches in a seeded random order (one worker, reproducible),
-// so dispatches with no ordering between them do run out of program order.
-Device shuffled_device(std::uint64_t seed = 1234) {
-  DeviceOptions options;
-  options.shuffle_seed = seed;
-  options.cpu_threads = 1;
-  return make_cpu_device(options);
-}
+// The suites of this file. On the CPU their devices draw ready dispatches in a seeded random order
+// (one worker, reproducible), so dispatches with no ordering between them do run out of program
+// order; the CUDA backend ignores those options (its graph branches run concurrently anyway).
+class OrderingTest : public testing::BackendTest {
+ protected:
+  Device shuffled_device(std::uint64_t seed = 1234) const {
+    DeviceOptions options;
+    options.shuffle_seed = seed;
+    options.cpu_threads = 1;
+    return make_device(options);
+  }
+};
+
+class AutoBarrier : public OrderingTest {};
+class AutoDag : public OrderingTest {};
+class SerialOrdering : public OrderingTest {};
+class BarriersOrdering : public OrderingTest {};
+class OrderingChoice : public OrderingTest {};
 
 std::string range_text(ByteRange r) {
   return "[" + std::to_string(r.begin) + ", " + std::to_string(r.end) + ")";
@@ -111,7 +122,7 @@ std::size_t count_barriers(const Recording& rec) {
 
 // Reading what an earlier dispatch wrote closes the group with exactly one inferred barrier that
 // names RAW, the buffer and both byte ranges.
-TEST(AutoBarrier, ReadAfterWriteInsertsOneInferredBarrier) {
+TEST_P(AutoBarrier, ReadAfterWriteInsertsOneInferredBarrier) {
   Fixture f(shuffled_device());
   Encoder enc = f.dev.encoder({.ordering = Ordering::AutoBarrier});
   f.add_to(enc, f.a, f.b, f.c);  // #0 writes c
@@ -132,7 +143,7 @@ TEST(AutoBarrier, ReadAfterWriteInsertsOneInferredBarrier) {
 }
 
 // Overwriting what an earlier dispatch reads inserts exactly one barrier, reason WAR.
-TEST(AutoBarrier, WriteAfterReadInsertsOneInferredBarrier) {
+TEST_P(AutoBarrier, WriteAfterReadInsertsOneInferredBarrier) {
   Fixture f(shuffled_device());
   Encoder enc = f.dev.encoder({.ordering = Ordering::AutoBarrier});
   f.copy_to(enc, f.a, f.d);     // #0 reads a
@@ -149,7 +160,7 @@ TEST(AutoBarrier, WriteAfterReadInsertsOneInferredBarrier) {
 }
 
 // Writing the same bytes twice inserts exactly one barrier, reason WAW; the last write wins.
-TEST(AutoBarrier, WriteAfterWriteInsertsOneInferredBarrier) {
+TEST_P(AutoBarrier, WriteAfterWriteInsertsOneInferredBarrier) {
   Fixture f(shuffled_device());
   Encoder enc = f.dev.encoder({.ordering = Ordering::AutoBarrier});
   f.fill_with(enc, f.c, 1.0F);
@@ -166,7 +177,7 @@ TEST(AutoBarrier, WriteAfterWriteInsertsOneInferredBarrier) {
 
 // Two readers of the same bytes never conflict: no barrier, and both dispatches count as
 // concurrent (seed: read_read_same_buffer_no_conflict).
-TEST(AutoBarrier, ReadAfterReadInsertsNoBarrier) {
+TEST_P(AutoBarrier, ReadAfterReadInsertsNoBarrier) {
   Fixture f(shuffled_device());
   Encoder enc = f.dev.encoder({.ordering = Ordering::AutoBarrier});
   f.copy_to(enc, f.a, f.c);
@@ -187,7 +198,7 @@ TEST(AutoBarrier, ReadAfterReadInsertsNoBarrier) {
 // Sibling slices of one buffer that share no byte (here adjacent, on either side of the first
 // one) never conflict; the seed's tracker barriered here because its slice ranges ran to the
 // end of the allocation.
-TEST(AutoBarrier, DisjointSlicesOfOneBufferInsertNoBarrier) {
+TEST_P(AutoBarrier, DisjointSlicesOfOneBufferInsertNoBarrier) {
   Fixture f(shuffled_device());
   Buffer x = f.dev.alloc(3 * kBytes, "x");
   Encoder enc = f.dev.encoder({.ordering = Ordering::AutoBarrier});
@@ -205,7 +216,7 @@ TEST(AutoBarrier, DisjointSlicesOfOneBufferInsertNoBarrier) {
 }
 
 // Slices that share even one element conflict; the barrier names both slices' byte ranges.
-TEST(AutoBarrier, OverlappingSlicesOfOneBufferInsertABarrier) {
+TEST_P(AutoBarrier, OverlappingSlicesOfOneBufferInsertABarrier) {
   Fixture f(shuffled_device());
   Buffer x = f.dev.alloc(2 * kBytes, "x");
   Encoder enc = f.dev.encoder({.ordering = Ordering::AutoBarrier});
@@ -222,7 +233,7 @@ TEST(AutoBarrier, OverlappingSlicesOfOneBufferInsertABarrier) {
 
 // An explicit barrier orders everything and forgets the tracked ranges: a RAW across it adds no
 // inferred barrier, while a RAW after it inside the new group still does.
-TEST(AutoBarrier, ExplicitBarrierResetsTheTracker) {
+TEST_P(AutoBarrier, ExplicitBarrierResetsTheTracker) {
   Fixture f(shuffled_device());
   Buffer e = f.dev.alloc(kBytes, "e");
   Encoder enc = f.dev.encoder({.ordering = Ordering::AutoBarrier});
@@ -249,7 +260,7 @@ TEST(AutoBarrier, ExplicitBarrierResetsTheTracker) {
 // An inferred barrier also starts a fresh group: after W c | R c, another read of c and a write
 // of an unrelated buffer join the group without a second barrier (seed:
 // sequential_pattern_two_barriers counts only real conflicts).
-TEST(AutoBarrier, InferredBarrierStartsAFreshGroup) {
+TEST_P(AutoBarrier, InferredBarrierStartsAFreshGroup) {
   Fixture f(shuffled_device());
   Buffer e = f.dev.alloc(kBytes, "e");
   Encoder enc = f.dev.encoder({.ordering = Ordering::AutoBarrier});
@@ -277,7 +288,7 @@ TEST(AutoBarrier, InferredBarrierStartsAFreshGroup) {
 
 // A read of what an earlier dispatch wrote becomes one RAW edge (no barrier node) naming the
 // buffer and both ranges.
-TEST(AutoDag, ReadAfterWriteRecordsOneEdge) {
+TEST_P(AutoDag, ReadAfterWriteRecordsOneEdge) {
   Fixture f(shuffled_device());
   Encoder enc = f.dev.encoder({.ordering = Ordering::AutoDag});
   f.add_to(enc, f.a, f.b, f.c);
@@ -299,7 +310,7 @@ TEST(AutoDag, ReadAfterWriteRecordsOneEdge) {
 }
 
 // Overwriting what an earlier dispatch reads becomes one WAR edge.
-TEST(AutoDag, WriteAfterReadRecordsOneEdge) {
+TEST_P(AutoDag, WriteAfterReadRecordsOneEdge) {
   Fixture f(shuffled_device());
   Encoder enc = f.dev.encoder({.ordering = Ordering::AutoDag});
   f.copy_to(enc, f.a, f.d);
@@ -318,7 +329,7 @@ TEST(AutoDag, WriteAfterReadRecordsOneEdge) {
 }
 
 // Writing the same bytes twice becomes one WAW edge.
-TEST(AutoDag, WriteAfterWriteRecordsOneEdge) {
+TEST_P(AutoDag, WriteAfterWriteRecordsOneEdge) {
   Fixture f(shuffled_device());
   Encoder enc = f.dev.encoder({.ordering = Ordering::AutoDag});
   f.fill_with(enc, f.c, 1.0F);
@@ -336,7 +347,7 @@ TEST(AutoDag, WriteAfterWriteRecordsOneEdge) {
 }
 
 // Two readers of the same bytes get no edge between them.
-TEST(AutoDag, ReadAfterReadRecordsNoEdge) {
+TEST_P(AutoDag, ReadAfterReadRecordsNoEdge) {
   Fixture f(shuffled_device());
   Encoder enc = f.dev.encoder({.ordering = Ordering::AutoDag});
   f.copy_to(enc, f.a, f.c);
@@ -354,7 +365,7 @@ TEST(AutoDag, ReadAfterReadRecordsNoEdge) {
 
 // Disjoint slices of one buffer get no edge, whichever side of an earlier slice they lie on and
 // whether they are read or written; overlapping ones get an edge naming both ranges.
-TEST(AutoDag, OnlyOverlappingSlicesOfOneBufferGetAnEdge) {
+TEST_P(AutoDag, OnlyOverlappingSlicesOfOneBufferGetAnEdge) {
   Fixture f(shuffled_device());
   Buffer x = f.dev.alloc(2 * kBytes, "x");
   Buffer low = f.dev.alloc(kBytes, "low");
@@ -383,7 +394,7 @@ TEST(AutoDag, OnlyOverlappingSlicesOfOneBufferGetAnEdge) {
 // Two independent chains interleaved in program order get edges only inside each chain, which
 // barrier insertion cannot express; each chain's last RAW on its input is implied through the
 // chain's middle dispatch and pruned.
-TEST(AutoDag, InterleavedIndependentChainsGetNoCrossEdges) {
+TEST_P(AutoDag, InterleavedIndependentChainsGetNoCrossEdges) {
   Fixture f(shuffled_device());
   Buffer x = f.dev.alloc(kBytes, "x"), x2 = f.dev.alloc(kBytes, "x2"), x3 = f.dev.alloc(kBytes);
   Buffer y = f.dev.alloc(kBytes, "y"), y2 = f.dev.alloc(kBytes, "y2"), y3 = f.dev.alloc(kBytes);
@@ -417,7 +428,7 @@ TEST(AutoDag, InterleavedIndependentChainsGetNoCrossEdges) {
 
 // A write after two readers depends on both readers (WAR) and not on the older writer: that WAW
 // edge is implied through the readers and pruned (counted in edges_pruned).
-TEST(AutoDag, WriteAfterTwoReadersDependsOnBothReadersOnly) {
+TEST_P(AutoDag, WriteAfterTwoReadersDependsOnBothReadersOnly) {
   Fixture f(shuffled_device());
   Encoder enc = f.dev.encoder({.ordering = Ordering::AutoDag});
   f.fill_with(enc, f.a, 3.0F);  // #0 W a
@@ -444,7 +455,7 @@ TEST(AutoDag, WriteAfterTwoReadersDependsOnBothReadersOnly) {
 
 // An explicit barrier in auto_dag orders everything before it and forgets the tracked ranges: a
 // RAW across it gets no edge, only the barrier; a RAW after it gets an edge again.
-TEST(AutoDag, ExplicitBarrierReplacesEdgesAcrossIt) {
+TEST_P(AutoDag, ExplicitBarrierReplacesEdgesAcrossIt) {
   Fixture f(shuffled_device());
   Buffer e = f.dev.alloc(kBytes, "e");
   Encoder enc = f.dev.encoder({.ordering = Ordering::AutoDag});
@@ -468,7 +479,7 @@ TEST(AutoDag, ExplicitBarrierReplacesEdgesAcrossIt) {
 
 // Extra declared ranges take part in inference like args: a dispatch that only declares an
 // extra read of c depends on c's writer.
-TEST(AutoDag, ExtraDeclaredReadsCreateEdges) {
+TEST_P(AutoDag, ExtraDeclaredReadsCreateEdges) {
   Fixture f(shuffled_device());
   Encoder enc = f.dev.encoder({.ordering = Ordering::AutoDag});
   f.fill_with(enc, f.c, 1.0F);
@@ -485,7 +496,7 @@ TEST(AutoDag, ExtraDeclaredReadsCreateEdges) {
 
 // Serial ordering chains every dispatch to the previous one with a program-order edge, even when
 // they touch nothing in common; these are not inferred edges.
-TEST(SerialOrdering, EveryDispatchFollowsThePreviousOne) {
+TEST_P(SerialOrdering, EveryDispatchFollowsThePreviousOne) {
   Fixture f(shuffled_device());
   Buffer log = f.dev.alloc(8 * sizeof(std::uint32_t), "log");
   const Kernel log_order = f.dev.kernel("log_order");
@@ -515,7 +526,7 @@ TEST(SerialOrdering, EveryDispatchFollowsThePreviousOne) {
 
 // Barriers ordering infers nothing: a RAW pair gets neither an edge nor a barrier; only an
 // explicit barrier orders it, and then the program computes the right result.
-TEST(BarriersOrdering, RecordsNoEdgesAndInfersNoBarriers) {
+TEST_P(BarriersOrdering, RecordsNoEdgesAndInfersNoBarriers) {
   Fixture f(shuffled_device());
   Encoder unordered = f.dev.encoder({.ordering = Ordering::Barriers});
   f.add_to(unordered, f.a, f.b, f.c);
@@ -540,16 +551,22 @@ TEST(BarriersOrdering, RecordsNoEdgesAndInfersNoBarriers) {
 }
 
 // The encoder reports the ordering it was given, and the device's default (auto_dag) otherwise.
-TEST(OrderingChoice, EncoderUsesItsOwnOrderingOrTheDevicesDefault) {
-  Device dev = make_cpu_device();
+TEST_P(OrderingChoice, EncoderUsesItsOwnOrderingOrTheDevicesDefault) {
+  Device dev = make_device();
   EXPECT_EQ(dev.encoder().ordering(), Ordering::AutoDag);
   EXPECT_EQ(dev.encoder({.ordering = Ordering::Serial}).ordering(), Ordering::Serial);
   DeviceOptions forced;
   forced.ordering = Ordering::Barriers;
   forced.force_ordering = true;
-  Device forced_dev = make_cpu_device(forced);
+  Device forced_dev = make_device(forced);
   EXPECT_EQ(forced_dev.encoder({.ordering = Ordering::AutoDag}).ordering(), Ordering::Barriers);
 }
+
+ENCORE_INSTANTIATE_BACKEND_SUITE(AutoBarrier);
+ENCORE_INSTANTIATE_BACKEND_SUITE(AutoDag);
+ENCORE_INSTANTIATE_BACKEND_SUITE(SerialOrdering);
+ENCORE_INSTANTIATE_BACKEND_SUITE(BarriersOrdering);
+ENCORE_INSTANTIATE_BACKEND_SUITE(OrderingChoice);
 
 }  // namespace
 }  // namespace encore
