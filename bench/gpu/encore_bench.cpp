@@ -103,6 +103,16 @@ std::shared_ptr<KernelRegistry> bench_registry() {
 
 // ---- chain ----------------------------------------------------------------------------------
 
+// Node parameters of one tiny kernel for the raw baselines: `args` points at (x, v).
+cudaKernelNodeParams tiny_params(void** args, bool programmatic = false) {
+  cudaKernelNodeParams p{};
+  p.func = const_cast<void*>(programmatic ? tiny_pdl_kernel() : tiny_kernel());
+  p.gridDim = dim3(1);
+  p.blockDim = dim3(32);
+  p.kernelParams = args;
+  return p;
+}
+
 Recording record_chain(Device& dev, const Buffer& x, int n, ExecutionPath path, bool slot_first,
                        const char* kernel = "bench_tiny") {
   const Kernel tiny = dev.kernel(kernel);
@@ -123,11 +133,7 @@ cudaGraphExec_t raw_chain_graph(float* x, int n, float* v, bool programmatic = f
   cudaGraph_t graph = nullptr;
   check(cudaGraphCreate(&graph, 0), "cudaGraphCreate");
   void* args[] = {&x, v};
-  cudaKernelNodeParams p{};
-  p.func = const_cast<void*>(programmatic ? tiny_pdl_kernel() : tiny_kernel());
-  p.gridDim = dim3(1);
-  p.blockDim = dim3(32);
-  p.kernelParams = args;
+  const cudaKernelNodeParams p = tiny_params(args, programmatic);
   cudaGraphNode_t prev = nullptr;
   for (int i = 0; i < n; ++i) {
     cudaGraphNode_t node = nullptr;
@@ -240,11 +246,7 @@ void rerecord(Bench& b, Device& dev, int n) {
     const auto build = [&](float v, cudaGraph_t* out, std::vector<cudaGraphNode_t>& into) {
       check(cudaGraphCreate(out, 0), "cudaGraphCreate");
       void* args[] = {&raw_x, &v};
-      cudaKernelNodeParams p{};
-      p.func = const_cast<void*>(tiny_kernel());
-      p.gridDim = dim3(1);
-      p.blockDim = dim3(32);
-      p.kernelParams = args;
+      const cudaKernelNodeParams p = tiny_params(args);
       for (int i = 0; i < n; ++i) {
         check(cudaGraphAddKernelNode(&into[i], *out, i ? &into[i - 1] : nullptr, i ? 1 : 0, &p),
               "cudaGraphAddKernelNode");
@@ -279,11 +281,7 @@ void rerecord(Bench& b, Device& dev, int n) {
     b.add("rerecord", "raw host: SetParams x N+launch", host_only([&] {
             step_value += 1.0F;
             void* args[] = {&raw_x, &step_value};
-            cudaKernelNodeParams p{};
-            p.func = const_cast<void*>(tiny_kernel());
-            p.gridDim = dim3(1);
-            p.blockDim = dim3(32);
-            p.kernelParams = args;
+            const cudaKernelNodeParams p = tiny_params(args);
             for (int i = 0; i < n; ++i) {
               check(cudaGraphExecKernelNodeSetParams(e, nodes[i], &p), "SetParams");
             }

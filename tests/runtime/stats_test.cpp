@@ -21,6 +21,7 @@ using testing::all_counters;
 using testing::cover;
 using testing::make_cpu_device;
 using testing::named_counters;
+using testing::run_counter_workout;
 using testing::upload_floats;
 
 constexpr std::uint32_t kN = 4;
@@ -84,22 +85,8 @@ TEST(Stats, ResetZeroesEverythingButTheLiveGauges) {
   Buffer b = upload_floats(dev, {5, 6, 7, 8}, "b");
   Buffer c = dev.alloc(kN * sizeof(float), "c");
   Buffer d = dev.alloc(kN * sizeof(float), "d");
-  Fence fence = dev.create_fence();
   {
-    Encoder enc = dev.encoder({.ordering = Ordering::AutoBarrier});
-    enc.dispatch(dev.kernel("add_f32"), cover(kN), {in(a), in(b), out(c), value(kN)});
-    enc.dispatch(dev.kernel("add_f32"), cover(kN), {in(c), in(b), out(a), value(kN)});
-    enc.barrier();
-    enc.dispatch(dev.kernel("add_f32"), cover(kN), {in(a), in(b), out(c), value(kN)});
-    enc.commit_and_wait({}, {.signal = fence});
-    Encoder dag = dev.encoder();
-    dag.wait(fence);
-    dag.dispatch(dev.kernel("copy_f32"), cover(kN), {in(a), out(c), value(kN)});
-    dag.dispatch(dev.kernel("copy_f32"), cover(kN), {in(c), out(b), value(kN)});
-    dag.dispatch(dev.kernel("copy_f32"), cover(kN), {in(c), out(d), value(kN)});
-    dag.dispatch(dev.kernel("copy_f32"), cover(kN), {in(a), out(c), value(kN)});  // prunes
-    const Recording rec = dag.finish();
-    dev.submit(rec).wait();
+    run_counter_workout(dev, a, b, c, d);
     Encoder dropped = dev.encoder();
     dropped.dispatch(dev.kernel("copy_f32"), cover(kN), {in(a), out(c), value(kN)});
     Encoder failing = dev.encoder();

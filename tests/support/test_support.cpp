@@ -157,6 +157,26 @@ std::vector<std::uint64_t> all_counters(Stats s) {
   return out;
 }
 
+void run_counter_workout(Device& dev, const Buffer& a, const Buffer& b, const Buffer& c,
+                         const Buffer& d) {
+  const std::uint32_t n = 4;
+  Fence fence = dev.create_fence();
+  Encoder enc = dev.encoder({.ordering = Ordering::AutoBarrier});
+  enc.dispatch(dev.kernel("add_f32"), cover(n), {in(a), in(b), out(c), value(n)});
+  enc.dispatch(dev.kernel("add_f32"), cover(n), {in(c), in(b), out(a), value(n)});
+  enc.barrier();
+  enc.dispatch(dev.kernel("add_f32"), cover(n), {in(a), in(b), out(c), value(n)});
+  enc.commit_and_wait({}, {.signal = fence});
+  Encoder dag = dev.encoder();
+  dag.wait(fence);
+  dag.dispatch(dev.kernel("copy_f32"), cover(n), {in(a), out(c), value(n)});
+  dag.dispatch(dev.kernel("copy_f32"), cover(n), {in(c), out(b), value(n)});
+  dag.dispatch(dev.kernel("copy_f32"), cover(n), {in(c), out(d), value(n)});
+  dag.dispatch(dev.kernel("copy_f32"), cover(n), {in(a), out(c), value(n)});  // prunes
+  const Recording rec = dag.finish();
+  dev.submit(rec).wait();
+}
+
 AddProgram make_add_program(Device& dev) {
   return {upload_floats(dev, {1, 2, 3, 4}, "a"), upload_floats(dev, {5, 6, 7, 8}, "b"),
           dev.alloc(4 * sizeof(float), "c"), dev.kernel("add_f32")};

@@ -97,6 +97,12 @@ Error error_from(F&& f) {
 /// Launch covering n threads in blocks of 64.
 inline Launch cover(std::uint32_t n) { return Launch::threads(n, 64); }
 
+/// Activity that moves most counters: an auto_barrier command buffer that signals a fence, an
+/// auto_dag recording (with a pruned edge) that waits on it, submitted once. Buffers hold 4
+/// floats each.
+void run_counter_workout(Device& dev, const Buffer& a, const Buffer& b, const Buffer& c,
+                         const Buffer& d);
+
 /// The seed's standard program: c = a + b over [1,2,3,4] and [5,6,7,8].
 struct AddProgram {
   Buffer a;

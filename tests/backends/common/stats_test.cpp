@@ -22,6 +22,7 @@ namespace {
 using testing::all_counters;
 using testing::cover;
 using testing::named_counters;
+using testing::run_counter_workout;
 using testing::upload_floats;
 
 // The suite of this file, on the backend of its parameter (support/backend_test.h).
@@ -209,21 +210,13 @@ TEST_P(DeviceStats, ResetZeroesEveryCounterButTheGauges) {
   Buffer b = upload_floats(dev, {5, 6, 7, 8}, "b");
   Buffer c = dev.alloc(kN * sizeof(float), "c");
   Buffer d = dev.alloc(kN * sizeof(float), "d");
-  Fence fence = dev.create_fence();
   {
-    Encoder enc = dev.encoder({.ordering = Ordering::AutoBarrier});
-    enc.dispatch(dev.kernel("add_f32"), cover(kN), {in(a), in(b), out(c), value(kN)});
-    enc.dispatch(dev.kernel("add_f32"), cover(kN), {in(c), in(b), out(a), value(kN)});
-    enc.barrier();
-    enc.dispatch(dev.kernel("add_f32"), cover(kN), {in(a), in(b), out(c), value(kN)});
-    enc.commit_and_wait({}, {.signal = fence});
-    Encoder dag = dev.encoder();
-    dag.wait(fence);
-    dag.dispatch(dev.kernel("copy_f32"), cover(kN), {in(a), out(c), value(kN)});
-    dag.dispatch(dev.kernel("copy_f32"), cover(kN), {in(c), out(b), value(kN)});
-    dag.dispatch(dev.kernel("copy_f32"), cover(kN), {in(c), out(d), value(kN)});
-    dag.dispatch(dev.kernel("copy_f32"), cover(kN), {in(a), out(c), value(kN)});  // prunes
-    const Recording rec = dag.finish();
+    run_counter_workout(dev, a, b, c, d);
+    const Recording rec = [&] {
+      Encoder again = dev.encoder();
+      again.dispatch(dev.kernel("copy_f32"), cover(kN), {in(a), out(c), value(kN)});
+      return again.finish();
+    }();
     dev.submit(rec).wait();
     dev.submit(rec).wait();               // CUDA: a cache hit
     for (const float v : {1.0F, 2.0F}) {  // CUDA: one structure, its value patched
