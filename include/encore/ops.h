@@ -1,0 +1,150 @@
+#pragma once
+
+/// \file
+/// The decode op library: each op is a registered kernel (CUDA and CPU reference, op kind,
+/// signature) plus an encode helper that picks the kernel and the launch shape and declares the
+/// buffers it reads and writes, so hazard tracking, passes and profiling see every op.
+///
+/// Conventions (every op):
+///  - activations, norm weights and biases are f32; weight matrices and the embedding table are
+///    bf16 (row-major); the KV cache is bf16;
+///  - sizes are given in elements; views must hold exactly the elements the op touches, except
+///    the KV cache views, which hold `max_ctx` rows;
+///  - a shape the kernels cannot run is refused before anything is recorded: the encode helpers
+///    throw Error(InvalidArgument) naming the op, the label and the reason, and each op has a
+///    `can_*` check that answers the same question without throwing;
+///  - per-step scalars (position, KV length) are passed as `Arg`, so a caller may bind a
+///    `value<std::uint32_t>` or a patchable `slot<std::uint32_t>("pos")`.
+///
+/// | kernel                  | op kind    | what it computes                                     |
+/// |-------------------------|------------|------------------------------------------------------|
+/// | embedding_bf16          | Embedding  | out = f32(table[token[0]])                           |
+/// | rms_norm_f32            | RmsNorm    | y = x * rsqrt(mean(x^2) + eps), per row of n         |
+/// | rms_norm_mul_f32        | RmsNormMul | y = rms_norm(x) * w                                  |
+/// | add_rms_norm_f32        | AddRmsNorm | sum = a + b; y = rms_norm(sum)                       |
+/// | add_rms_norm_mul_f32    | AddRmsNorm | sum = a + b; y = rms_norm(sum) * w                   |
+/// | add_f32 / mul_f32       | ElemAdd/Mul| elementwise (the basic kernels)                      |
+/// | silu_mul_f32            | SiluMul    | out = silu(gate) * up                                |
+/// | rope_f32                | Rope       | rotates pairs of each head at `pos` (NeoX/interleave)|
+/// | gemv_bf16               | Gemv       | y = W x (+ bias), W bf16 [rows, cols], fp32 accum    |
+/// | kv_append_bf16          | KvAppend   | k_cache[pos] = bf16(k); v_cache[pos] = bf16(v)       |
+/// | attention_decode_*      | Sdpa       | softmax(q K^T * scale) V over rows [0, kv_len), GQA  |
+/// | softmax_f32             | Softmax    | row softmax                                          |
+/// | argmax_f32              | Argmax     | token[0] = index of the largest logit (lowest wins)  |
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "encore/arg.h"
+#include "encore/buffer.h"
+#include "encore/device.h"
+#include "encore/encoder.h"
+#include "encore/kernel.h"
+
+namespace encore::ops {
+
+/// Adds every op kernel to `registry` (the built-in registry already has them).
+void register_ops(KernelRegistry& registry);
+
+/// Whether an op can run a shape; `reason` says why not.
+struct Support {
+  bool ok = true;
+  std::string reason;
+  explicit operator bool() const noexcept { return ok; }
+};
+
+/// How rope pairs the elements of a head: NeoX / Hugging Face rotate_half pairs i with
+/// i + head_dim/2; interleaved (GPT-J / GGUF) pairs 2i with 2i+1.
+enum class RopeStyle : std::uint8_t { NeoX, Interleaved };
+
+struct AttentionShape {
+  std::uint32_t n_heads = 0;
+  std::uint32_t n_kv_heads = 0;  ///< divides n_heads (grouped-query attention)
+  std::uint32_t head_dim = 0;
+  std::uint32_t max_ctx = 0;  ///< rows of the KV cache
+};
+
+Support can_gemv(std::uint32_t rows, std::uint32_t cols);
+Support can_rms_norm(std::uint32_t n);
+Support can_rope(std::uint32_t head_dim);
+Support can_attention(const AttentionShape& shape);
+Support can_argmax(std::uint32_t n);
+
+/// Scratch bytes attention_decode needs for `shape` (split-K partial results).
+std::uint64_t attention_scratch_bytes(const AttentionShape& shape);
+/// Scratch bytes argmax needs for n logits (per-block partial maxima).
+std::uint64_t argmax_scratch_bytes(std::uint32_t n);
+
+/// Encodes ops onto encoders of one device. Resolves the kernels once; cheap to copy.
+class OpEncoder {
+ public:
+  explicit OpEncoder(const Device& device);
+
+  // Elementwise, n = elements of the output view.
+  void add(Encoder& enc, const BufferView& a, const BufferView& b, const BufferView& c,
+           std::string_view label = {}) const;
+  void mul(Encoder& enc, const BufferView& a, const BufferView& b, const BufferView& c,
+           std::string_view label = {}) const;
+  void silu_mul(Encoder& enc, const BufferView& gate, const BufferView& up, const BufferView& out,
+                std::string_view label = {}) const;
+
+  // RMS norms over rows of n elements (rows = elements of x / n). `w` has as many elements as x
+  // (for one row: the norm weight), so rms_norm followed by mul is exactly rms_norm_mul.
+  void rms_norm(Encoder& enc, const BufferView& x, const BufferView& y, std::uint32_t n, float eps,
+                std::string_view label = {}) const;
+  void rms_norm_mul(Encoder& enc, const BufferView& x, const BufferView& w, const BufferView& y,
+                    std::uint32_t n, float eps, std::string_view label = {}) const;
+  void add_rms_norm(Encoder& enc, const BufferView& a, const BufferView& b, const BufferView& sum,
+                    const BufferView& y, std::uint32_t n, float eps,
+                    std::string_view label = {}) const;
+  void add_rms_norm_mul(Encoder& enc, const BufferView& a, const BufferView& b,
+                        const BufferView& w, const BufferView& sum, const BufferView& y,
+                        std::uint32_t n, float eps, std::string_view label = {}) const;
+
+  /// out[dim] = table[token[0], :] (bf16 table [vocab, dim], token u32 in device memory, so an
+  /// argmax of the previous step can feed it without a host round trip). A token >= vocab
+  /// writes zeros.
+  void embedding(Encoder& enc, const BufferView& table, const BufferView& token,
+                 const BufferView& out, std::uint32_t dim, std::string_view label = {}) const;
+
+  /// Rotates x (f32 [n_heads, head_dim]) in place for position `pos` (u32 value or slot) with
+  /// inverse frequencies `inv_freq` (f32 [head_dim / 2], so any rope scaling is the caller's).
+  void rope(Encoder& enc, const BufferView& x, const BufferView& inv_freq, std::uint32_t n_heads,
+            std::uint32_t head_dim, const Arg& pos, RopeStyle style,
+            std::string_view label = {}) const;
+
+  /// y[rows] = W[rows, cols] (bf16) * x[cols] (+ bias[rows] when given).
+  void gemv(Encoder& enc, const BufferView& w, const BufferView& x, const BufferView& y,
+            std::uint32_t rows, std::uint32_t cols, const std::optional<BufferView>& bias = {},
+            std::string_view label = {}) const;
+
+  /// Writes k and v (f32 [row_elems]) as bf16 into row `pos` of the caches.
+  void kv_append(Encoder& enc, const BufferView& k, const BufferView& v, const BufferView& k_cache,
+                 const BufferView& v_cache, std::uint32_t row_elems, const Arg& pos,
+                 std::string_view label = {}) const;
+
+  /// out (f32 [n_heads, head_dim]) = attention of q over cache rows [0, kv_len), where kv_len is
+  /// a u32 value or slot (1 <= kv_len <= max_ctx). The launch shape does not depend on kv_len,
+  /// so a recording replays for every length. `scratch` holds attention_scratch_bytes(shape).
+  void attention_decode(Encoder& enc, const BufferView& q, const BufferView& k_cache,
+                        const BufferView& v_cache, const BufferView& out,
+                        const BufferView& scratch, const AttentionShape& shape, const Arg& kv_len,
+                        float scale, std::string_view label = {}) const;
+
+  /// Row softmax of x (f32 [rows, n]) into y.
+  void softmax(Encoder& enc, const BufferView& x, const BufferView& y, std::uint32_t rows,
+               std::uint32_t n, std::string_view label = {}) const;
+
+  /// token[0] (u32) = argmax of x (f32 [n]); `scratch` holds argmax_scratch_bytes(n).
+  void argmax(Encoder& enc, const BufferView& x, const BufferView& token,
+              const BufferView& scratch, std::uint32_t n, std::string_view label = {}) const;
+
+ private:
+  struct Kernels;
+  std::shared_ptr<const Kernels> k_;
+};
+
+}  // namespace encore::ops
