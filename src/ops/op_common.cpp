@@ -48,6 +48,16 @@ void expect_aligned(std::string_view op, std::string_view label, std::string_vie
   }
 }
 
+void expect_u32_scalar(std::string_view op, std::string_view label, std::string_view name,
+                       const Arg& arg) {
+  if (arg.kind() == Arg::Kind::Buffer || arg.bytes().size() != sizeof(std::uint32_t)) {
+    throw_invalid(op, label,
+                  std::string(name) +
+                      " must be a u32 value or slot (value<std::uint32_t>(...) or "
+                      "slot<std::uint32_t>(...))");
+  }
+}
+
 void check_arg_bytes(const CpuKernelContext& ctx, std::size_t arg, std::uint64_t bytes,
                      std::string_view kernel) {
   if (ctx.size(arg) < bytes) {

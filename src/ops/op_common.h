@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "encore/arg.h"
 #include "encore/buffer.h"
 #include "encore/kernel.h"
 #include "encore/ops.h"
@@ -36,6 +37,10 @@ void expect_aligned(std::string_view op, std::string_view label, std::string_vie
 /// Elements of `element_bytes` in `view`; throws (as above) when the size is not a multiple.
 std::uint64_t element_count(std::string_view op, std::string_view label, std::string_view name,
                             const BufferView& view, std::uint32_t element_bytes);
+
+/// Throws (as above) unless `arg` is a u32 value or slot (a per-step scalar: pos, kv_len).
+void expect_u32_scalar(std::string_view op, std::string_view label, std::string_view name,
+                       const Arg& arg);
 
 /// CPU kernels: throws Error(KernelFailed) unless buffer arg `arg` holds at least `bytes`, so a
 /// kernel dispatched directly with views too small for its launch fails instead of overrunning.

@@ -32,7 +32,6 @@ struct OpEncoder::Kernels {
   /// Indexed like detail::gemv_variants(): plain and with a bias.
   std::array<Kernel, detail::kGemvVariantCount> gemv;
   std::array<Kernel, detail::kGemvVariantCount> gemv_bias;
-  std::array<Kernel, detail::kGemvVariantCount> gemv_silu_mul;
 
   Kernel kv_append;
 

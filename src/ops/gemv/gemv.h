@@ -13,7 +13,6 @@
 // The variant is chosen by the first row of gemv_variants() whose predicate holds: a table, so a
 // benchmark can print it and the lead can retune it without touching the selection code.
 
-#include <array>
 #include <cstdint>
 #include <span>
 #include <string_view>
@@ -27,7 +26,9 @@ inline constexpr std::uint32_t kGemvWarps = kGemvBlockThreads / 32;
 
 /// One gemv variant and the predicate (on rows, cols) that selects it.
 struct GemvVariant {
-  std::string_view name;  ///< "r2s1": rows per warp group, warps per row group
+  std::string_view name;         ///< "r2s1": R rows per warp group, S warps per group
+  std::string_view kernel;       ///< registered name, without bias
+  std::string_view bias_kernel;  ///< registered name, with a bias
   std::uint32_t rows_per_group;
   std::uint32_t warps_per_group;
   std::string_view predicate;  ///< the predicate as text, for printing
@@ -45,15 +46,10 @@ std::span<const GemvVariant, kGemvVariantCount> gemv_variants();
 /// Index into gemv_variants() of the variant for a shape.
 std::size_t gemv_variant_index(std::uint32_t rows, std::uint32_t cols);
 
-/// Kernel names of variant `i`: "gemv_bf16_<name>" and "gemv_bias_bf16_<name>".
-std::string_view gemv_kernel_name(std::size_t i, bool bias);
-
-/// `__global__` addresses by variant (null without CUDA).
-struct GemvCudaKernels {
-  std::array<const void*, kGemvVariantCount> plain{};
-  std::array<const void*, kGemvVariantCount> bias{};
-};
-GemvCudaKernels gemv_cuda_kernels();
+/// The `__global__` address of the (R, S) instantiation, plain or with a bias; null when that
+/// shape is not compiled (or without CUDA).
+const void* gemv_cuda_kernel(std::uint32_t rows_per_group, std::uint32_t warps_per_group,
+                             bool bias);
 
 /// CPU reference of a variant with `rows_per_block` rows per block (bias or not).
 CpuKernelFn gemv_cpu(std::uint32_t rows_per_block, bool bias);
