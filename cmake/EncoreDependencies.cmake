@@ -9,7 +9,8 @@
 #     links rapidcheck; link it and `#include <rapidcheck/gtest.h>` for RC_GTEST_PROP.)
 #   gtest_discover_tests() / gtest_add_tests()            ENCORE_BUILD_TESTS (GoogleTest module)
 #   benchmark::benchmark benchmark::benchmark_main        ENCORE_BUILD_BENCH
-#   CLI11::CLI11 nlohmann_json::nlohmann_json             ENCORE_BUILD_TOOLS
+#   CLI11::CLI11                                          ENCORE_BUILD_TOOLS
+#   nlohmann_json::nlohmann_json                          ENCORE_BUILD_TOOLS or _TESTS (encore_llm)
 #   CUDA::cudart CUDA::cuda_driver ...                    ENCORE_CUDA_ENABLED (FindCUDAToolkit)
 include_guard(GLOBAL)
 
@@ -35,6 +36,9 @@ endif()
 
 if(ENCORE_BUILD_TOOLS)
   find_package(CLI11 CONFIG REQUIRED)
+endif()
+# The llm library (config.json, safetensors headers) is built for the tools and for its tests.
+if(ENCORE_BUILD_TOOLS OR ENCORE_BUILD_TESTS)
   find_package(nlohmann_json REQUIRED)
 endif()
 
