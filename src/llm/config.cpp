@@ -70,12 +70,29 @@ Architecture parse_architecture(const json& j, std::string_view source) {
                    "' (supported: LlamaForCausalLM, Qwen2ForCausalLM)");
 }
 
+// transformers < 5 writes `rope_theta` and `rope_scaling` at the top level; transformers 5 writes
+// one `rope_parameters` object holding `rope_theta`, `rope_type` and the scaling fields.
+const json* rope_object(const json& j, std::string_view source) {
+  for (const char* key : {"rope_parameters", "rope_scaling"}) {
+    const auto it = j.find(key);
+    if (it == j.end() || it->is_null()) continue;
+    if (!it->is_object()) fail(source, std::string("field '") + key + "' must be an object or null");
+    return &*it;
+  }
+  return nullptr;
+}
+
+float parse_rope_theta(const json& j, std::string_view source) {
+  const json* r = rope_object(j, source);
+  return number(r != nullptr && r->contains("rope_theta") ? *r : j, source, "rope_theta",
+                10000.0F);
+}
+
 RopeScaling parse_rope_scaling(const json& j, std::string_view source) {
   RopeScaling s;
-  const auto it = j.find("rope_scaling");
-  if (it == j.end() || it->is_null()) return s;
-  if (!it->is_object()) fail(source, "field 'rope_scaling' must be an object or null");
-  const json& r = *it;
+  const json* found = rope_object(j, source);
+  if (found == nullptr) return s;
+  const json& r = *found;
   // Older configs spell the type "type", newer ones "rope_type".
   const std::string type = r.value("rope_type", r.value("type", std::string("default")));
   if (type == "default") return s;
@@ -150,7 +167,7 @@ ModelConfig parse_config(std::string_view json_text, std::string_view source) {
   c.max_position_embeddings =
       positive(j, source, "max_position_embeddings", c.arch == Architecture::Qwen2 ? 32768 : 2048);
   c.rms_norm_eps = number(j, source, "rms_norm_eps", 1e-6F);
-  c.rope_theta = number(j, source, "rope_theta", 10000.0F);
+  c.rope_theta = parse_rope_theta(j, source);
   c.rope_scaling = parse_rope_scaling(j, source);
   c.tie_word_embeddings = boolean(j, source, "tie_word_embeddings", false);
   if (c.arch == Architecture::Qwen2) {

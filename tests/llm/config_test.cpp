@@ -70,6 +70,26 @@ TEST(LlmConfig, ParsesQwen25WithBiasesAndDerivedHeadDim) {
   EXPECT_EQ(c.parameter_count(), 494032768ULL);  // Qwen2.5-0.5B's published 0.49 B
 }
 
+// transformers 5 moves rope_theta and the scaling into one rope_parameters object.
+TEST(LlmConfig, ReadsTransformers5RopeParameters) {
+  std::string v5 = kLlama;
+  v5.replace(v5.find("\"rope_theta\": 500000.0,"), 23, "");
+  v5.replace(v5.find("\"rope_scaling\""), 14, "\"rope_parameters\"");
+  v5.replace(v5.find("\"rope_type\": \"llama3\""), 21,
+             "\"rope_type\": \"llama3\", \"rope_theta\": 500000.0");
+  const ModelConfig c = parse_config(v5, "config.json");
+  EXPECT_FLOAT_EQ(c.rope_theta, 500000.0F);
+  EXPECT_EQ(c.rope_scaling.type, RopeScaling::Type::Llama3);
+  EXPECT_FLOAT_EQ(c.rope_scaling.factor, 32.0F);
+  const ModelConfig plain = parse_config(
+      R"({"model_type": "qwen2", "hidden_size": 64, "intermediate_size": 128,
+          "num_hidden_layers": 1, "num_attention_heads": 2, "vocab_size": 16,
+          "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0}})",
+      "config.json");
+  EXPECT_FLOAT_EQ(plain.rope_theta, 1000000.0F);
+  EXPECT_EQ(plain.rope_scaling.type, RopeScaling::Type::None);
+}
+
 // to_json writes a config that parses back to the same shape.
 TEST(LlmConfig, JsonRoundTripKeepsTheShape) {
   for (const std::string& name : named_configs()) {
