@@ -37,6 +37,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "encore/arg.h"
 #include "encore/buffer.h"
@@ -73,6 +74,18 @@ Support can_rope(std::uint32_t head_dim);
 Support can_attention(const AttentionShape& shape);
 Support can_argmax(std::uint32_t n);
 
+/// One row of a kernel-variant table: the first row whose predicate holds picks the kernel.
+struct KernelVariant {
+  std::string predicate;  ///< e.g. "rows >= 8192"
+  std::string variant;    ///< e.g. "r2s1"
+  std::string kernel;     ///< registered kernel name
+};
+
+/// gemv's variant table in selection order, for benchmarks and docs.
+std::vector<KernelVariant> gemv_variant_table();
+/// The kernel gemv launches for a shape (with or without a bias).
+std::string gemv_kernel_for(std::uint32_t rows, std::uint32_t cols, bool bias = false);
+
 /// Scratch bytes attention_decode needs for `shape` (split-K partial results).
 std::uint64_t attention_scratch_bytes(const AttentionShape& shape);
 /// Scratch bytes argmax needs for n logits (per-block partial maxima).
@@ -100,9 +113,9 @@ class OpEncoder {
   void add_rms_norm(Encoder& enc, const BufferView& a, const BufferView& b, const BufferView& sum,
                     const BufferView& y, std::uint32_t n, float eps,
                     std::string_view label = {}) const;
-  void add_rms_norm_mul(Encoder& enc, const BufferView& a, const BufferView& b,
-                        const BufferView& w, const BufferView& sum, const BufferView& y,
-                        std::uint32_t n, float eps, std::string_view label = {}) const;
+  void add_rms_norm_mul(Encoder& enc, const BufferView& a, const BufferView& b, const BufferView& w,
+                        const BufferView& sum, const BufferView& y, std::uint32_t n, float eps,
+                        std::string_view label = {}) const;
 
   /// out[dim] = table[token[0], :] (bf16 table [vocab, dim], token u32 in device memory, so an
   /// argmax of the previous step can feed it without a host round trip). A token >= vocab
@@ -130,17 +143,17 @@ class OpEncoder {
   /// a u32 value or slot (1 <= kv_len <= max_ctx). The launch shape does not depend on kv_len,
   /// so a recording replays for every length. `scratch` holds attention_scratch_bytes(shape).
   void attention_decode(Encoder& enc, const BufferView& q, const BufferView& k_cache,
-                        const BufferView& v_cache, const BufferView& out,
-                        const BufferView& scratch, const AttentionShape& shape, const Arg& kv_len,
-                        float scale, std::string_view label = {}) const;
+                        const BufferView& v_cache, const BufferView& out, const BufferView& scratch,
+                        const AttentionShape& shape, const Arg& kv_len, float scale,
+                        std::string_view label = {}) const;
 
   /// Row softmax of x (f32 [rows, n]) into y.
   void softmax(Encoder& enc, const BufferView& x, const BufferView& y, std::uint32_t rows,
                std::uint32_t n, std::string_view label = {}) const;
 
   /// token[0] (u32) = argmax of x (f32 [n]); `scratch` holds argmax_scratch_bytes(n).
-  void argmax(Encoder& enc, const BufferView& x, const BufferView& token,
-              const BufferView& scratch, std::uint32_t n, std::string_view label = {}) const;
+  void argmax(Encoder& enc, const BufferView& x, const BufferView& token, const BufferView& scratch,
+              std::uint32_t n, std::string_view label = {}) const;
 
  private:
   struct Kernels;
