@@ -21,6 +21,7 @@ import json
 import math
 import statistics
 import sys
+import time
 
 import torch
 import torch.nn.functional as F
@@ -149,10 +150,17 @@ class Decoder:
         self.token.fill_(token)
 
 
-def time_steps(run, steps, warmup):
+def time_steps(run, steps, warmup, cuda=True):
     """Median and mean ms per step (CUDA events around each step) after `warmup` steps."""
     for _ in range(warmup):
         run()
+    if not cuda:  # CPU smoke runs: host wall time per step
+        ms = []
+        for _ in range(steps):
+            start = time.perf_counter()
+            run()
+            ms.append((time.perf_counter() - start) * 1e3)
+        return statistics.median(ms), statistics.mean(ms)
     events = [torch.cuda.Event(enable_timing=True) for _ in range(steps + 1)]
     events[0].record()
     for i in range(steps):
@@ -171,11 +179,14 @@ def main():
     parser.add_argument("--warmup", type=int, default=8)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", help="write the numbers here")
+    parser.add_argument("--device", default="cuda",
+                        help="cuda; or cpu for a smoke run of the eager step (no graph)")
     args = parser.parse_args()
-    if not torch.cuda.is_available():
+    if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit("torch_decode: no CUDA device")
     torch.backends.cuda.matmul.allow_tf32 = False
-    device = torch.device("cuda")
+    device = torch.device(args.device)
+    on_cuda = device.type == "cuda"
     s = SHAPES[args.shape]
     steps = args.warmup + args.tokens
     max_ctx = args.ctx + 2 * steps + 4  # eager, graph warm-up and graph runs each advance pos
@@ -183,8 +194,12 @@ def main():
 
     with torch.inference_mode():
         model.reset(args.ctx, 1)
-        eager_median, eager_mean = time_steps(model.step, args.tokens, args.warmup)
+        eager_median, eager_mean = time_steps(model.step, args.tokens, args.warmup, on_cuda)
         eager_tokens = model.history[args.ctx + 1:args.ctx + 1 + steps].clone()
+        if not on_cuda:
+            print(f"torch {torch.__version__} on cpu: {args.shape} eager {eager_median:.3f} "
+                  f"ms/step median (smoke run; no CUDA graph)")
+            return
 
         # Capture: warm up on a side stream first (cuBLAS workspaces, lazy init), as
         # torch.cuda.graph's documentation asks.
