@@ -76,7 +76,8 @@ const json* rope_object(const json& j, std::string_view source) {
   for (const char* key : {"rope_parameters", "rope_scaling"}) {
     const auto it = j.find(key);
     if (it == j.end() || it->is_null()) continue;
-    if (!it->is_object()) fail(source, std::string("field '") + key + "' must be an object or null");
+    if (!it->is_object())
+      fail(source, std::string("field '") + key + "' must be an object or null");
     return &*it;
   }
   return nullptr;
@@ -84,8 +85,7 @@ const json* rope_object(const json& j, std::string_view source) {
 
 float parse_rope_theta(const json& j, std::string_view source) {
   const json* r = rope_object(j, source);
-  return number(r != nullptr && r->contains("rope_theta") ? *r : j, source, "rope_theta",
-                10000.0F);
+  return number(r != nullptr && r->contains("rope_theta") ? *r : j, source, "rope_theta", 10000.0F);
 }
 
 RopeScaling parse_rope_scaling(const json& j, std::string_view source) {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "encore/error.h"
+#include "encore/passes.h"
 
 namespace encore::llm {
 
@@ -50,16 +51,23 @@ Runner::Runner(Device device, const DeviceWeights& weights, const RunnerOptions&
   // Encode one step either way: it checks every op against the shapes before anything runs,
   // and in slots mode it is the recording every token replays.
   Encoder enc = device_.encoder(encoder_options());
-  dispatches_per_step_ = step_.encode(enc, step_slots(), options_.norm, needs_barriers());
+  encoded_dispatches_ = step_.encode(enc, step_slots(), options_.norm, needs_barriers());
+  dispatches_per_step_ = encoded_dispatches_;
   if (options_.replay == ReplayMode::Slots) {
     recording_ = enc.finish();
+    dispatches_per_step_ = recording_.dispatch_count();
   } else {
     enc.discard();
   }
 }
 
 EncoderOptions Runner::encoder_options() const {
-  return {.ordering = options_.ordering, .path = options_.path, .label = "decode_step"};
+  EncoderOptions o{.ordering = options_.ordering, .path = options_.path, .label = "decode_step"};
+  if (options_.passes) {
+    o.passes = PassPipeline(
+        *options_.passes, {.live_out = {buffers_.history(), buffers_.token(), buffers_.logits()}});
+  }
+  return o;
 }
 
 bool Runner::needs_barriers() const {

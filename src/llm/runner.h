@@ -45,6 +45,10 @@ struct RunnerOptions {
   /// Encoder choices; unset take the device's.
   std::optional<Ordering> ordering;
   std::optional<ExecutionPath> path;
+  /// Recording passes run on the step at finish() (slots) or every commit (re-record); unset:
+  /// the device's (DeviceOptions::passes, ENCORE_PASSES). The token history, the token and the
+  /// logits are declared live-out, so fusion never drops a write the host or the next step reads.
+  std::optional<std::vector<Pass>> passes;
 };
 
 /// Called while running: steps done, steps in all, and whether this is the prompt phase.
@@ -80,8 +84,10 @@ class Runner {
   std::vector<float> teacher_force(const std::vector<std::uint32_t>& ids,
                                    const ProgressFn& progress = {});
 
-  /// Dispatches of one step.
+  /// Dispatches of one step as submitted (after the passes in slots mode).
   std::size_t dispatches_per_step() const noexcept { return dispatches_per_step_; }
+  /// Dispatches of one step as encoded (before any pass).
+  std::size_t encoded_dispatches_per_step() const noexcept { return encoded_dispatches_; }
   /// The recorded step (slots mode; empty in re-record mode).
   const Recording& recording() const noexcept { return recording_; }
   const DecodeBuffers& buffers() const noexcept { return buffers_; }
@@ -100,6 +106,7 @@ class Runner {
   StepEncoder step_;
   Recording recording_;
   std::size_t dispatches_per_step_ = 0;
+  std::size_t encoded_dispatches_ = 0;
 };
 
 /// Median and mean of `values` after dropping the first `skip`.

@@ -93,6 +93,31 @@ TEST_P(LlmTinyModel, EveryEncoderModeDecodesTheSameTokens) {
   }
 }
 
+// The fusion pass turns the split norms into the hand-fused ones: the same dispatch count and
+// the same tokens; reorder and minimize keep the tokens too.
+TEST_P(LlmTinyModel, PassesOnTheSplitStepKeepTheTokens) {
+  const Runner fused(device_, weights_, {.max_ctx = 24});
+  const std::vector<std::uint32_t> want =
+      Runner(device_, weights_, {.max_ctx = 24}).generate(kPrompt, 8).tokens;
+  const std::vector<Pass> all = {Pass::Fuse, Pass::Reorder, Pass::Minimize};
+  for (const ReplayMode replay : {ReplayMode::Slots, ReplayMode::Rerecord}) {
+    for (const Ordering ordering : {Ordering::AutoDag, Ordering::Barriers}) {
+      Runner split(device_, weights_,
+                   {.max_ctx = 24,
+                    .replay = replay,
+                    .norm = NormMode::Split,
+                    .ordering = ordering,
+                    .passes = all});
+      EXPECT_EQ(split.generate(kPrompt, 8).tokens, want)
+          << to_string(replay) << " " << to_string(ordering);
+      if (replay == ReplayMode::Slots) {
+        EXPECT_GT(split.encoded_dispatches_per_step(), fused.dispatches_per_step());
+        EXPECT_EQ(split.dispatches_per_step(), fused.dispatches_per_step());
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Shapes, LlmTinyModel, ::testing::Values("tiny", "tiny-qwen2"),
                          [](const auto& param_info) {
                            std::string name = param_info.param;

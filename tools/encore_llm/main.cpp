@@ -60,10 +60,6 @@ void refuse_unavailable(const Options& o) {
     throw Error(ErrorCode::InvalidArgument,
                 std::string(what) + " is not available in this build yet: it needs " + needs);
   };
-  // TODO(passes): run the fusion and reorder passes on the recorded step once
-  // include/encore/passes.h is on this branch.
-  if (o.fuse) refuse("--fuse", "the fusion pass (include/encore/passes.h)");
-  if (o.reorder) refuse("--reorder", "the reorder pass (include/encore/passes.h)");
   // TODO(profile): per-dispatch times and Chrome traces once the profiler lands.
   if (o.profile == Profile::Dispatch) refuse("--profile dispatch", "the dispatch profiler");
   if (!o.trace_file.empty()) refuse("--trace", "the dispatch profiler");
@@ -170,7 +166,8 @@ int run(const Options& o) {
                                      .replay = o.replay,
                                      .norm = o.norm,
                                      .ordering = o.ordering,
-                                     .path = o.path};
+                                     .path = o.path,
+                                     .passes = o.passes};
   Runner runner(device, weights, runner_options);
   if (!o.dump_step.empty()) {
     if (!runner.recording()) {
@@ -197,6 +194,12 @@ int run(const Options& o) {
   report.config = config;
   report.parameters = config.parameter_count();
   report.dispatches_per_step = runner.dispatches_per_step();
+  report.encoded_dispatches_per_step = runner.encoded_dispatches_per_step();
+  report.passes = "none";
+  const std::vector<Pass> passes = o.passes.value_or(device.options().passes);
+  for (std::size_t i = 0; i < passes.size(); ++i) {
+    report.passes = (i == 0 ? "" : report.passes + ",") + std::string(to_string(passes[i]));
+  }
   report.path = std::string(to_string(o.path.value_or(device.options().path)));
   report.ordering = std::string(to_string(o.ordering.value_or(device.options().ordering)));
   report.replay = std::string(to_string(o.replay));

@@ -77,8 +77,16 @@ std::optional<Options> parse(int argc, char** argv, int& exit_code) {
                  "the fusion pass)")
       ->check(CLI::IsMember({"fused", "split"}))
       ->capture_default_str();
-  app.add_flag("--fuse,!--no-fuse", o.fuse, "run the fusion pass on the recorded step");
-  app.add_flag("--reorder", o.reorder, "run the reorder pass on the recorded step");
+  bool fuse = false;
+  bool reorder = false;
+  std::string passes;
+  CLI::Option* fuse_flag =
+      app.add_flag("--fuse,!--no-fuse", fuse, "run the fusion pass on the step (--no-fuse: none)");
+  CLI::Option* reorder_flag =
+      app.add_flag("--reorder", reorder, "run the reorder pass on the step");
+  CLI::Option* passes_option = app.add_option(
+      "--passes", passes, "passes on the step: fuse,reorder,minimize (any list), all or none");
+  passes_option->excludes(fuse_flag)->excludes(reorder_flag);
   app.add_option("--profile", profile,
                  "off; cb: device time of every step; dispatch: per-dispatch device times")
       ->check(CLI::IsMember({"off", "cb", "dispatch"}))
@@ -115,6 +123,19 @@ std::optional<Options> parse(int argc, char** argv, int& exit_code) {
     o.norm = *parse_norm_mode(norm);
     o.profile = profile == "cb" ? Profile::CommandBuffer
                                 : (profile == "dispatch" ? Profile::Dispatch : Profile::Off);
+    if (passes_option->count() > 0) {
+      std::string bad;
+      o.passes = parse_pass_list(passes, &bad);
+      if (!o.passes) {
+        throw CLI::ValidationError("--passes", "'" + bad +
+                                                   "' is not a pass (fuse, reorder, "
+                                                   "minimize, all, none)");
+      }
+    } else if (fuse_flag->count() > 0 || reorder_flag->count() > 0) {
+      o.passes.emplace();
+      if (fuse) o.passes->push_back(Pass::Fuse);
+      if (reorder) o.passes->push_back(Pass::Reorder);
+    }
     if (!prompt_text.empty()) o.prompt = parse_token_list(prompt_text);
     if (!teacher_text.empty()) o.teacher_force = parse_token_list(teacher_text);
   } catch (const CLI::ParseError& e) {

@@ -30,8 +30,9 @@ struct Options {
   std::optional<Ordering> ordering;
   ReplayMode replay = ReplayMode::Slots;
   NormMode norm = NormMode::Fused;
-  bool fuse = false;
-  bool reorder = false;
+  /// Recording passes on the step (--fuse, --reorder, --passes); unset: the device's
+  /// (ENCORE_PASSES). --no-fuse gives an explicit empty list.
+  std::optional<std::vector<Pass>> passes;
   Profile profile = Profile::Off;
   std::string trace_file;
   std::vector<std::uint32_t> teacher_force;  ///< --teacher-force

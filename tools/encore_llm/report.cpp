@@ -60,9 +60,11 @@ std::string to_text(const Report& r) {
       std::string(llm::to_string(c.arch)).c_str(), c.num_layers, c.hidden_size, c.num_heads,
       c.num_kv_heads, c.head_dim, c.intermediate_size, c.vocab_size,
       static_cast<double>(r.parameters) * 1e-9);
-  s += format("  step      %zu dispatches; path %s, ordering %s, replay %s, norm %s\n",
-              r.dispatches_per_step, r.path.c_str(), r.ordering.c_str(), r.replay.c_str(),
-              r.norm.c_str());
+  s += format(
+      "  step      %zu dispatches (%zu encoded); path %s, ordering %s, replay %s, norm %s, "
+      "passes %s\n",
+      r.dispatches_per_step, r.encoded_dispatches_per_step, r.path.c_str(), r.ordering.c_str(),
+      r.replay.c_str(), r.norm.c_str(), r.passes.c_str());
   s += "prompt      " + std::to_string(r.prompt.size()) + " tokens: " + join(r.prompt, 16) + "\n";
   s += "generated   " + join(r.result.tokens) + "\n";
   const GenerateResult& g = r.result;
@@ -115,8 +117,13 @@ std::string to_json(const Report& r) {
         {"tied_embeddings", c.tie_word_embeddings},
         {"parameters", r.parameters}}},
       {"mode",
-       {{"path", r.path}, {"ordering", r.ordering}, {"replay", r.replay}, {"norm", r.norm}}},
+       {{"path", r.path},
+        {"ordering", r.ordering},
+        {"replay", r.replay},
+        {"norm", r.norm},
+        {"passes", r.passes}}},
       {"dispatches_per_step", r.dispatches_per_step},
+      {"encoded_dispatches_per_step", r.encoded_dispatches_per_step},
       {"prompt", r.prompt},
       {"tokens", g.tokens},
       {"prompt_steps", g.prompt_steps},

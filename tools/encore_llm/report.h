@@ -21,8 +21,9 @@ struct Report {
   std::string weights_source;  ///< "random (seed N)" or the checkpoint directory
   ModelConfig config;
   std::uint64_t parameters = 0;
-  std::size_t dispatches_per_step = 0;
-  std::string path, ordering, replay, norm;
+  std::size_t dispatches_per_step = 0;          ///< as submitted (after passes in slots mode)
+  std::size_t encoded_dispatches_per_step = 0;  ///< as encoded
+  std::string path, ordering, replay, norm, passes;
   std::vector<std::uint32_t> prompt;
   bool show_device_time = false;  ///< --profile cb
   GenerateResult result;
