@@ -138,11 +138,17 @@ TEST_F(LlmCuda, RealShapesMatchTheReferenceForTheFirstSteps) {
         worst = std::max(worst, std::fabs(got[std::size_t{pos} * vocab + v] - ref[v]));
       }
       EXPECT_LT(worst, 5e-2) << shape << " position " << pos;
-      EXPECT_EQ(std::max_element(got.begin() + std::ptrdiff_t{pos} * vocab,
-                                 got.begin() + std::ptrdiff_t{pos + 1} * vocab) -
-                    (got.begin() + std::ptrdiff_t{pos} * vocab),
-                testing::argmax(ref))
-          << shape << " position " << pos;
+      // The argmax must agree wherever the reference's top two are further apart than the
+      // tolerance (random logits over 100k+ entries can nearly tie).
+      std::vector<double> sorted = ref;
+      std::nth_element(sorted.begin(), sorted.end() - 2, sorted.end());
+      const double margin = sorted[sorted.size() - 1] - sorted[sorted.size() - 2];
+      const auto first = got.begin() + std::ptrdiff_t{pos} * vocab;
+      if (margin > 5e-2) {
+        EXPECT_EQ(static_cast<std::uint32_t>(std::max_element(first, first + vocab) - first),
+                  testing::argmax(ref))
+            << shape << " position " << pos;
+      }
     }
   }
 }
