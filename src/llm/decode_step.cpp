@@ -165,10 +165,10 @@ void StepEncoder::encode_layer(Context& ctx, std::uint32_t l) const {
   if (w.qkv_bias) bias = w.qkv_bias;
   ops_.gemv(ctx.enc, w.qkv, b.normed_, b.qkv_, c.qkv_rows(), h, bias, blk(l, "qkv"));
   ctx.stage();
-  ops_.rope(ctx.enc, q, weights_->rope_inv_freq, c.num_heads, c.head_dim, ctx.args.pos,
-            ops::RopeStyle::NeoX, blk(l, "rope_q"));
-  ops_.rope(ctx.enc, k, weights_->rope_inv_freq, c.num_kv_heads, c.head_dim, ctx.args.pos,
-            ops::RopeStyle::NeoX, blk(l, "rope_k"));
+  // q and k are adjacent in qkv and rotate alike: one rope over all their heads.
+  ops_.rope(ctx.enc, b.qkv_.view(0, q_bytes + kv_bytes), weights_->rope_inv_freq,
+            c.num_heads + c.num_kv_heads, c.head_dim, ctx.args.pos, ops::RopeStyle::NeoX,
+            blk(l, "rope"));
   ctx.stage();
   ops_.kv_append(ctx.enc, k, v, b.k_cache(l), b.v_cache(l), c.kv_dim(), ctx.args.pos,
                  blk(l, "kv_append"));
