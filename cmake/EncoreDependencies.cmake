@@ -10,7 +10,7 @@
 #   gtest_discover_tests() / gtest_add_tests()            ENCORE_BUILD_TESTS (GoogleTest module)
 #   benchmark::benchmark benchmark::benchmark_main        ENCORE_BUILD_BENCH
 #   CLI11::CLI11                                          ENCORE_BUILD_TOOLS
-#   nlohmann_json::nlohmann_json                          ENCORE_BUILD_TOOLS or _TESTS (encore_llm)
+#   nlohmann_json::nlohmann_json                          ENCORE_BUILD_TOOLS (and _TESTS if found)
 #   CUDA::cudart CUDA::cuda_driver ...                    ENCORE_CUDA_ENABLED (FindCUDAToolkit)
 include_guard(GLOBAL)
 
@@ -37,9 +37,12 @@ endif()
 if(ENCORE_BUILD_TOOLS)
   find_package(CLI11 CONFIG REQUIRED)
 endif()
-# The llm library (config.json, safetensors headers) is built for the tools and for its tests.
-if(ENCORE_BUILD_TOOLS OR ENCORE_BUILD_TESTS)
+# The llm library (config.json, safetensors headers) needs nlohmann-json: required with the tools
+# (encore-llm), optional for the tests alone (without it encore_llm and its tests are left out).
+if(ENCORE_BUILD_TOOLS)
   find_package(nlohmann_json REQUIRED)
+elseif(ENCORE_BUILD_TESTS)
+  find_package(nlohmann_json QUIET)
 endif()
 
 if(ENCORE_CUDA_ENABLED)
