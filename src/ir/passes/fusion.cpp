@@ -116,6 +116,8 @@ class Fuser {
     if (counts.nodes_fused != 0) {
       std::erase(p_.sequence, kNoNode);
       p_.graph_valid = false;
+      // Reasons minimize recorded for kept barriers may name a dispatch that is gone now.
+      p_.barrier_reason.clear();
     }
     return counts;
   }
