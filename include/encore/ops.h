@@ -100,9 +100,9 @@ class OpEncoder {
   void add_rms_norm(Encoder& enc, const BufferView& a, const BufferView& b, const BufferView& sum,
                     const BufferView& y, std::uint32_t n, float eps,
                     std::string_view label = {}) const;
-  void add_rms_norm_mul(Encoder& enc, const BufferView& a, const BufferView& b, const BufferView& w,
-                        const BufferView& sum, const BufferView& y, std::uint32_t n, float eps,
-                        std::string_view label = {}) const;
+  void add_rms_norm_mul(Encoder& enc, const BufferView& a, const BufferView& b,
+                        const BufferView& w, const BufferView& sum, const BufferView& y,
+                        std::uint32_t n, float eps, std::string_view label = {}) const;
 
   /// out[dim] = table[token[0], :] (bf16 table [vocab, dim], token u32 in device memory, so an
   /// argmax of the previous step can feed it without a host round trip). A token >= vocab
@@ -130,17 +130,17 @@ class OpEncoder {
   /// a u32 value or slot (1 <= kv_len <= max_ctx). The launch shape does not depend on kv_len,
   /// so a recording replays for every length. `scratch` holds attention_scratch_bytes(shape).
   void attention_decode(Encoder& enc, const BufferView& q, const BufferView& k_cache,
-                        const BufferView& v_cache, const BufferView& out, const BufferView& scratch,
-                        const AttentionShape& shape, const Arg& kv_len, float scale,
-                        std::string_view label = {}) const;
+                        const BufferView& v_cache, const BufferView& out,
+                        const BufferView& scratch, const AttentionShape& shape, const Arg& kv_len,
+                        float scale, std::string_view label = {}) const;
 
   /// Row softmax of x (f32 [rows, n]) into y.
   void softmax(Encoder& enc, const BufferView& x, const BufferView& y, std::uint32_t rows,
                std::uint32_t n, std::string_view label = {}) const;
 
   /// token[0] (u32) = argmax of x (f32 [n]); `scratch` holds argmax_scratch_bytes(n).
-  void argmax(Encoder& enc, const BufferView& x, const BufferView& token, const BufferView& scratch,
-              std::uint32_t n, std::string_view label = {}) const;
+  void argmax(Encoder& enc, const BufferView& x, const BufferView& token,
+              const BufferView& scratch, std::uint32_t n, std::string_view label = {}) const;
 
  private:
   struct Kernels;
