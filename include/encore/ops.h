@@ -26,17 +26,21 @@
 /// | add_f32 / mul_f32       | ElemAdd/Mul| elementwise (the basic kernels)                      |
 /// | silu_mul_f32            | SiluMul    | out = silu(gate) * up                                |
 /// | rope_f32                | Rope       | rotates pairs of each head at `pos` (NeoX/interleave)|
-/// | gemv_bf16               | Gemv       | y = W x (+ bias), W bf16 [rows, cols], fp32 accum    |
+/// | gemv_[bias_]bf16_<var>  | Gemv       | y = W x (+ bias), W bf16 [rows, cols], fp32 accum    |
 /// | kv_append_bf16          | KvAppend   | k_cache[pos] = bf16(k); v_cache[pos] = bf16(v)       |
-/// | attention_decode_*      | Sdpa       | softmax(q K^T * scale) V over rows [0, kv_len), GQA  |
+/// | attention_decode_hd*_bf16, attention_combine_f32 | Sdpa | softmax(q K^T scale) V, GQA|
 /// | softmax_f32             | Softmax    | row softmax                                          |
-/// | argmax_f32              | Argmax     | token[0] = index of the largest logit (lowest wins)  |
+/// | argmax_f32 (+ _partial_f32, _final_f32) | Argmax | token[0] = index of the max (lowest wins)|
+///
+/// gemv variants (<var>) are chosen from gemv_variant_table(); the headers under src/ops document
+/// each kernel's parameters and launch.
 
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "encore/arg.h"
 #include "encore/buffer.h"
@@ -73,14 +77,30 @@ Support can_rope(std::uint32_t head_dim);
 Support can_attention(const AttentionShape& shape);
 Support can_argmax(std::uint32_t n);
 
+/// One row of a kernel-variant table: the first row whose predicate holds picks the kernel.
+struct KernelVariant {
+  std::string predicate;  ///< e.g. "rows >= 8192"
+  std::string variant;    ///< e.g. "r2s1"
+  std::string kernel;     ///< registered kernel name
+};
+
+/// gemv's variant table in selection order, for benchmarks and docs.
+std::vector<KernelVariant> gemv_variant_table();
+/// The kernel gemv launches for a shape (with or without a bias).
+std::string gemv_kernel_for(std::uint32_t rows, std::uint32_t cols, bool bias = false);
+
 /// Scratch bytes attention_decode needs for `shape` (split-K partial results).
 std::uint64_t attention_scratch_bytes(const AttentionShape& shape);
 /// Scratch bytes argmax needs for n logits (per-block partial maxima).
 std::uint64_t argmax_scratch_bytes(std::uint32_t n);
 
-/// Encodes ops onto encoders of one device. Resolves the kernels once; cheap to copy.
+/// Encodes ops onto encoders of one device. Resolves the kernels once; cheap to copy; keeps the
+/// device alive. The encode calls are const and may run on several threads at once (each on its
+/// own encoder).
 class OpEncoder {
  public:
+  /// Throws Error(UnknownKernel) when the device's registry lacks an op kernel (the built-in
+  /// registry has them all; register_ops adds them to another).
   explicit OpEncoder(const Device& device);
 
   // Elementwise, n = elements of the output view.
@@ -100,9 +120,9 @@ class OpEncoder {
   void add_rms_norm(Encoder& enc, const BufferView& a, const BufferView& b, const BufferView& sum,
                     const BufferView& y, std::uint32_t n, float eps,
                     std::string_view label = {}) const;
-  void add_rms_norm_mul(Encoder& enc, const BufferView& a, const BufferView& b,
-                        const BufferView& w, const BufferView& sum, const BufferView& y,
-                        std::uint32_t n, float eps, std::string_view label = {}) const;
+  void add_rms_norm_mul(Encoder& enc, const BufferView& a, const BufferView& b, const BufferView& w,
+                        const BufferView& sum, const BufferView& y, std::uint32_t n, float eps,
+                        std::string_view label = {}) const;
 
   /// out[dim] = table[token[0], :] (bf16 table [vocab, dim], token u32 in device memory, so an
   /// argmax of the previous step can feed it without a host round trip). A token >= vocab
@@ -116,31 +136,36 @@ class OpEncoder {
             std::uint32_t head_dim, const Arg& pos, RopeStyle style,
             std::string_view label = {}) const;
 
-  /// y[rows] = W[rows, cols] (bf16) * x[cols] (+ bias[rows] when given).
+  /// y[rows] = W[rows, cols] (bf16) * x[cols] (+ bias[rows] when given). cols is a multiple of
+  /// 8; w and x start 16-byte aligned; y must not overlap x.
   void gemv(Encoder& enc, const BufferView& w, const BufferView& x, const BufferView& y,
             std::uint32_t rows, std::uint32_t cols, const std::optional<BufferView>& bias = {},
             std::string_view label = {}) const;
 
-  /// Writes k and v (f32 [row_elems]) as bf16 into row `pos` of the caches.
+  /// Writes k and v (f32 [row_elems]) as bf16 (nearest, ties to even) into row `pos` of the
+  /// caches (bf16 [max_rows, row_elems]); a pos >= max_rows writes nothing.
   void kv_append(Encoder& enc, const BufferView& k, const BufferView& v, const BufferView& k_cache,
                  const BufferView& v_cache, std::uint32_t row_elems, const Arg& pos,
                  std::string_view label = {}) const;
 
   /// out (f32 [n_heads, head_dim]) = attention of q over cache rows [0, kv_len), where kv_len is
-  /// a u32 value or slot (1 <= kv_len <= max_ctx). The launch shape does not depend on kv_len,
-  /// so a recording replays for every length. `scratch` holds attention_scratch_bytes(shape).
+  /// a u32 value or slot (1 <= kv_len <= max_ctx; larger is clamped to max_ctx, 0 gives zeros).
+  /// The caches are bf16 [max_ctx, n_kv_heads, head_dim] (as kv_append writes them with
+  /// row_elems = n_kv_heads * head_dim). The launch shape does not depend on kv_len, so a
+  /// recording replays for every length. `scratch` holds attention_scratch_bytes(shape).
   void attention_decode(Encoder& enc, const BufferView& q, const BufferView& k_cache,
-                        const BufferView& v_cache, const BufferView& out,
-                        const BufferView& scratch, const AttentionShape& shape, const Arg& kv_len,
-                        float scale, std::string_view label = {}) const;
+                        const BufferView& v_cache, const BufferView& out, const BufferView& scratch,
+                        const AttentionShape& shape, const Arg& kv_len, float scale,
+                        std::string_view label = {}) const;
 
   /// Row softmax of x (f32 [rows, n]) into y.
   void softmax(Encoder& enc, const BufferView& x, const BufferView& y, std::uint32_t rows,
                std::uint32_t n, std::string_view label = {}) const;
 
-  /// token[0] (u32) = argmax of x (f32 [n]); `scratch` holds argmax_scratch_bytes(n).
-  void argmax(Encoder& enc, const BufferView& x, const BufferView& token,
-              const BufferView& scratch, std::uint32_t n, std::string_view label = {}) const;
+  /// token[0] (u32) = argmax of x (f32 [n]): the largest value, the lowest index among equal
+  /// ones; NaN is never picked (all NaN gives 0). `scratch` holds argmax_scratch_bytes(n).
+  void argmax(Encoder& enc, const BufferView& x, const BufferView& token, const BufferView& scratch,
+              std::uint32_t n, std::string_view label = {}) const;
 
  private:
   struct Kernels;

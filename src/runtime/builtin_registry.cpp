@@ -2,6 +2,7 @@
 // counters, created on first use and never destroyed (devices may outlive static destruction).
 
 #include "encore/kernel.h"
+#include "encore/ops.h"
 
 #include "kernels/basic_kernels.h"
 
@@ -11,6 +12,7 @@ std::shared_ptr<KernelRegistry> KernelRegistry::builtin() {
   static const auto* const registry = [] {
     auto* r = new std::shared_ptr<KernelRegistry>(KernelRegistry::create());
     kernels::register_basic_kernels(**r);
+    ops::register_ops(**r);
     return r;
   }();
   return *registry;

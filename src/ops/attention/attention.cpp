@@ -1,0 +1,156 @@
+// Decode attention: the split plan, registry entries, can_attention, attention_scratch_bytes and
+// OpEncoder::attention_decode.
+
+#include "ops/attention/attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "encore/ops.h"
+
+#include "ops/op_common.h"
+#include "ops/op_kernels.h"
+
+namespace encore::ops {
+
+namespace detail {
+
+namespace {
+
+// Splits enough for about 256 blocks over the kv heads (two waves of 132 SMs), at most one per
+// cache row, doubled until the chunk's scores fit the shared-memory budget.
+constexpr std::uint32_t kTargetBlocks = 256;
+constexpr std::uint32_t kMaxSplits = 65535;  // grid.y
+
+std::uint32_t shared_floats(const AttentionShape& shape, std::uint32_t capacity) {
+  const std::uint32_t group = shape.n_heads / shape.n_kv_heads;
+  const std::uint32_t scores = group * capacity;
+  const std::uint32_t reduction = (kAttentionThreads / 32) * group * shape.head_dim;
+  return std::max(scores, reduction);
+}
+
+}  // namespace
+
+AttentionPlan attention_plan(const AttentionShape& shape) {
+  std::uint32_t splits = static_cast<std::uint32_t>(
+      std::min<std::uint64_t>(shape.max_ctx, ceil_div(kTargetBlocks, shape.n_kv_heads)));
+  splits = std::max(splits, 1U);
+  for (;;) {
+    const auto capacity = static_cast<std::uint32_t>(ceil_div(shape.max_ctx, splits));
+    const std::uint64_t bytes = std::uint64_t{shared_floats(shape, capacity)} * sizeof(float);
+    if (bytes <= kAttentionSharedLimit) {
+      return {splits, capacity, static_cast<std::uint32_t>(bytes)};
+    }
+    if (splits >= kMaxSplits || splits >= shape.max_ctx) return {};
+    splits = std::min({splits * 2, kMaxSplits, shape.max_ctx});
+  }
+}
+
+void register_attention_kernels(KernelRegistry& registry) {
+  const AttentionCudaKernels cuda = attention_cuda_kernels();
+  const std::vector<Param> split_params = {Param::in("q"),
+                                           Param::in("k_cache"),
+                                           Param::in("v_cache"),
+                                           Param::out("scratch"),
+                                           Param::value<AttentionParams>("params"),
+                                           Param::value<std::uint32_t>("kv_len")};
+  registry.add({.name = "attention_decode_hd64_bf16",
+                .params = split_params,
+                .op = OpKind::Sdpa,
+                .cpu = attention_split_cpu,
+                .cuda = cuda.split_hd64,
+                .programmatic_dependency = true});
+  registry.add({.name = "attention_decode_hd128_bf16",
+                .params = split_params,
+                .op = OpKind::Sdpa,
+                .cpu = attention_split_cpu,
+                .cuda = cuda.split_hd128,
+                .programmatic_dependency = true});
+  registry.add(
+      {.name = "attention_combine_f32",
+       .params = {Param::in("scratch"), Param::out("out"), Param::value<AttentionParams>("params")},
+       .op = OpKind::Sdpa,
+       .cpu = attention_combine_cpu,
+       .cuda = cuda.combine,
+       .programmatic_dependency = true});
+}
+
+}  // namespace detail
+
+Support can_attention(const AttentionShape& shape) {
+  if (shape.n_heads == 0 || shape.n_kv_heads == 0) {
+    return detail::refuse("n_heads and n_kv_heads must be at least 1");
+  }
+  if (shape.n_heads % shape.n_kv_heads != 0) {
+    return detail::refuse("n_kv_heads = " + std::to_string(shape.n_kv_heads) +
+                          " does not divide n_heads = " + std::to_string(shape.n_heads));
+  }
+  if (shape.n_heads / shape.n_kv_heads > detail::kAttentionMaxGroup) {
+    return detail::refuse("more than " + std::to_string(detail::kAttentionMaxGroup) +
+                          " q heads per kv head (n_heads / n_kv_heads = " +
+                          std::to_string(shape.n_heads / shape.n_kv_heads) + ")");
+  }
+  if (shape.head_dim != 64 && shape.head_dim != 128) {
+    return detail::refuse("head_dim must be 64 or 128, got " + std::to_string(shape.head_dim));
+  }
+  if (shape.max_ctx == 0) return detail::refuse("max_ctx must be at least 1");
+  if (detail::attention_plan(shape).n_splits == 0) {
+    return detail::refuse("max_ctx = " + std::to_string(shape.max_ctx) +
+                          " cannot be split within the shared-memory budget");
+  }
+  return {};
+}
+
+std::uint64_t attention_scratch_bytes(const AttentionShape& shape) {
+  if (!can_attention(shape)) return 0;
+  const detail::AttentionPlan plan = detail::attention_plan(shape);
+  return std::uint64_t{plan.n_splits} * shape.n_heads * (shape.head_dim + 2) * sizeof(float);
+}
+
+void OpEncoder::attention_decode(Encoder& enc, const BufferView& q, const BufferView& k_cache,
+                                 const BufferView& v_cache, const BufferView& out,
+                                 const BufferView& scratch, const AttentionShape& shape,
+                                 const Arg& kv_len, float scale, std::string_view label) const {
+  constexpr std::string_view op = "attention_decode";
+  detail::require(can_attention(shape), op, label);
+  detail::expect_u32_scalar(op, label, "kv_len", kv_len);
+  if (!std::isfinite(scale)) detail::throw_invalid(op, label, "scale must be finite");
+  const std::uint64_t q_elems = std::uint64_t{shape.n_heads} * shape.head_dim;
+  const std::uint64_t cache_elems =
+      std::uint64_t{shape.max_ctx} * shape.n_kv_heads * shape.head_dim;
+  detail::expect_elements(op, label, "q", q, q_elems, sizeof(float));
+  detail::expect_elements(op, label, "k_cache", k_cache, cache_elems, 2);
+  detail::expect_elements(op, label, "v_cache", v_cache, cache_elems, 2);
+  detail::expect_elements(op, label, "out", out, q_elems, sizeof(float));
+  detail::expect_aligned(op, label, "q", q, 16);
+  detail::expect_aligned(op, label, "k_cache", k_cache, 16);
+  detail::expect_aligned(op, label, "v_cache", v_cache, 16);
+  if (!scratch.buffer()) detail::throw_invalid(op, label, "scratch is a null buffer");
+  const std::uint64_t need = attention_scratch_bytes(shape);
+  if (scratch.size() < need) {
+    detail::throw_invalid(op, label,
+                          "scratch holds " + std::to_string(scratch.size()) +
+                              " bytes, attention_scratch_bytes(shape) is " + std::to_string(need));
+  }
+  const detail::AttentionPlan plan = detail::attention_plan(shape);
+  const detail::AttentionParams params{.n_heads = shape.n_heads,
+                                       .n_kv_heads = shape.n_kv_heads,
+                                       .head_dim = shape.head_dim,
+                                       .max_ctx = shape.max_ctx,
+                                       .n_splits = plan.n_splits,
+                                       .chunk_capacity = plan.chunk_capacity,
+                                       .scale = scale};
+  const BufferView partial = scratch.sub(0, need);
+  const Kernel& split = shape.head_dim == 64 ? k_->attention_hd64 : k_->attention_hd128;
+  enc.dispatch(split,
+               Launch::groups({shape.n_kv_heads, plan.n_splits}, detail::kAttentionThreads)
+                   .shared(plan.shared_bytes),
+               {in(q), in(k_cache), in(v_cache), encore::out(partial), value(params), kv_len},
+               {.label = label});
+  enc.dispatch(k_->attention_combine, Launch::groups(shape.n_heads, shape.head_dim),
+               {in(partial), encore::out(out), value(params)}, {.label = label});
+}
+
+}  // namespace encore::ops

@@ -1,0 +1,101 @@
+#pragma once
+
+// Device helpers shared by the op kernels: warp and block reductions, programmatic dependent
+// launch (PDL) controls, and streaming 16-byte loads.
+//
+// PDL protocol of every op kernel (KernelDef::programmatic_dependency = true): call pdl_wait()
+// before the first access to memory an earlier dispatch may write, and pdl_launch_dependents()
+// once the main work is issued. The wait returns when the previous kernel has completed and its
+// writes are visible; the trigger only lets the next kernel be scheduled (it then sits in its own
+// wait), so triggering after the main loop overlaps the next launch with this kernel's tail
+// without filling SMs with waiting blocks. Both are no-ops when the launch is not programmatic.
+
+#include <cstdint>
+
+namespace encore::ops::detail {
+
+__device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ void pdl_launch_dependents() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+  for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xFFFFFFFFU, v, offset);
+  return v;
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+  for (int offset = 16; offset > 0; offset >>= 1) {
+    v = fmaxf(v, __shfl_xor_sync(0xFFFFFFFFU, v, offset));
+  }
+  return v;
+}
+
+// Sum of `v` over the block, returned to every thread. blockDim.x is a multiple of 32 (<= 1024)
+// and every thread of the block calls it.
+__device__ __forceinline__ float block_sum(float v) {
+  __shared__ float warp_sums[32];
+  const unsigned lane = threadIdx.x & 31U;
+  const unsigned warp = threadIdx.x >> 5;
+  v = warp_sum(v);
+  __syncthreads();  // an earlier call may still be reading warp_sums
+  if (lane == 0) warp_sums[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    v = lane < (blockDim.x >> 5) ? warp_sums[lane] : 0.0F;
+    v = warp_sum(v);
+    if (lane == 0) warp_sums[0] = v;
+  }
+  __syncthreads();
+  return warp_sums[0];
+}
+
+// Maximum of `v` over the block, returned to every thread (same contract as block_sum).
+__device__ __forceinline__ float block_max(float v) {
+  __shared__ float warp_maxima[32];
+  const unsigned lane = threadIdx.x & 31U;
+  const unsigned warp = threadIdx.x >> 5;
+  v = warp_max(v);
+  __syncthreads();
+  if (lane == 0) warp_maxima[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    v = lane < (blockDim.x >> 5) ? warp_maxima[lane] : -__int_as_float(0x7F800000);
+    v = warp_max(v);
+    if (lane == 0) warp_maxima[0] = v;
+  }
+  __syncthreads();
+  return warp_maxima[0];
+}
+
+// 16 bytes of data no kernel writes while this one runs (weights), streamed past L1 so it keeps
+// the activations, with a 256-byte L2 prefetch hint for the rest of the row.
+__device__ __forceinline__ uint4 load_stream_16(const void* p) {
+  uint4 v;
+  asm("ld.global.nc.L1::no_allocate.L2::256B.v4.u32 {%0, %1, %2, %3}, [%4];"
+      : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+      : "l"(p));
+  return v;
+}
+
+// Asks L2 to fetch the 128-byte line at `p` (a hint; no data is returned).
+__device__ __forceinline__ void prefetch_l2(const void* p) {
+  asm volatile("prefetch.global.L2 [%0];" ::"l"(p));
+}
+
+// The two bf16 halves of a 32-bit word as f32 (low element first in memory).
+__device__ __forceinline__ float bf16_lo(std::uint32_t word) { return __uint_as_float(word << 16); }
+__device__ __forceinline__ float bf16_hi(std::uint32_t word) {
+  return __uint_as_float(word & 0xFFFF0000U);
+}
+
+}  // namespace encore::ops::detail

@@ -1,0 +1,49 @@
+#pragma once
+
+// The kernels an OpEncoder resolved on its device, shared by every op's encode helpers. Holding
+// the Device keeps the registry the Kernel handles point into alive.
+
+#include <array>
+
+#include "encore/device.h"
+#include "encore/kernel.h"
+#include "encore/ops.h"
+
+#include "ops/gemv/gemv.h"
+
+namespace encore::ops {
+
+struct OpEncoder::Kernels {
+  Device device{nullptr};
+  DeviceLimits limits;
+
+  Kernel add;
+  Kernel mul;
+  Kernel silu_mul;
+
+  Kernel rms_norm;
+  Kernel rms_norm_mul;
+  Kernel add_rms_norm;
+  Kernel add_rms_norm_mul;
+
+  Kernel embedding;
+  Kernel rope;
+
+  /// Indexed like detail::gemv_variants(): plain and with a bias.
+  std::array<Kernel, detail::kGemvVariantCount> gemv;
+  std::array<Kernel, detail::kGemvVariantCount> gemv_bias;
+
+  Kernel kv_append;
+
+  Kernel attention_hd64;
+  Kernel attention_hd128;
+  Kernel attention_combine;
+
+  Kernel softmax;
+
+  Kernel argmax;
+  Kernel argmax_partial;
+  Kernel argmax_final;
+};
+
+}  // namespace encore::ops

@@ -1,0 +1,163 @@
+// attention_decode on the CPU backend against a plain softmax-attention reference: GQA groups of
+// 1 to 8, head_dim 64 and 128, kv_len from 1 to max_ctx on one recording (kv_len a slot, so the
+// launch shape must not depend on it), kv_len 0 and past max_ctx, and refusals.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <gtest/gtest.h>
+#include <string>
+#include <vector>
+
+#include "encore/encore.h"
+#include "encore/ops.h"
+
+#include "support/op_test_support.h"
+#include "support/test_support.h"
+
+namespace encore {
+namespace {
+
+using ops::AttentionShape;
+using testing::all_near;
+using testing::error_from;
+using testing::mentions;
+using testing::upload;
+
+constexpr testing::Tolerance kTol{1e-6, 1e-5};
+
+// out[h] = sum_t softmax_t(q_h . k_t * scale) v_t over t < kv_len, kv head h / group.
+std::vector<float> reference_attention(const std::vector<float>& q,
+                                       const std::vector<std::uint16_t>& k,
+                                       const std::vector<std::uint16_t>& v, const AttentionShape& s,
+                                       std::uint32_t kv_len, float scale) {
+  const std::uint32_t d = s.head_dim;
+  const std::uint32_t group = s.n_heads / s.n_kv_heads;
+  std::vector<float> out(std::size_t{s.n_heads} * d, 0.0F);
+  for (std::uint32_t h = 0; h < s.n_heads; ++h) {
+    const std::uint32_t kvh = h / group;
+    std::vector<double> score(kv_len);
+    for (std::uint32_t t = 0; t < kv_len; ++t) {
+      double dot = 0;
+      for (std::uint32_t i = 0; i < d; ++i) {
+        dot += double{q[std::size_t{h} * d + i]} *
+               testing::bf16_value(k[(std::size_t{t} * s.n_kv_heads + kvh) * d + i]);
+      }
+      score[t] = dot * scale;
+    }
+    const double m = kv_len ? *std::max_element(score.begin(), score.end()) : 0.0;
+    double sum = 0;
+    for (double& x : score) sum += (x = std::exp(x - m));
+    for (std::uint32_t i = 0; i < d; ++i) {
+      double acc = 0;
+      for (std::uint32_t t = 0; t < kv_len; ++t) {
+        acc += score[t] * testing::bf16_value(v[(std::size_t{t} * s.n_kv_heads + kvh) * d + i]);
+      }
+      out[std::size_t{h} * d + i] = kv_len ? static_cast<float>(acc / sum) : 0.0F;
+    }
+  }
+  return out;
+}
+
+class AttentionOps : public ::testing::Test {
+ protected:
+  Device dev_ = testing::make_ops_cpu_device();
+  ops::OpEncoder ops_{dev_};
+};
+
+// One recording per shape, replayed for kv_len from 1 to max_ctx (and 0 and past the end).
+TEST_F(AttentionOps, MatchesTheReferenceForEveryLengthOnOneRecording) {
+  const std::vector<AttentionShape> shapes = {
+      {4, 1, 64, 40}, {14, 2, 64, 300}, {32, 8, 64, 512}, {8, 8, 128, 100}, {8, 1, 128, 33}};
+  for (const AttentionShape& s : shapes) {
+    const std::uint32_t d = s.head_dim;
+    const std::size_t cache = std::size_t{s.max_ctx} * s.n_kv_heads * d;
+    const std::vector<float> q =
+        testing::random_floats(std::size_t{s.n_heads} * d, s.max_ctx, -2.0F, 2.0F);
+    const std::vector<std::uint16_t> k = testing::random_bf16(cache, 1, 2.0F);
+    const std::vector<std::uint16_t> v = testing::random_bf16(cache, 2);
+    const float scale = 1.0F / std::sqrt(static_cast<float>(d));
+    Buffer qb = upload(dev_, q);
+    Buffer kb = upload(dev_, k);
+    Buffer vb = upload(dev_, v);
+    Buffer out = dev_.alloc(q.size() * 4);
+    Buffer scratch = dev_.alloc(ops::attention_scratch_bytes(s));
+    Encoder enc = dev_.encoder();
+    ops_.attention_decode(enc, qb, kb, vb, out, scratch, s, slot<std::uint32_t>("kv_len", 1), scale,
+                          "blk.0.attn");
+    Recording rec = enc.finish();
+    ASSERT_EQ(rec.dispatch_count(), 2U);
+    EXPECT_EQ(rec.node(0).op, OpKind::Sdpa);
+    EXPECT_EQ(rec.node(1).op, OpKind::Sdpa);
+    for (const std::uint32_t kv_len :
+         {1U, 2U, 7U, s.max_ctx / 2 + 3, s.max_ctx - 1, s.max_ctx, 0U}) {
+      SCOPED_TRACE("heads " + std::to_string(s.n_heads) + "/" + std::to_string(s.n_kv_heads) +
+                   ", head_dim " + std::to_string(d) + ", max_ctx " + std::to_string(s.max_ctx) +
+                   ", kv_len " + std::to_string(kv_len));
+      rec.set("kv_len", kv_len);
+      dev_.submit(rec).wait();
+      EXPECT_TRUE(
+          all_near(out.download<float>(), reference_attention(q, k, v, s, kv_len, scale), kTol));
+    }
+    // Past max_ctx the length is clamped to max_ctx.
+    rec.set("kv_len", s.max_ctx + 10);
+    dev_.submit(rec).wait();
+    EXPECT_TRUE(
+        all_near(out.download<float>(), reference_attention(q, k, v, s, s.max_ctx, scale), kTol));
+  }
+}
+
+// One cached row: attention returns its value row for every q head of the group.
+TEST_F(AttentionOps, OneRowReturnsItsValues) {
+  const AttentionShape s{4, 2, 64, 16};
+  const std::vector<std::uint16_t> v = testing::random_bf16(std::size_t{16} * 2 * 64, 3);
+  Buffer q = upload(dev_, testing::random_floats(4 * 64, 4));
+  Buffer k = upload(dev_, testing::random_bf16(v.size(), 5));
+  Buffer vb = upload(dev_, v);
+  Buffer out = dev_.alloc(4 * 64 * 4);
+  Buffer scratch = dev_.alloc(ops::attention_scratch_bytes(s));
+  Encoder enc = dev_.encoder();
+  ops_.attention_decode(enc, q, k, vb, out, scratch, s, value(1U), 0.125F);
+  enc.commit_and_wait();
+  const std::vector<float> got = out.download<float>();
+  for (std::uint32_t h = 0; h < 4; ++h) {
+    for (std::uint32_t i = 0; i < 64; ++i) {
+      ASSERT_EQ(got[h * 64 + i], testing::bf16_value(v[(h / 2) * 64 + i])) << h << ", " << i;
+    }
+  }
+}
+
+// Shapes the kernels do not cover, and views of the wrong size, are refused.
+TEST_F(AttentionOps, UnsupportedShapesAndViewsAreRefused) {
+  EXPECT_TRUE(mentions(ops::can_attention({12, 8, 64, 16}).reason, "does not divide"));
+  EXPECT_TRUE(mentions(ops::can_attention({32, 2, 64, 16}).reason, "more than 8"));
+  EXPECT_TRUE(mentions(ops::can_attention({8, 8, 96, 16}).reason, "64 or 128"));
+  EXPECT_TRUE(mentions(ops::can_attention({8, 8, 64, 0}).reason, "max_ctx"));
+  EXPECT_TRUE(ops::can_attention({32, 8, 64, 131072}));
+  EXPECT_EQ(ops::attention_scratch_bytes({8, 8, 96, 16}), 0U);
+
+  const AttentionShape s{4, 2, 64, 16};
+  Buffer q = dev_.alloc(4 * 64 * 4);
+  Buffer cache = dev_.alloc(16 * 2 * 64 * 2);
+  Buffer small = dev_.alloc(4);
+  Buffer scratch = dev_.alloc(ops::attention_scratch_bytes(s));
+  Encoder enc = dev_.encoder();
+  Error e = error_from([&] {
+    ops_.attention_decode(enc, q, cache, cache, q, small, s, value(1U), 1.0F, "blk.3.attn");
+  });
+  EXPECT_TRUE(mentions(e.what(), "attention_decode 'blk.3.attn'"));
+  EXPECT_TRUE(mentions(e.what(), "scratch holds 4 bytes"));
+  e = error_from(
+      [&] { ops_.attention_decode(enc, q, small, cache, q, scratch, s, value(1U), 1.0F); });
+  EXPECT_TRUE(mentions(e.what(), "k_cache holds 2"));
+  e = error_from([&] {
+    ops_.attention_decode(enc, q, cache, cache, q, scratch, {4, 3, 64, 16}, value(1U), 1.0F);
+  });
+  EXPECT_TRUE(mentions(e.what(), "does not divide"));
+  e = error_from([&] { ops_.attention_decode(enc, q, cache, cache, q, scratch, s, in(q), 1.0F); });
+  EXPECT_TRUE(mentions(e.what(), "kv_len must be a u32"));
+  EXPECT_EQ(enc.dispatch_count(), 0U);
+}
+
+}  // namespace
+}  // namespace encore
