@@ -2,10 +2,10 @@
 // build runs on the backend and gives the unoptimised results. Random programs (mix_u32 /
 // fill_u32 over overlapping views, support/random_program.h) in every ordering mode through
 // reorder and minimize, byte-identical to a serial run on the same backend; an encoder with
-// passes committing on the backend; and fusion of a transformer block's norms with the norm
-// kernels the backend has (on CUDA the op library's, skipped until they are registered),
-// bit-exact on the CPU test kernels and within a float tolerance on CUDA, whose fused kernels may
-// sum a row in another order than the unfused ones.
+// passes committing on the backend; and fusion of a transformer block's norms into the op
+// library's fused kernels, bit-exact on the CPU (its references do the same float operations
+// fused or not) and within a float tolerance on CUDA, whose fused kernels may reduce a row in
+// another order than the unfused ones.
 
 #include <cmath>
 #include <cstdint>
@@ -28,23 +28,7 @@ using testing::download_floats;
 using testing::Program;
 using testing::upload_floats;
 
-class RecordingPasses : public testing::BackendTest {
- protected:
-  // The norm family for this backend: the CPU test kernels on the CPU, the op library's (from
-  // the built-in registry) on CUDA; null when the backend has none yet.
-  std::shared_ptr<KernelRegistry> norm_registry() const {
-    if (backend() == BackendKind::Cpu) return testing::make_norm_registry();
-    auto registry = testing::make_portable_registry();
-    const auto builtin = KernelRegistry::builtin();
-    for (const char* name :
-         {"rms_norm_f32", "rms_norm_mul_f32", "add_rms_norm_f32", "add_rms_norm_mul_f32"}) {
-      const KernelDef* def = builtin->find(name);
-      if (def == nullptr || def->cuda == nullptr) return nullptr;
-      registry->add(*def);
-    }
-    return registry;
-  }
-};
+class RecordingPasses : public testing::BackendTest {};
 
 constexpr Ordering kOrderings[] = {Ordering::Serial, Ordering::Barriers, Ordering::AutoBarrier,
                                    Ordering::AutoDag};
@@ -100,9 +84,7 @@ TEST_P(RecordingPasses, EncoderWithPassesCommitsToTheBackend) {
 // rms_norm then multiply. Fused into add_rms_norm_mul_f32 and rms_norm_mul_f32, the results
 // match the unfused ones (sum, normed outputs and what reads them).
 TEST_P(RecordingPasses, FusedNormsMatchTheUnfusedOnes) {
-  std::shared_ptr<KernelRegistry> registry = norm_registry();
-  if (!registry) GTEST_SKIP() << "the op library's norm kernels are not registered for CUDA yet";
-  Device dev = make_device({}, registry);
+  Device dev = make_device({}, testing::make_norm_registry());
   constexpr std::uint32_t kRows = 4, kN = 256, kElems = kRows * kN;
   std::vector<float> x0(kElems), t0(kElems), w0(kElems), w1(kElems);
   for (std::uint32_t i = 0; i < kElems; ++i) {
