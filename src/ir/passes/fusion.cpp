@@ -221,7 +221,8 @@ class Fuser {
     return {};
   }
 
-  // Step 4, within one dispatch: a read and a write that overlap must be the same view.
+  // Step 4, within one dispatch: two args that overlap, one of them written, must be the same
+  // view.
   bool self_aliased(std::uint32_t id) const {
     return (p_.read_mask[id] & p_.write_mask[id]) != 0 && self_aliased(p_.args(id));
   }

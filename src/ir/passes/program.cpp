@@ -143,6 +143,12 @@ void fuse_in_graph(PassProgram& p, std::uint32_t a, std::uint32_t b, std::uint32
   HazardGraph& g = p.graph;
   g.forward.resize(p.node_count(), kNoNode);
   if (!p.graph_valid) return;
+  if (!g.across_barriers) {
+    // Imported from an auto_dag list with barriers, the graph has no edges across them, which f
+    // (in b's place) may need to a's hazards on the other side: compute it afresh when needed.
+    p.graph_valid = false;
+    return;
+  }
   g.ranges.resize(p.node_count());
   p.marks.resize(p.node_count(), kNoNode);
   const auto begin = static_cast<std::uint32_t>(g.storage.size());

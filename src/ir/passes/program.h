@@ -160,7 +160,8 @@ void require_complete_annotation(const PassProgram& program, Pass pass);
 void ensure_hazard_graph(PassProgram& program, bool across_barriers = false);
 
 /// Fusion replaced dispatches `a` and `b` by `f`: f takes both their edges (but the one between
-/// them), and edges to them now lead to f. No-op while the graph is not valid.
+/// them), and edges to them now lead to f. No-op while the graph is not valid; invalidates a graph
+/// without the hazards across barriers (f may have moved across one).
 void fuse_in_graph(PassProgram& program, std::uint32_t a, std::uint32_t b, std::uint32_t f);
 
 /// True when the accesses of nodes `a` and `b` conflict (overlap, at least one writes).

@@ -316,6 +316,29 @@ TEST(Fusion, IndependentDispatchInBetweenLetsTheNormMoveDown) {
   EXPECT_EQ(kernels_of(r.recording), (std::vector<std::string>{"fill_f32", "rms_norm_mul_f32"}));
 }
 
+// auto_dag with an explicit barrier between norm and mul: the fused dispatch lands after the
+// barrier, so a later write of the norm's input, which only the barrier ordered after the norm,
+// now needs an edge to the fused dispatch. (Found by the pass property test.)
+TEST(Fusion, FusionAcrossAnExplicitBarrierKeepsLaterHazardsOrdered) {
+  NormMul f;
+  Encoder enc = f.dev.encoder();
+  f.dispatch_norm(enc, f.x, f.t);
+  enc.barrier();
+  f.dispatch_mul(enc, f.t, f.w, f.y);
+  enc.dispatch(f.fill, Launch::threads(kElems, 64), {out(f.x), value(3.0F), value(kElems)},
+               {.label = "overwrite x"});
+  const Recording rec = enc.finish();
+  const auto run = [&](const Recording& which) {
+    f.x.upload(std::span<const float>(ramp(kElems)));
+    return run_floats(f.dev, which, {f.y, f.x});
+  };
+  const PassResult r = checked({Pass::Fuse}).apply(rec);
+  EXPECT_EQ(run(r.recording), run(rec));
+  ASSERT_EQ(kernels_of(r.recording), (std::vector<std::string>{"rms_norm_mul_f32", "fill_f32"}));
+  ASSERT_EQ(r.recording.node(1).dependencies.size(), 1U) << r.recording.to_string();
+  EXPECT_EQ(r.recording.node(1).dependencies[0].kind, DependencyKind::WriteAfterRead);
+}
+
 // Fused args may alias only as one of the dispatches already did: a mul writing back into the
 // norm's input would make the fused kernel write what it reads.
 TEST(Fusion, AliasTheFusedKernelWouldAddIsRefused) {
