@@ -134,7 +134,7 @@ void ensure_hazard_graph(PassProgram& p, bool across_barriers) {
       p.marks[h.node] = id;
       g.storage.push_back({h.node, h.kind, p.input->resources[h.resource]->id, h.earlier, h.later});
     }
-    g.ranges[id] = {begin, static_cast<std::uint32_t>(g.storage.size()) - begin, false};
+    g.ranges[id] = {begin, static_cast<std::uint32_t>(g.storage.size()) - begin};
   }
   p.graph_valid = true;
 }
@@ -163,7 +163,7 @@ void fuse_in_graph(PassProgram& p, std::uint32_t a, std::uint32_t b, std::uint32
       g.storage.push_back(d);
     }
   }
-  g.ranges[f] = {begin, static_cast<std::uint32_t>(g.storage.size()) - begin, false};
+  g.ranges[f] = {begin, static_cast<std::uint32_t>(g.storage.size()) - begin};
   g.forward[a] = f;
   g.forward[b] = f;
 }

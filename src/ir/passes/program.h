@@ -43,17 +43,16 @@
 namespace encore::detail {
 
 struct HazardGraph {
-  /// Edges of one node: in the input's deps (imported) or in `storage`.
+  /// Edges of one node in `storage`.
   struct Range {
     std::uint32_t begin = 0;
     std::uint32_t count = 0;
-    bool imported = false;
   };
   /// Input node ids use the input's own deps (an auto_dag input).
   bool imported = false;
   /// The graph has the hazards across barriers too (computed, or imported without barriers).
   bool across_barriers = false;
-  std::vector<Range> ranges;  ///< by id, where not imported
+  std::vector<Range> ranges;  ///< by id; for imported input nodes, their deps in the input
   std::vector<Dependency> storage;
   /// By id: the fused dispatch that replaced the node, or kNoNode (sized to the node count).
   std::vector<std::uint32_t> forward;

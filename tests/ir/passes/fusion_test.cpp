@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "encore/encore.h"
+#include "encore/ops.h"
 
 #include "ir/passes/pass_test_helpers.h"
 
@@ -130,6 +131,32 @@ TEST(Fusion, AddNormMulChainFusesIntoOneDispatch) {
   EXPECT_EQ(kernels_of(r.recording), (std::vector<std::string>{"add_rms_norm_mul_f32"}));
   EXPECT_EQ(labels_of(r.recording), (std::vector<std::string>{"blk.1.residual+rms_norm+mul"}));
   EXPECT_EQ(r.report.nodes_fused(), 2U);
+}
+
+// A block recorded with the op library's encode helpers (unfused norms, weight multiplies and the
+// in-place residual add) fuses into rms_norm_mul_f32 and add_rms_norm_mul_f32, byte-identical.
+TEST(Fusion, OpLibraryRecordingsFuse) {
+  NormMul f;
+  Buffer residual = upload_floats(f.dev, ramp(kElems, 0.5F), "residual");
+  Buffer y2 = f.dev.alloc(kElems * 4, "y2");
+  const ops::OpEncoder ops(f.dev);
+  Encoder enc = f.dev.encoder();
+  ops.rms_norm(enc, f.x, f.t, kN, kEps, "blk.0.attn_norm");
+  ops.mul(enc, f.t, f.w, f.y, "blk.0.attn_norm.w");
+  ops.add(enc, residual, f.y, residual, "blk.0.residual");
+  ops.rms_norm(enc, residual, f.t, kN, kEps, "blk.0.ffn_norm");
+  ops.mul(enc, f.w, f.t, y2, "blk.0.ffn_norm.w");
+  const Recording rec = enc.finish();
+  const auto run = [&](const Recording& which) {
+    residual.upload(std::span<const float>(ramp(kElems, 0.5F)));
+    return run_floats(f.dev, which, {f.y, residual, y2});
+  };
+  const PassResult r = checked({Pass::Fuse}, {.live_out = {f.y, residual, y2}}).apply(rec);
+  EXPECT_EQ(kernels_of(r.recording),
+            (std::vector<std::string>{"rms_norm_mul_f32", "add_rms_norm_mul_f32"}));
+  EXPECT_EQ(labels_of(r.recording),
+            (std::vector<std::string>{"blk.0.attn_norm+mul", "blk.0.residual+rms_norm+mul"}));
+  EXPECT_EQ(run(r.recording), run(rec));
 }
 
 // The in-place residual add (sum == a, the very same view) keeps its alias in the fused kernel.
