@@ -67,7 +67,8 @@ bool load_cupti(const std::vector<std::string>& candidates, CuptiLibrary& out, s
     void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (handle == nullptr) {
       const char* error = dlerror();
-      tried += "\n  " + path + ": " + (error != nullptr ? error : "cannot be opened");
+      // dlerror's text starts with the path it could not open.
+      tried += "\n  " + (error != nullptr ? std::string(error) : path + ": cannot be opened");
       continue;
     }
     CuptiLibrary lib;

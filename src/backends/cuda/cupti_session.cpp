@@ -2,8 +2,8 @@
 //
 // Threads: API and resource callbacks run on the thread that calls CUDA (here: a committing
 // thread, inside its device's commit lock); buffer callbacks on CUPTI's own thread or on the
-// thread that flushes. One mutex guards the launch table and the sinks; a sink has its own,
-// taken after it (lock order: session, then sink).
+// thread that flushes. The launch table's mutex guards launches and sinks; a sink has its own,
+// taken after it (lock order: table, then sink).
 //
 // The session object is created once and never destroyed: CUPTI may call back into it until the
 // process exits. Kernel collection is enabled while at least one lease is held.
@@ -41,16 +41,6 @@ constexpr CUpti_CallbackId kDriverLaunches[] = {
     CUPTI_DRIVER_TRACE_CBID_cuLaunchKernel,   CUPTI_DRIVER_TRACE_CBID_cuLaunchKernel_ptsz,
     CUPTI_DRIVER_TRACE_CBID_cuLaunchKernelEx, CUPTI_DRIVER_TRACE_CBID_cuLaunchKernelEx_ptsz,
     CUPTI_DRIVER_TRACE_CBID_cuGraphLaunch,    CUPTI_DRIVER_TRACE_CBID_cuGraphLaunch_ptsz,
-};
-
-// One tagged launch: a kernel launch (1 kernel) or a graph launch (one kernel per node).
-struct LaunchEntry {
-  CuptiSink* sink = nullptr;
-  std::uint64_t sequence = 0;
-  std::uint32_t node = 0;
-  std::shared_ptr<const GraphNodeMap> nodes;
-  std::uint64_t remaining = 1;
-  std::vector<std::uint32_t> correlation_ids;
 };
 
 class Session;
@@ -97,16 +87,8 @@ class Session final : public CuptiSession {
     return r == CUPTI_SUCCESS;
   }
 
-  void attach(CuptiSink& sink) override {
-    std::lock_guard lock(mutex_);
-    sinks_.push_back(&sink);
-  }
-
-  void detach(CuptiSink& sink) override {
-    std::lock_guard lock(mutex_);
-    std::erase(sinks_, &sink);
-    std::erase_if(launches_, [&](const auto& kv) { return kv.second->sink == &sink; });
-  }
+  void attach(CuptiSink& sink) override { table_.attach(sink); }
+  void detach(CuptiSink& sink) override { table_.detach(sink); }
 
   void flush() override { (void)lib_.flush_all(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED); }
 
@@ -155,21 +137,7 @@ class Session final : public CuptiSession {
   // A launch call entered: file its correlation id under the thread's tag.
   void on_launch(std::uint32_t correlation_id) {
     LaunchTag* tag = LaunchTag::current();
-    if (tag == nullptr) return;  // not a launch of a profiled encore device
-    std::lock_guard lock(mutex_);
-    std::shared_ptr<void>& slot = tag->launch();
-    if (!slot) {
-      auto entry = std::make_shared<LaunchEntry>();
-      entry->sink = &tag->sink();
-      entry->sequence = tag->sequence();
-      entry->node = tag->node();
-      entry->nodes = tag->nodes();
-      entry->remaining = tag->kernels();
-      slot = entry;
-    }
-    auto entry = std::static_pointer_cast<LaunchEntry>(slot);
-    entry->correlation_ids.push_back(correlation_id);
-    launches_[correlation_id] = std::move(entry);
+    if (tag != nullptr) table_.on_launch(*tag, correlation_id);  // else not a profiled launch
   }
 
   static void CUPTIAPI on_buffer_requested(std::uint8_t** buffer, std::size_t* size,
@@ -189,45 +157,21 @@ class Session final : public CuptiSession {
   }
 
   void consume(CUcontext context, std::uint32_t stream, std::uint8_t* buffer, std::size_t valid) {
-    std::lock_guard lock(mutex_);
     CUpti_Activity* record = nullptr;
     while (valid > 0 && lib_.next_record(buffer, valid, &record) == CUPTI_SUCCESS) {
-      if (record->kind == CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL) {
-        deliver(*reinterpret_cast<const CUpti_ActivityKernel10*>(record));
-      }
+      if (record->kind != CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL) continue;
+      const auto& k = *reinterpret_cast<const CUpti_ActivityKernel10*>(record);
+      (void)table_.deliver(k.correlationId, k.graphNodeId, k.streamId, k.start, k.end);
     }
     std::size_t dropped = 0;
     if (lib_.dropped_records(context, stream, &dropped) == CUPTI_SUCCESS && dropped > 0) {
-      for (CuptiSink* sink : sinks_) sink->add_dropped(dropped);
-    }
-  }
-
-  void deliver(const CUpti_ActivityKernel10& kernel) {
-    auto it = launches_.find(kernel.correlationId);
-    if (it == launches_.end()) return;  // a kernel encore did not launch while profiling
-    const std::shared_ptr<LaunchEntry> entry = it->second;
-    std::uint32_t node = entry->node;
-    bool known = kernel.start != 0 || kernel.end != 0;
-    if (entry->nodes) {
-      auto n = entry->nodes->find(kernel.graphNodeId);
-      known = known && n != entry->nodes->end();
-      if (n != entry->nodes->end()) node = n->second;
-    }
-    if (known) {
-      entry->sink->add(entry->sequence, node, kernel.streamId, kernel.start, kernel.end);
-    } else {
-      entry->sink->add_unattributed(1);
-    }
-    if (entry->remaining > 0 && --entry->remaining == 0) {
-      for (std::uint32_t id : entry->correlation_ids) launches_.erase(id);
+      table_.dropped(dropped);
     }
   }
 
   CuptiLibrary lib_;
   CUpti_SubscriberHandle subscriber_ = nullptr;
-  std::mutex mutex_;
-  std::vector<CuptiSink*> sinks_;
-  std::unordered_map<std::uint32_t, std::shared_ptr<LaunchEntry>> launches_;
+  LaunchTable table_;
 };
 
 void release_lease() {
@@ -241,6 +185,10 @@ void release_lease() {
 }
 
 }  // namespace
+
+bool CuptiSession::loaded() noexcept {
+  return g_session.load(std::memory_order_acquire) != nullptr;
+}
 
 std::shared_ptr<CuptiSession> CuptiSession::acquire(const DeviceOptions& options,
                                                     std::string& why) {

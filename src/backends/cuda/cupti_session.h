@@ -71,6 +71,36 @@ class CuptiSink {
   Drained pending_;
 };
 
+class LaunchTag;
+
+/// Which dispatch each CUPTI correlation id launched: filled by the API callback (on_launch, on
+/// the launching thread, under the tag), read when kernel records arrive (deliver). Holds the
+/// session's one lock. CUPTI-free, so its joins are testable without a GPU.
+class LaunchTable {
+ public:
+  /// The launch API call with `correlation_id` entered on a thread whose tag is `tag`. The
+  /// runtime call and the driver call it makes are one launch: they share one entry.
+  void on_launch(LaunchTag& tag, std::uint32_t correlation_id);
+  /// A kernel record: attributed to its dispatch in its sink, or counted there as unattributed
+  /// (unknown graph node, no timestamps). False when no tagged launch has that correlation id
+  /// (a kernel encore did not launch while profiling).
+  bool deliver(std::uint32_t correlation_id, std::uint64_t graph_node_id, std::uint32_t stream,
+               std::uint64_t start, std::uint64_t end);
+  void attach(CuptiSink& sink);
+  /// Forgets the sink and its pending launches.
+  void detach(CuptiSink& sink);
+  /// Records CUPTI dropped: every attached sink is told (CUPTI cannot say whose they were).
+  void dropped(std::uint64_t count);
+  /// Launches still waiting for kernel records (for tests).
+  std::size_t pending() const;
+
+ private:
+  struct Entry;
+  mutable std::mutex mutex_;
+  std::vector<CuptiSink*> sinks_;
+  std::unordered_map<std::uint32_t, std::shared_ptr<Entry>> launches_;
+};
+
 /// Template node id -> executable node id, collected during one instantiation.
 struct CloneCapture {
   std::unordered_map<std::uint64_t, std::uint64_t> executable_of;
@@ -80,7 +110,11 @@ class CuptiSession {
  public:
   /// The process-wide session, with kernel collection on for as long as the returned lease
   /// lives. Null when CUPTI cannot be used, with `why` saying what was tried and what failed.
+  /// The first acquire loads CUPTI (from options.cupti_library when set, else by searching); the
+  /// library it loads serves every later device of the process.
   static std::shared_ptr<CuptiSession> acquire(const DeviceOptions& options, std::string& why);
+  /// True once a session exists in this process (for tests of the fallback).
+  static bool loaded() noexcept;
 
   virtual ~CuptiSession() = default;
 

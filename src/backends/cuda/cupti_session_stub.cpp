@@ -5,6 +5,8 @@
 
 namespace encore::detail {
 
+bool CuptiSession::loaded() noexcept { return false; }
+
 std::shared_ptr<CuptiSession> CuptiSession::acquire(const DeviceOptions& /*options*/,
                                                     std::string& why) {
   why = "encore was built without the CUPTI headers (cupti.h was not found at configure time)";
