@@ -52,7 +52,7 @@ class Session final : public CuptiSession {
  public:
   explicit Session(const CuptiLibrary& lib) : lib_(lib) {}
 
-  // Subscribes and registers the callbacks; false (with why) when CUPTI refuses.
+  // Subscribes and registers the buffer callbacks; false (with why) when CUPTI refuses.
   bool start(std::string& why) {
     CUptiResult r = lib_.subscribe(&subscriber_, &Session::on_callback, this);
     if (r != CUPTI_SUCCESS) {
@@ -60,31 +60,43 @@ class Session final : public CuptiSession {
             "); is another CUPTI client, such as Nsight Systems or Nsight Compute, attached?";
       return false;
     }
-    r = lib_.enable_callback(1, subscriber_, CUPTI_CB_DOMAIN_RESOURCE,
-                             CUPTI_CBID_RESOURCE_GRAPHNODE_CLONED);
-    for (CUpti_CallbackId id : kRuntimeLaunches) {
-      if (r == CUPTI_SUCCESS)
-        r = lib_.enable_callback(1, subscriber_, CUPTI_CB_DOMAIN_RUNTIME_API, id);
-    }
-    for (CUpti_CallbackId id : kDriverLaunches) {
-      if (r == CUPTI_SUCCESS)
-        r = lib_.enable_callback(1, subscriber_, CUPTI_CB_DOMAIN_DRIVER_API, id);
-    }
-    if (r == CUPTI_SUCCESS)
-      r = lib_.register_callbacks(&Session::on_buffer_requested, &Session::on_buffer_completed);
+    r = lib_.register_callbacks(&Session::on_buffer_requested, &Session::on_buffer_completed);
     if (r != CUPTI_SUCCESS) {
-      why = "CUPTI refused its callbacks: " + lib_.describe(r);
+      why = "CUPTI refused its buffer callbacks: " + lib_.describe(r);
       (void)lib_.unsubscribe(subscriber_);
       return false;
     }
     return true;
   }
 
+  // Kernel records and the launch and clone callbacks, on or off together: while no device
+  // profiles per dispatch, CUPTI adds nothing to any launch of the process.
   bool set_collection(bool on, std::string& why) {
-    const CUptiResult r = on ? lib_.activity_enable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL)
-                             : lib_.activity_disable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL);
-    if (r != CUPTI_SUCCESS) why = "CUPTI refused kernel activity collection: " + lib_.describe(r);
-    return r == CUPTI_SUCCESS;
+    const std::uint32_t enable = on ? 1 : 0;
+    CUptiResult r = on ? lib_.activity_enable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL)
+                       : lib_.activity_disable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL);
+    if (r != CUPTI_SUCCESS && on) {
+      why = "CUPTI refused kernel activity collection: " + lib_.describe(r);
+      return false;
+    }
+    r = lib_.enable_callback(enable, subscriber_, CUPTI_CB_DOMAIN_RESOURCE,
+                             CUPTI_CBID_RESOURCE_GRAPHNODE_CLONED);
+    for (CUpti_CallbackId id : kRuntimeLaunches) {
+      if (r == CUPTI_SUCCESS) {
+        r = lib_.enable_callback(enable, subscriber_, CUPTI_CB_DOMAIN_RUNTIME_API, id);
+      }
+    }
+    for (CUpti_CallbackId id : kDriverLaunches) {
+      if (r == CUPTI_SUCCESS) {
+        r = lib_.enable_callback(enable, subscriber_, CUPTI_CB_DOMAIN_DRIVER_API, id);
+      }
+    }
+    if (r != CUPTI_SUCCESS && on) {
+      why = "CUPTI refused its launch callbacks: " + lib_.describe(r);
+      (void)lib_.activity_disable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL);
+      return false;
+    }
+    return true;
   }
 
   void attach(CuptiSink& sink) override { table_.attach(sink); }
