@@ -58,7 +58,9 @@ struct SubmissionRecord {
   std::uint64_t replay = 0;
   std::uint32_t dispatches = 0;  ///< dispatches in the command buffer
   bool failed = false;           ///< it finished with an error (its times are then zero)
-  std::int64_t start_ns = 0;     ///< on the device's profile clock (see the file comment)
+  /// On the device's profile clock (see the file comment). CUDA per dispatch: the first
+  /// kernel's start and the last kernel's end (zero when no kernel record arrived).
+  std::int64_t start_ns = 0;
   std::int64_t end_ns = 0;
   /// Submission::time(): the device's own measure (CUDA events around the launch; CPU wall time).
   std::int64_t device_ns = 0;

@@ -53,8 +53,8 @@ struct Stats {
   /// Dispatch executions timed by the profiler (CUDA: counted as CUPTI's records are handed
   /// over, at the latest by Device::profile()).
   std::uint64_t dispatches_profiled = 0;
-  /// Timings the profiler could not join to a dispatch (kernels encore did not launch, or
-  /// records the driver dropped).
+  /// Timings the profiler could not join to a dispatch: unknown graph node, records the driver
+  /// dropped, kernels of the process that matched no launch of a profiling device.
   std::uint64_t profile_records_unattributed = 0;
 
   /// One "name value" pair per line.

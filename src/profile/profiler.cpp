@@ -1,6 +1,7 @@
 #include "profile/profiler.h"
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 
 namespace encore::detail {
@@ -62,7 +63,11 @@ void Profiler::add_submission(const SubmissionState& s, std::int64_t start_ns, s
     r.device_ns = device_ns;
   }
   r.graph = e.list->graph;
-  submissions_.push_back(std::move(e));
+  // Kept in sequence order for the join. Completions come in order; a submission that fails
+  // while launching is recorded at once, possibly before earlier ones finish.
+  auto at = submissions_.end();
+  while (at != submissions_.begin() && std::prev(at)->record.submission > r.submission) --at;
+  submissions_.insert(at, std::move(e));
   dispatches_.insert(dispatches_.end(), dispatches.begin(), dispatches.end());
   StatsCounters::add(counters_.submissions_profiled, 1);
   StatsCounters::add(counters_.dispatches_profiled, dispatches.size());
@@ -74,18 +79,23 @@ void Profiler::add_dispatches(std::span<const RawDispatch> dispatches) {
   StatsCounters::add(counters_.dispatches_profiled, dispatches.size());
 }
 
-void Profiler::add_unattributed(std::uint64_t count, std::uint64_t dropped) {
+void Profiler::add_unattributed(std::uint64_t count, std::uint64_t dropped, std::uint64_t foreign) {
   std::lock_guard lock(mutex_);
   unattributed_ += count;
   dropped_ += dropped;
-  StatsCounters::add(counters_.profile_records_unattributed, count + dropped);
+  foreign_ += foreign;
+  StatsCounters::add(counters_.profile_records_unattributed, count + dropped + foreign);
 }
 
 Profile Profiler::snapshot(const std::string& device_name, BackendKind backend) const {
   std::lock_guard lock(mutex_);
   std::vector<SubmissionRecord> submissions;
   submissions.reserve(submissions_.size());
-  for (const Entry& e : submissions_) submissions.push_back(e.record);
+  for (const Entry& e : submissions_) {
+    submissions.push_back(e.record);
+    // Spans come from the dispatch records below; a submission without any has none.
+    if (spans_from_dispatches_) submissions.back().start_ns = submissions.back().end_ns = 0;
+  }
 
   std::vector<const RawDispatch*> order;
   order.reserve(dispatches_.size());
@@ -147,6 +157,11 @@ Profile Profiler::snapshot(const std::string& device_name, BackendKind backend) 
            " dispatch timings could not be joined to a dispatch of this device");
   }
   if (dropped_ > 0) append(std::to_string(dropped_) + " timings were dropped by the driver");
+  if (foreign_ > 0) {
+    append(std::to_string(foreign_) +
+           " kernel timings of this process matched no launch of a profiling device (kernels "
+           "launched outside encore, or launches CUPTI did not report)");
+  }
   profile.set_source(device_name, backend, std::move(note));
   return profile;
 }
@@ -157,6 +172,7 @@ void Profiler::reset() {
   dispatches_.clear();
   unattributed_ = 0;
   dropped_ = 0;
+  foreign_ = 0;
   epoch_ = std::chrono::steady_clock::now();
   ++generation_;
 }

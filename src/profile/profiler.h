@@ -68,9 +68,10 @@ class Profiler {
                       std::span<const RawDispatch> dispatches = {});
   /// Dispatch times measured apart from their submission; joined at snapshot.
   void add_dispatches(std::span<const RawDispatch> dispatches);
-  /// Dispatch times nothing could be attributed to (kernels encore did not launch, records
-  /// the driver dropped); reported in the note.
-  void add_unattributed(std::uint64_t count, std::uint64_t dropped);
+  /// Timings that could not be attributed: `count` of this device's launches (unknown node, no
+  /// timestamps), `dropped` by the driver, `foreign`: kernels of the process that matched no
+  /// launch of a profiling device. Reported in the note and counted in Stats.
+  void add_unattributed(std::uint64_t count, std::uint64_t dropped, std::uint64_t foreign);
 
   /// Everything recorded so far. Dispatch records of submissions not yet finished stay for a
   /// later snapshot.
@@ -98,6 +99,7 @@ class Profiler {
   std::vector<RawDispatch> dispatches_;
   std::uint64_t unattributed_ = 0;
   std::uint64_t dropped_ = 0;
+  std::uint64_t foreign_ = 0;
   // Command list facts by list id (a replayed recording is described once), and submissions
   // per recording. The cache is bounded; the replay counts are 16 bytes per recording.
   std::unordered_map<std::uint64_t, std::shared_ptr<const ListInfo>> lists_;

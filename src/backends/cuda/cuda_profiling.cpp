@@ -56,7 +56,9 @@ void CudaProfiling::collect() {
   session_->flush();
   CuptiSink::Drained d = sink_->drain();
   profiler_.add_dispatches(d.records);
-  if (d.unattributed + d.dropped > 0) profiler_.add_unattributed(d.unattributed, d.dropped);
+  if (d.unattributed + d.dropped + d.foreign > 0) {
+    profiler_.add_unattributed(d.unattributed, d.dropped, d.foreign);
+  }
 }
 
 void CudaProfiling::reset() {

@@ -53,11 +53,15 @@ class CuptiSink {
   void add_unattributed(std::uint64_t count);
   /// Records CUPTI dropped (its buffers were full).
   void add_dropped(std::uint64_t count);
+  /// Kernel records of the process that matched no tagged launch (kernels launched outside
+  /// encore, or a launch whose correlation CUPTI did not report).
+  void add_foreign(std::uint64_t count);
 
   struct Drained {
     std::vector<RawDispatch> records;
     std::uint64_t unattributed = 0;
     std::uint64_t dropped = 0;
+    std::uint64_t foreign = 0;
   };
   /// Takes everything received so far.
   Drained drain();
@@ -82,8 +86,8 @@ class LaunchTable {
   /// runtime call and the driver call it makes are one launch: they share one entry.
   void on_launch(LaunchTag& tag, std::uint32_t correlation_id);
   /// A kernel record: attributed to its dispatch in its sink, or counted there as unattributed
-  /// (unknown graph node, no timestamps). False when no tagged launch has that correlation id
-  /// (a kernel encore did not launch while profiling).
+  /// (unknown graph node, no timestamps). False when no tagged launch has that correlation id;
+  /// every attached sink then counts it as foreign.
   bool deliver(std::uint32_t correlation_id, std::uint64_t graph_node_id, std::uint32_t stream,
                std::uint64_t start, std::uint64_t end);
   void attach(CuptiSink& sink);

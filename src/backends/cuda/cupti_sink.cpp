@@ -31,6 +31,11 @@ void CuptiSink::add_unattributed(std::uint64_t count) {
   pending_.unattributed += count;
 }
 
+void CuptiSink::add_foreign(std::uint64_t count) {
+  std::lock_guard lock(mutex_);
+  pending_.foreign += count;
+}
+
 void CuptiSink::add_dropped(std::uint64_t count) {
   std::lock_guard lock(mutex_);
   pending_.dropped += count;
@@ -80,7 +85,10 @@ bool LaunchTable::deliver(std::uint32_t correlation_id, std::uint64_t graph_node
                           std::uint32_t stream, std::uint64_t start, std::uint64_t end) {
   std::lock_guard lock(mutex_);
   auto it = launches_.find(correlation_id);
-  if (it == launches_.end()) return false;
+  if (it == launches_.end()) {
+    for (CuptiSink* sink : sinks_) sink->add_foreign(1);
+    return false;
+  }
   const std::shared_ptr<Entry> entry = it->second;
   std::uint32_t node = entry->node;
   bool known = start != 0 || end != 0;

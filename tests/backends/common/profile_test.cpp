@@ -122,7 +122,9 @@ TEST_P(Profiling, DispatchModeRecordsEveryDispatchWithWhatWasRecorded) {
   EXPECT_EQ(by_index[0]->op, OpKind::Copy);
   EXPECT_EQ(by_index[3]->label, "");
   EXPECT_EQ(by_index[3]->name(), "copy_f32");
-  for (const DispatchRecord& d : p.dispatches()) EXPECT_GT(d.duration_ns(), 0) << d.dispatch;
+  for (const DispatchRecord& d : p.dispatches()) {
+    EXPECT_GT(d.duration_ns(), 0) << d.dispatch;
+  }
   EXPECT_EQ(dev.stats().dispatches_profiled, 4U);
 }
 
@@ -139,7 +141,9 @@ TEST_P(Profiling, ReplaysAreNumberedAndRecordedSeparately) {
   dev.wait_idle();
   const Profile p = dev.profile();
   ASSERT_EQ(p.submissions().size(), 4U);
-  for (std::uint64_t i = 0; i < 3; ++i) EXPECT_EQ(p.submissions()[i].replay, i + 1);
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(p.submissions()[i].replay, i + 1);
+  }
   EXPECT_EQ(p.submissions()[3].replay, 0U);
   std::map<std::uint64_t, std::vector<std::uint32_t>> dispatches_of_replay;
   for (const DispatchRecord& d : p.dispatches())

@@ -74,7 +74,9 @@ TEST(CpuProfile, OneThreadIsOneLane) {
   enc.commit_and_wait();
   const Profile p = dev.profile();
   ASSERT_EQ(p.dispatches().size(), 6U);
-  for (const DispatchRecord& d : p.dispatches()) EXPECT_EQ(d.lane, 0U);
+  for (const DispatchRecord& d : p.dispatches()) {
+    EXPECT_EQ(d.lane, 0U);
+  }
 }
 
 // A failing submission is recorded as failed with no times and no dispatch records; the next
@@ -139,7 +141,9 @@ TEST(CpuProfile, ValidationAndShuffledSchedulesAreProfiled) {
                                    [](const DispatchRecord& d) { return d.dispatch == 2; });
     ASSERT_NE(last, p.dispatches().end());
     for (const DispatchRecord& d : p.dispatches()) {
-      if (d.dispatch != 2) EXPECT_LE(d.end_ns, last->start_ns);
+      if (d.dispatch != 2) {
+        EXPECT_LE(d.end_ns, last->start_ns);
+      }
     }
   }
 }

@@ -154,7 +154,9 @@ TEST(CudaProfile, StreamPathsRecordEveryDispatch) {
       lanes.insert(d.lane);
     }
     EXPECT_EQ(dispatches.size(), 32U) << to_string(path);
-    if (path == ExecutionPath::MultiStream) EXPECT_GT(lanes.size(), 1U);
+    if (path == ExecutionPath::MultiStream) {
+      EXPECT_GT(lanes.size(), 1U);
+    }
   }
 }
 
@@ -208,8 +210,12 @@ TEST(CudaProfile, TwoProfilingDevicesKeepTheirOwnRecords) {
   const Profile p2 = second.profile();
   ASSERT_EQ(p1.dispatches().size(), 10U) << p1.note();
   ASSERT_EQ(p2.dispatches().size(), 7U) << p2.note();
-  for (const DispatchRecord& d : p1.dispatches()) EXPECT_TRUE(mentions(d.label, "first"));
-  for (const DispatchRecord& d : p2.dispatches()) EXPECT_TRUE(mentions(d.label, "second"));
+  for (const DispatchRecord& d : p1.dispatches()) {
+    EXPECT_TRUE(mentions(d.label, "first"));
+  }
+  for (const DispatchRecord& d : p2.dispatches()) {
+    EXPECT_TRUE(mentions(d.label, "second"));
+  }
 }
 
 // Per submission on CUDA: event-timed records in commit order, spaced as on the GPU.
@@ -228,7 +234,9 @@ TEST(CudaProfile, SubmissionModeChainsEventTimes) {
     const SubmissionRecord& s = p.submissions()[i];
     EXPECT_GT(s.device_ns, 0);
     EXPECT_EQ(s.duration_ns(), s.device_ns);
-    if (i > 0) EXPECT_GE(s.start_ns, p.submissions()[i - 1].end_ns);
+    if (i > 0) {
+      EXPECT_GE(s.start_ns, p.submissions()[i - 1].end_ns);
+    }
   }
 }
 

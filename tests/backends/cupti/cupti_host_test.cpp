@@ -166,8 +166,9 @@ TEST(LaunchTableTest, GraphKernelsArePlacedByExecutableNodeId) {
   EXPECT_EQ(d.unattributed, 2U);
 }
 
-// Kernels nobody tagged are not encore's: deliver says so and records nothing.
-TEST(LaunchTableTest, UntaggedKernelsAreIgnored) {
+// Kernels nobody tagged are not this device's: deliver says so, records nothing, and every
+// attached sink counts one foreign kernel (a correlation failure would show there).
+TEST(LaunchTableTest, UntaggedKernelsAreCountedAsForeign) {
   CuptiSink sink(0);
   LaunchTable table;
   table.attach(sink);
@@ -175,6 +176,7 @@ TEST(LaunchTableTest, UntaggedKernelsAreIgnored) {
   const CuptiSink::Drained d = sink.drain();
   EXPECT_TRUE(d.records.empty());
   EXPECT_EQ(d.unattributed, 0U);
+  EXPECT_EQ(d.foreign, 1U);
 }
 
 // Detaching a sink forgets its pending launches (their records would have nowhere to go), and
