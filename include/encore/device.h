@@ -13,6 +13,7 @@
 #include "encore/fence.h"
 #include "encore/kernel.h"
 #include "encore/options.h"
+#include "encore/passes.h"
 #include "encore/recording.h"
 #include "encore/stats.h"
 #include "encore/submission.h"
@@ -63,6 +64,12 @@ class Device {
   /// Submits a recording (a replay). Throws WrongDevice for another device's recording.
   Submission submit(const Recording& recording, std::string_view label = {},
                     const CommitOptions& options = {});
+  /// Runs `pipeline` on a recording of this device and counts what it did in stats() (see
+  /// PassPipeline::apply for errors). Submit the result for an optimised replay; `recording`
+  /// itself is unchanged. Throws WrongDevice for another device's recording.
+  PassResult optimize(const Recording& recording, const PassPipeline& pipeline);
+  /// The pipeline encoders that choose none use (DeviceOptions::passes).
+  const PassPipeline& passes() const noexcept;
   /// A new fence owned by this device.
   Fence create_fence();
   /// Blocks until every committed submission has finished.

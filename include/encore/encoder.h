@@ -28,6 +28,7 @@
 #include "encore/kernel.h"
 #include "encore/launch.h"
 #include "encore/options.h"
+#include "encore/passes.h"
 #include "encore/recording.h"
 #include "encore/submission.h"
 #include "encore/types.h"
@@ -46,6 +47,10 @@ struct EncoderOptions {
   std::optional<ExecutionPath> path;
   /// Command buffer label (commit(label) replaces it).
   std::string label;
+  /// Passes run on the command buffer at commit() and finish() (the device's
+  /// DeviceOptions::passes when unset; an empty pipeline for none). A recording the passes refuse
+  /// (an untagged buffer arg) makes commit()/finish() throw and leaves the encoder open.
+  std::optional<PassPipeline> passes;
 };
 
 /// Per-dispatch metadata. Extra ranges declare memory the kernel touches that is not one of its
@@ -103,11 +108,14 @@ class Encoder {
   void keep_hot(const BufferView& view);
 
   /// Submits the command buffer without blocking. `label` (when not empty) replaces the
-  /// encoder's label. The encoder becomes Committed.
+  /// encoder's label. The encoder becomes Committed. With passes (EncoderOptions::passes), the
+  /// optimised command buffer is submitted; if the passes throw, nothing is submitted and the
+  /// encoder stays Open.
   Submission commit(std::string_view label = {}, const CommitOptions& options = {});
   /// commit() then wait(): throws the submission's Error if it failed.
   Submission commit_and_wait(std::string_view label = {}, const CommitOptions& options = {});
-  /// Ends the command buffer without submitting it and returns it as a Recording.
+  /// Ends the command buffer without submitting it and returns it as a Recording (after the
+  /// encoder's passes, if any; if they throw, the encoder stays Open).
   Recording finish();
   /// Drops the recorded work. The encoder becomes Discarded.
   void discard();

@@ -12,6 +12,7 @@
 #include "encore/kernel.h"
 #include "encore/launch.h"
 #include "encore/options.h"
+#include "encore/passes.h"
 #include "encore/recording.h"
 #include "encore/stats.h"
 #include "encore/submission.h"

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace encore {
 
@@ -39,6 +40,13 @@ enum class ExecutionPath : std::uint8_t {
   SingleStream,  ///< direct launches on one stream, in program order
 };
 
+/// A recording pass (see encore/passes.h).
+enum class Pass : std::uint8_t {
+  Fuse,      ///< RmsNorm+ElemMul, ElemAdd+RmsNorm (and both) become one fused dispatch
+  Reorder,   ///< llama.cpp's 64-node lookahead widens concurrent groups
+  Minimize,  ///< drops barriers no hazard crosses; transitive reduction of the edges
+};
+
 std::string_view to_string(BackendKind kind) noexcept;
 std::string_view to_string(ExecutionPath path) noexcept;
 /// Parses "graph" | "streams" | "stream"; nullopt for anything else.
@@ -48,6 +56,13 @@ std::string_view to_string(Ordering ordering) noexcept;
 std::optional<BackendKind> parse_backend_kind(std::string_view text) noexcept;
 /// Parses "serial" | "barriers" | "auto_barrier" | "auto_dag"; nullopt for anything else.
 std::optional<Ordering> parse_ordering(std::string_view text) noexcept;
+/// "fuse", "reorder", "minimize".
+std::string_view to_string(Pass pass) noexcept;
+/// Parses a comma-separated list of pass names ("fuse,reorder,minimize"; spaces around names are
+/// ignored), "all" (those three, in that order) or "none" / "" (no pass). Nullopt for anything
+/// else; `bad_word` (when given) then receives the word that is not a pass.
+std::optional<std::vector<Pass>> parse_pass_list(std::string_view text,
+                                                 std::string* bad_word = nullptr);
 
 /// Everything a device can be configured with. Defaults are what production wants.
 struct DeviceOptions {
@@ -82,6 +97,9 @@ struct DeviceOptions {
   bool programmatic_launch = true;
   /// Kernels the device can run; null means the built-in registry.
   std::shared_ptr<KernelRegistry> registry;
+  /// Passes applied, with default PassOptions, to the command buffers of encoders that choose
+  /// none (EncoderOptions::passes), at commit() and finish(). Empty: none (the default).
+  std::vector<Pass> passes;
 };
 
 /// Looks up one environment variable; nullopt when unset.
@@ -104,6 +122,7 @@ std::optional<std::string> process_env(std::string_view name);
 /// | ENCORE_CUDA_PATH      | graph, streams, stream                         | path              |
 /// | ENCORE_CUDA_SYNC_EACH | 1/0                                            | sync_each_dispatch|
 /// | ENCORE_CUDA_PDL       | 1/0                                            | programmatic_launch|
+/// | ENCORE_PASSES         | fuse,reorder,minimize (any list), all, none    | passes            |
 ///
 /// Unset variables leave the field alone. A malformed value throws Error(InvalidArgument) naming
 /// the variable, its value and what was expected; nothing is silently ignored.

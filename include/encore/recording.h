@@ -69,12 +69,16 @@ struct NodeInfo {
   Launch launch;
   std::vector<BufferAccess> accesses;
   /// Dispatch: edges to earlier dispatches (auto_dag, serial). Inferred barrier: the hazard that
-  /// caused it. Explicit barrier: empty.
+  /// caused it. Explicit barrier: the hazard across it when the minimize pass kept it for one,
+  /// else empty.
   std::span<const Dependency> dependencies;
   /// Barriers: true when auto_barrier ordering inserted it.
   bool inferred = false;
   /// The barrier node that precedes this one, if any (it orders everything before it).
   std::optional<std::size_t> barrier_before;
+  /// Recordings made by passes: the node(s) of the pass's input this one stands for (two for a
+  /// fused dispatch, none for a barrier a pass inferred). Empty for encoder-made recordings.
+  std::vector<std::size_t> origins;
 };
 
 /// A recorded command buffer. Copies share the recorded nodes (immutable) and own their slot

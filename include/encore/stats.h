@@ -41,6 +41,14 @@ struct Stats {
   // Validation (CPU backend).
   std::uint64_t dispatches_validated = 0;
 
+  // Recording passes (encore/passes.h), counted where a device applies them: encoders with
+  // passes (at commit and finish) and Device::optimize.
+  std::uint64_t recordings_optimized = 0;  ///< command buffers and recordings run through passes
+  std::uint64_t nodes_fused = 0;       ///< dispatches removed by fusion (a 2-into-1 fusion is 1)
+  std::uint64_t nodes_moved = 0;       ///< dispatches reorder pulled forward into an earlier group
+  std::uint64_t barriers_removed = 0;  ///< barriers of the input minus barriers of the output
+  std::uint64_t edges_removed = 0;     ///< dependency edges of the input minus those of the output
+
   // CUDA graphs.
   std::uint64_t graph_instantiations = 0;   ///< executables built (cache misses)
   std::uint64_t graph_cache_hits = 0;       ///< submissions that reused an executable

@@ -1,7 +1,6 @@
 #include "core/command_builder.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -13,16 +12,12 @@
 
 namespace encore::detail {
 
-namespace {
-std::atomic<std::uint64_t> g_next_list_id{1};
-}  // namespace
-
 CommandBuilder::CommandBuilder(CommandBuilderConfig config)
     : pool_(std::move(config.pool)),
       list_(pool_->acquire()),
       scratch_(pool_->acquire_scratch()),
       ordering_(config.ordering) {
-  list_->id = g_next_list_id.fetch_add(1, std::memory_order_relaxed);
+  list_->id = next_command_list_id();
   list_->device_id = config.device_id;
   list_->ordering = config.ordering;
   list_->path = config.path;

@@ -1,11 +1,20 @@
 #include "core/command_list.h"
 
+#include <atomic>
 #include <string>
 
 #include "core/allocation.h"
 #include "core/fence_state.h"
 
 namespace encore::detail {
+
+namespace {
+std::atomic<std::uint64_t> g_next_list_id{1};
+}  // namespace
+
+std::uint64_t next_command_list_id() noexcept {
+  return g_next_list_id.fetch_add(1, std::memory_order_relaxed);
+}
 
 std::string CommandList::describe_node(std::size_t index) const {
   const Node& n = nodes.at(index);
@@ -45,6 +54,7 @@ void CommandList::clear() noexcept {
   registry.reset();
   dispatch_count = 0;
   barrier_count = 0;
+  origins.clear();
 }
 
 }  // namespace encore::detail

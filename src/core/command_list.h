@@ -59,6 +59,13 @@ struct Node {
   std::uint32_t barrier_before = kNoNode;
 };
 
+/// Where a node of a pass-made list came from: the index of the node (and, for a fused dispatch,
+/// of the second node) in the list the pass read. kNoNode for a barrier a pass inferred.
+struct NodeOrigin {
+  std::uint32_t first = kNoNode;
+  std::uint32_t second = kNoNode;
+};
+
 struct SlotInfo {
   std::string name;
   std::uint32_t offset = 0;  ///< into the slot value bytes
@@ -105,6 +112,9 @@ struct CommandList {
   std::uint32_t dispatch_count = 0;
   std::uint32_t barrier_count = 0;
 
+  /// Lists made by recording passes: one origin per node (empty for encoder-made lists).
+  std::vector<NodeOrigin> origins;
+
   std::string_view node_label(const Node& n) const {
     return std::string_view(label_arena).substr(n.label_begin, n.label_size);
   }
@@ -126,6 +136,9 @@ struct CommandList {
   /// Empties the list but keeps the arrays' capacity (releases retained buffers).
   void clear() noexcept;
 };
+
+/// A process-unique id for a new list's contents (CommandList::id).
+std::uint64_t next_command_list_id() noexcept;
 
 /// Calls `edge(from, to, dependency)` for every ordering constraint of `list`, following the
 /// semantics in the header comment. `dependency` is the recorded edge, or null for ordering that

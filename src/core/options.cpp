@@ -72,6 +72,47 @@ std::optional<Ordering> parse_ordering(std::string_view text) noexcept {
   return std::nullopt;
 }
 
+std::string_view to_string(Pass pass) noexcept {
+  switch (pass) {
+    case Pass::Fuse:
+      return "fuse";
+    case Pass::Reorder:
+      return "reorder";
+    case Pass::Minimize:
+      return "minimize";
+  }
+  return "?";
+}
+
+std::optional<std::vector<Pass>> parse_pass_list(std::string_view text, std::string* bad_word) {
+  const auto trim = [](std::string_view w) {
+    while (!w.empty() && w.front() == ' ') w.remove_prefix(1);
+    while (!w.empty() && w.back() == ' ') w.remove_suffix(1);
+    return w;
+  };
+  text = trim(text);
+  if (text.empty() || text == "none") return std::vector<Pass>{};
+  if (text == "all") return std::vector<Pass>{Pass::Fuse, Pass::Reorder, Pass::Minimize};
+  std::vector<Pass> passes;
+  while (true) {
+    const std::size_t comma = text.find(',');
+    const std::string_view word = trim(text.substr(0, comma));
+    bool known = false;
+    for (Pass p : {Pass::Fuse, Pass::Reorder, Pass::Minimize}) {
+      if (word == to_string(p)) {
+        passes.push_back(p);
+        known = true;
+      }
+    }
+    if (!known) {
+      if (bad_word != nullptr) *bad_word = std::string(word);
+      return std::nullopt;
+    }
+    if (comma == std::string_view::npos) return passes;
+    text.remove_prefix(comma + 1);
+  }
+}
+
 std::optional<std::string> process_env(std::string_view name) {
   const char* value = std::getenv(std::string(name).c_str());  // NOLINT(concurrency-mt-unsafe)
   if (value == nullptr) return std::nullopt;
@@ -150,6 +191,14 @@ DeviceOptions options_from_env(DeviceOptions base, const EnvLookup& lookup) {
   }
   if (auto v = lookup("ENCORE_CUDA_PDL")) {
     base.programmatic_launch = parse_bool("ENCORE_CUDA_PDL", *v);
+  }
+  if (auto v = lookup("ENCORE_PASSES")) {
+    auto passes = parse_pass_list(*v);
+    if (!passes) {
+      throw_bad_value("ENCORE_PASSES", *v,
+                      "a comma-separated list of fuse, reorder and minimize, or all, or none");
+    }
+    base.passes = std::move(*passes);
   }
   return base;
 }

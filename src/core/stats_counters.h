@@ -31,6 +31,11 @@
   X(bytes_uploaded)                   \
   X(bytes_downloaded)                 \
   X(dispatches_validated)             \
+  X(recordings_optimized)             \
+  X(nodes_fused)                      \
+  X(nodes_moved)                      \
+  X(barriers_removed)                 \
+  X(edges_removed)                    \
   X(graph_instantiations)             \
   X(graph_cache_hits)                 \
   X(graph_nodes_patched)              \

@@ -67,6 +67,11 @@ NodeInfo Recording::node(std::size_t index) const {
   info.dependencies = list_->node_deps(n);
   info.inferred = n.inferred;
   if (n.barrier_before != detail::kNoNode) info.barrier_before = n.barrier_before;
+  if (index < list_->origins.size()) {
+    for (std::uint32_t o : {list_->origins[index].first, list_->origins[index].second}) {
+      if (o != detail::kNoNode) info.origins.push_back(o);
+    }
+  }
   if (n.kind == NodeKind::Barrier) return info;
   info.kernel = n.kernel->name;
   info.op = n.op;

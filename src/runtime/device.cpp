@@ -78,6 +78,18 @@ Submission Device::submit(const Recording& recording, std::string_view label,
   return impl_->enqueue(std::move(s), options.signal.state());
 }
 
+PassResult Device::optimize(const Recording& recording, const PassPipeline& pipeline) {
+  if (!recording) throw Error(ErrorCode::InvalidArgument, "optimize of an empty Recording");
+  if (recording.device_id() != id()) {
+    throw Error(ErrorCode::WrongDevice,
+                "recording was made on device " + std::to_string(recording.device_id()) +
+                    " and cannot be optimised for device " + std::to_string(id()));
+  }
+  return impl_->apply_passes(pipeline, recording);
+}
+
+const PassPipeline& Device::passes() const noexcept { return impl_->passes; }
+
 Fence Device::create_fence() { return Fence(std::make_shared<detail::FenceState>(id())); }
 
 void Device::wait_idle() {

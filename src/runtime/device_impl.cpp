@@ -19,6 +19,7 @@ std::shared_ptr<DeviceImpl> DeviceImpl::open(const DeviceOptions& options) {
   d->registry = options.registry ? options.registry : KernelRegistry::builtin();
   d->shared = std::make_shared<DeviceShared>();
   d->shared->device_id = g_next_device_id.fetch_add(1, std::memory_order_relaxed);
+  d->passes = PassPipeline(options.passes);
 
   if (options.backend == BackendKind::Cuda || options.backend == BackendKind::Auto) {
     BackendOpenResult cuda = open_cuda_backend(options, *d->shared);
@@ -42,6 +43,19 @@ std::shared_ptr<DeviceImpl> DeviceImpl::open(const DeviceOptions& options) {
 }
 
 DeviceImpl::~DeviceImpl() { backend.reset(); }
+
+PassResult DeviceImpl::apply_passes(const PassPipeline& pipeline, const Recording& recording) {
+  PassResult result = pipeline.apply(recording);
+  if (pipeline.empty()) return result;
+  StatsCounters& c = shared->counters;
+  const PassReport& r = result.report;
+  StatsCounters::add(c.recordings_optimized, 1);
+  StatsCounters::add(c.nodes_fused, r.nodes_fused());
+  StatsCounters::add(c.nodes_moved, r.nodes_moved());
+  StatsCounters::add(c.barriers_removed, r.barriers_removed());
+  StatsCounters::add(c.edges_removed, r.edges_removed());
+  return result;
+}
 
 void DeviceImpl::check_fence(const Fence& fence, const char* operation) const {
   if (!fence) throw Error(ErrorCode::InvalidArgument, std::string(operation) + " a null fence");

@@ -29,6 +29,10 @@ class DeviceImpl {
   Submission enqueue(std::shared_ptr<SubmissionState> submission,
                      const std::shared_ptr<FenceState>& signal);
 
+  /// Applies `pipeline` to `recording` (made from one of this device's command lists) and adds
+  /// what it did to the counters.
+  PassResult apply_passes(const PassPipeline& pipeline, const Recording& recording);
+
   /// Throws Error(WrongDevice) unless `fence` belongs to this device.
   void check_fence(const Fence& fence, const char* operation) const;
 
@@ -50,6 +54,8 @@ class DeviceImpl {
   std::unique_ptr<Backend> backend;
   std::string fallback_reason;
   std::shared_ptr<CommandListPool> command_lists = std::make_shared<CommandListPool>();
+  /// DeviceOptions::passes with default PassOptions.
+  PassPipeline passes;
 
  private:
   DeviceImpl() = default;

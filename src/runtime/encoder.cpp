@@ -34,6 +34,7 @@ EncoderImpl::EncoderImpl(std::shared_ptr<DeviceImpl> device, const EncoderOption
     : device_(std::move(device)),
       ordering_(choose_ordering(device_->options, options)),
       retain_buffers_(options.retain_buffers.value_or(device_->options.retain_buffers)),
+      passes_(options.passes.value_or(device_->passes)),
       builder_(CommandBuilderConfig{.pool = device_->command_lists,
                                     .device_id = device_->shared->device_id,
                                     .limits = &device_->backend->limits(),
@@ -65,11 +66,25 @@ std::shared_ptr<CommandList> EncoderImpl::close() noexcept {
   return builder_.take();
 }
 
+std::shared_ptr<CommandList> EncoderImpl::optimized() {
+  if (passes_.empty()) return nullptr;
+  // A non-owning view of the list being built: the passes read it and build a new one.
+  const CommandList& building = builder_.list();
+  const Recording input(std::shared_ptr<const CommandList>(std::shared_ptr<void>(), &building),
+                        building.slot_initial);
+  Recording output = device_->apply_passes(passes_, input).recording;
+  // The pipeline made this list for this encoder alone, so it may still be changed (unretained
+  // mode drops its buffer references below).
+  return std::const_pointer_cast<CommandList>(output.shared_commands());
+}
+
 Submission EncoderImpl::commit(std::string_view label, const CommitOptions& options) {
   if (options.signal) device_->check_fence(options.signal, "cannot signal");
   if (!label.empty()) builder_.set_label(std::string(label));
+  std::shared_ptr<CommandList> list = optimized();
   StatsCounters::add(device_->shared->counters.command_buffers, 1);
-  std::shared_ptr<CommandList> list = close();
+  std::shared_ptr<CommandList> built = close();
+  if (!list) list = std::move(built);
   // Unretained: the caller keeps the buffers alive until completion.
   if (!retain_buffers_) list->retained.clear();
   auto s = std::make_shared<SubmissionState>();
@@ -81,8 +96,10 @@ Submission EncoderImpl::commit(std::string_view label, const CommitOptions& opti
 }
 
 Recording EncoderImpl::finish() {
+  std::shared_ptr<CommandList> list = optimized();
   StatsCounters::add(device_->shared->counters.recordings_finished, 1);
-  std::shared_ptr<CommandList> list = close();
+  std::shared_ptr<CommandList> built = close();
+  if (!list) list = std::move(built);
   std::vector<std::byte> slots = list->slot_initial;
   return Recording(std::move(list), std::move(slots));
 }

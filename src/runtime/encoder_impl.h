@@ -36,10 +36,14 @@ class EncoderImpl {
   /// Ends building: adds the encoder's counts to the device, remembers the command buffer's size
   /// and label, and hands over the list.
   std::shared_ptr<CommandList> close() noexcept;
+  /// The encoder's passes applied to the list being built (which stays as it is, so a throw
+  /// leaves the encoder open); null without passes.
+  std::shared_ptr<CommandList> optimized();
 
   std::shared_ptr<DeviceImpl> device_;
   Ordering ordering_;
   bool retain_buffers_;
+  PassPipeline passes_;
   CommandBuilder builder_;
   bool closed_ = false;
   std::string closed_label_;

@@ -96,9 +96,10 @@ TEST(Stats, ResetZeroesEverythingButTheLiveGauges) {
   }
   Stats before = dev.stats();
   // The activity above drives every counter the CPU backend has, so the reset below is seen to
-  // clear each one. (The graph_* counters belong to the CUDA backend; its tests drive them.)
+  // clear each one. (The graph_* counters belong to the CUDA backend; its tests drive them.
+  // Fusion needs the norm kernels: tests/ir/passes/pass_stats_test.cpp drives nodes_fused.)
   for (const auto& [name, counter] : named_counters(before)) {
-    if (name.starts_with("graph_")) continue;
+    if (name.starts_with("graph_") || name == "nodes_fused") continue;
     EXPECT_GT(*counter, 0U) << name;
   }
 
@@ -131,7 +132,7 @@ TEST(Stats, ToStringHasOneLinePerCounter) {
   for (std::string line; std::getline(stream, line);) {
     lines.push_back(line);
   }
-  EXPECT_EQ(lines.size(), 28U) << text;
+  EXPECT_EQ(lines.size(), 33U) << text;
   EXPECT_EQ(text.back(), '\n');
   for (const auto& [name, counter] : named_counters(s)) {
     const std::string line = name + " " + std::to_string(*counter);

@@ -141,6 +141,11 @@ std::vector<std::pair<std::string, std::uint64_t*>> named_counters(Stats& s) {
       {"bytes_uploaded", &s.bytes_uploaded},
       {"bytes_downloaded", &s.bytes_downloaded},
       {"dispatches_validated", &s.dispatches_validated},
+      {"recordings_optimized", &s.recordings_optimized},
+      {"nodes_fused", &s.nodes_fused},
+      {"nodes_moved", &s.nodes_moved},
+      {"barriers_removed", &s.barriers_removed},
+      {"edges_removed", &s.edges_removed},
       {"graph_instantiations", &s.graph_instantiations},
       {"graph_cache_hits", &s.graph_cache_hits},
       {"graph_nodes_patched", &s.graph_nodes_patched},
@@ -175,6 +180,26 @@ void run_counter_workout(Device& dev, const Buffer& a, const Buffer& b, const Bu
   dag.dispatch(dev.kernel("copy_f32"), cover(n), {in(a), out(c), value(n)});  // prunes
   const Recording rec = dag.finish();
   dev.submit(rec).wait();
+
+  // Recording passes (all but fusion, which needs the norm kernels): reorder pulls the third
+  // copy into the first group, minimize drops the barrier no hazard crosses and the edge D -> A
+  // that the path A -> B -> C -> D implies.
+  const PassPipeline passes({Pass::Reorder, Pass::Minimize});
+  const Kernel copy = dev.kernel("copy_f32");
+  const auto half = [](const Buffer& buf, std::uint32_t i) { return buf.view_of<float>(i * 2, 2); };
+  Encoder grouped = dev.encoder({.ordering = Ordering::AutoBarrier});
+  grouped.dispatch(copy, cover(2), {in(half(a, 0)), out(half(c, 0)), value(2U)});
+  grouped.dispatch(copy, cover(2), {in(half(c, 0)), out(half(d, 0)), value(2U)});
+  grouped.dispatch(copy, cover(2), {in(half(a, 1)), out(half(c, 1)), value(2U)});
+  grouped.barrier();
+  grouped.dispatch(copy, cover(2), {in(half(b, 0)), out(half(b, 1)), value(2U)});
+  dev.submit(dev.optimize(grouped.finish(), passes).recording).wait();
+  Encoder chain = dev.encoder();
+  chain.dispatch(copy, cover(n), {in(a), out(c), value(n)});
+  chain.dispatch(copy, cover(n), {in(c), out(d), value(n)});
+  chain.dispatch(copy, cover(n), {in(d), out(b), value(n)});
+  chain.dispatch(dev.kernel("add_f32"), cover(n), {in(c), in(b), out(a), value(n)});
+  dev.submit(dev.optimize(chain.finish(), passes).recording).wait();
 }
 
 AddProgram make_add_program(Device& dev) {

@@ -98,8 +98,9 @@ Error error_from(F&& f) {
 inline Launch cover(std::uint32_t n) { return Launch::threads(n, 64); }
 
 /// Activity that moves most counters: an auto_barrier command buffer that signals a fence, an
-/// auto_dag recording (with a pruned edge) that waits on it, submitted once. Buffers hold 4
-/// floats each.
+/// auto_dag recording (with a pruned edge) that waits on it, submitted once, and two recordings
+/// optimised by reorder and minimize (nodes moved, a barrier and an edge removed; nothing
+/// fused). Buffers hold 4 floats each.
 void run_counter_workout(Device& dev, const Buffer& a, const Buffer& b, const Buffer& c,
                          const Buffer& d);
 

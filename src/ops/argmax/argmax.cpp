@@ -78,6 +78,9 @@ void OpEncoder::argmax(Encoder& enc, const BufferView& x, const BufferView& toke
   const BufferView partial = scratch.sub(0, need);
   enc.dispatch(k_->argmax_partial, Launch::groups(blocks, detail::kArgmaxThreads),
                {in(x), out(partial), value(n)}, {.label = label});
+  // The second pass reads what the first wrote: under barriers ordering, dispatches between two
+  // barriers may run concurrently, so the order must be a barrier (other orderings infer it).
+  if (enc.ordering() == Ordering::Barriers) enc.barrier();
   enc.dispatch(k_->argmax_final, Launch::groups(1, detail::kArgmaxThreads),
                {in(partial), out(token), value(blocks)}, {.label = label});
 }

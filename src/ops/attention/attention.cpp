@@ -149,6 +149,9 @@ void OpEncoder::attention_decode(Encoder& enc, const BufferView& q, const Buffer
                    .shared(plan.shared_bytes),
                {in(q), in(k_cache), in(v_cache), encore::out(partial), value(params), kv_len},
                {.label = label});
+  // The second pass reads what the first wrote: under barriers ordering, dispatches between two
+  // barriers may run concurrently, so the order must be a barrier (other orderings infer it).
+  if (enc.ordering() == Ordering::Barriers) enc.barrier();
   enc.dispatch(k_->attention_combine, Launch::groups(shape.n_heads, shape.head_dim),
                {in(partial), encore::out(out), value(params)}, {.label = label});
 }

@@ -1,0 +1,219 @@
+// The decode step: embedding, per layer attention and MLP with residual norms, lm_head, argmax
+// and the device-side choice of the next token. Residuals ping-pong between two buffers, so no
+// op reads and writes the same bytes.
+
+#include "llm/decode_step.h"
+
+#include <cmath>
+#include <optional>
+#include <string>
+
+#include "encore/error.h"
+
+#include "llm/llm_kernels.h"
+
+namespace encore::llm {
+
+namespace {
+
+void require(const ops::Support& support, std::string_view what) {
+  if (!support) {
+    throw Error(ErrorCode::InvalidArgument,
+                "the op library cannot run " + std::string(what) + ": " + support.reason);
+  }
+}
+
+std::string blk(std::uint32_t layer, const char* what) {
+  return "blk." + std::to_string(layer) + "." + what;
+}
+
+}  // namespace
+
+std::string_view to_string(NormMode mode) noexcept {
+  return mode == NormMode::Split ? "split" : "fused";
+}
+
+DecodeBuffers::DecodeBuffers(Device& device, const ModelConfig& c, std::uint32_t max_ctx)
+    : max_ctx_(max_ctx) {
+  validate(c);
+  if (max_ctx == 0) throw Error(ErrorCode::InvalidArgument, "max_ctx must be at least 1");
+  attention_ = {.n_heads = c.num_heads,
+                .n_kv_heads = c.num_kv_heads,
+                .head_dim = c.head_dim,
+                .max_ctx = max_ctx};
+  const std::uint32_t h = c.hidden_size;
+  require(ops::can_rms_norm(h), "rms_norm over hidden_size " + std::to_string(h));
+  require(ops::can_rope(c.head_dim), "rope with head_dim " + std::to_string(c.head_dim));
+  require(ops::can_attention(attention_), "attention with " + std::to_string(c.num_heads) +
+                                              " heads, " + std::to_string(c.num_kv_heads) +
+                                              " kv heads, head_dim " + std::to_string(c.head_dim) +
+                                              ", max_ctx " + std::to_string(max_ctx));
+  require(ops::can_argmax(c.vocab_size), "argmax over vocab " + std::to_string(c.vocab_size));
+  const std::pair<std::uint32_t, std::uint32_t> gemvs[] = {{c.qkv_rows(), h},
+                                                           {h, c.q_dim()},
+                                                           {2 * c.intermediate_size, h},
+                                                           {h, c.intermediate_size},
+                                                           {c.vocab_size, h}};
+  for (const auto& [rows, cols] : gemvs) {
+    require(ops::can_gemv(rows, cols),
+            "gemv [" + std::to_string(rows) + ", " + std::to_string(cols) + "]");
+  }
+
+  const auto f32 = [&](std::uint64_t n, const char* label) { return device.alloc(n * 4, label); };
+  residual_[0] = f32(h, "residual.0");
+  residual_[1] = f32(h, "residual.1");
+  normed_ = f32(h, "normed");
+  norm_tmp_ = f32(h, "norm_tmp");
+  qkv_ = f32(c.qkv_rows(), "qkv");
+  attn_ = f32(c.q_dim(), "attn");
+  attn_out_ = f32(h, "attn_out");
+  gate_up_ = f32(2ULL * c.intermediate_size, "gate_up");
+  act_ = f32(c.intermediate_size, "mlp_act");
+  mlp_out_ = f32(h, "mlp_out");
+  logits_ = f32(c.vocab_size, "logits");
+  argmax_ = device.alloc(4, "argmax");
+  token_ = device.alloc(4, "token");
+  history_ = device.alloc((std::uint64_t{max_ctx} + 1) * 4, "history");
+  attention_scratch_ = device.alloc(
+      std::max<std::uint64_t>(ops::attention_scratch_bytes(attention_), 4), "attention_scratch");
+  argmax_scratch_ = device.alloc(
+      std::max<std::uint64_t>(ops::argmax_scratch_bytes(c.vocab_size), 4), "argmax_scratch");
+  cache_bytes_ = std::uint64_t{max_ctx} * c.kv_dim() * 2;
+  kv_cache_ = device.alloc(cache_bytes_ * 2 * c.num_layers, "kv_cache");
+}
+
+BufferView DecodeBuffers::k_cache(std::uint32_t layer) const {
+  return kv_cache_.view(cache_bytes_ * 2 * layer, cache_bytes_);
+}
+
+BufferView DecodeBuffers::v_cache(std::uint32_t layer) const {
+  return kv_cache_.view(cache_bytes_ * (2 * layer + 1), cache_bytes_);
+}
+
+StepArgs step_slots() {
+  return {slot<std::uint32_t>("pos", 0), slot<std::uint32_t>("kv_len", 1),
+          slot<std::uint32_t>("prompt_len", 1)};
+}
+
+StepArgs step_values(std::uint32_t pos, std::uint32_t prompt_len) {
+  return {value(pos), value(pos + 1), value(prompt_len)};
+}
+
+struct StepEncoder::Context {
+  Encoder& enc;
+  const StepArgs& args;
+  NormMode norm;
+  bool barriers;
+  int residual = 0;  // residual_[residual] holds the running hidden state
+
+  // Ends a stage: the next dispatch depends on what came before.
+  void stage() const {
+    if (barriers) enc.barrier();
+  }
+};
+
+StepEncoder::StepEncoder(Device& device, const DeviceWeights& weights, DecodeBuffers& buffers)
+    : weights_(&weights), buffers_(&buffers), ops_(device) {
+  ensure_llm_kernels(device);
+  next_token_ = device.kernel(kNextTokenKernel);
+}
+
+// normed = rms_norm(residual + add) * weight, the sum becoming the new residual; without `add`
+// (the first layer) normed = rms_norm(residual) * weight.
+void StepEncoder::residual_norm(Context& ctx, const BufferView& add, const Buffer& weight,
+                                const std::string& label) const {
+  const DecodeBuffers& b = *buffers_;
+  const ModelConfig& c = weights_->config;
+  const std::uint32_t h = c.hidden_size;
+  const float eps = c.rms_norm_eps;
+  const Buffer& x = b.residual_[ctx.residual];
+  const Buffer& sum = b.residual_[1 - ctx.residual];
+  const bool has_add = static_cast<bool>(add.buffer());
+  if (ctx.norm == NormMode::Fused) {
+    if (has_add) {
+      ops_.add_rms_norm_mul(ctx.enc, x, add, weight, sum, b.normed_, h, eps, label);
+      ctx.residual = 1 - ctx.residual;
+    } else {
+      ops_.rms_norm_mul(ctx.enc, x, weight, b.normed_, h, eps, label);
+    }
+    ctx.stage();
+    return;
+  }
+  if (has_add) {
+    ops_.add(ctx.enc, x, add, sum, label + ".add");
+    ctx.stage();
+    ctx.residual = 1 - ctx.residual;
+  }
+  ops_.rms_norm(ctx.enc, b.residual_[ctx.residual], b.norm_tmp_, h, eps, label);
+  ctx.stage();
+  ops_.mul(ctx.enc, b.norm_tmp_, weight, b.normed_, label + ".mul");
+  ctx.stage();
+}
+
+void StepEncoder::encode_layer(Context& ctx, std::uint32_t l) const {
+  const DecodeBuffers& b = *buffers_;
+  const ModelConfig& c = weights_->config;
+  const DeviceLayer& w = weights_->layers[l];
+  const std::uint32_t h = c.hidden_size;
+  const std::uint64_t q_bytes = std::uint64_t{c.q_dim()} * 4;
+  const std::uint64_t kv_bytes = std::uint64_t{c.kv_dim()} * 4;
+  const BufferView q = b.qkv_.view(0, q_bytes);
+  const BufferView k = b.qkv_.view(q_bytes, kv_bytes);
+  const BufferView v = b.qkv_.view(q_bytes + kv_bytes, kv_bytes);
+
+  std::optional<BufferView> bias;
+  if (w.qkv_bias) bias = w.qkv_bias;
+  ops_.gemv(ctx.enc, w.qkv, b.normed_, b.qkv_, c.qkv_rows(), h, bias, blk(l, "qkv"));
+  ctx.stage();
+  // q and k are adjacent in qkv and rotate alike: one rope over all their heads.
+  ops_.rope(ctx.enc, b.qkv_.view(0, q_bytes + kv_bytes), weights_->rope_inv_freq,
+            c.num_heads + c.num_kv_heads, c.head_dim, ctx.args.pos, ops::RopeStyle::NeoX,
+            blk(l, "rope"));
+  ctx.stage();
+  ops_.kv_append(ctx.enc, k, v, b.k_cache(l), b.v_cache(l), c.kv_dim(), ctx.args.pos,
+                 blk(l, "kv_append"));
+  ctx.stage();
+  ops_.attention_decode(ctx.enc, q, b.k_cache(l), b.v_cache(l), b.attn_, b.attention_scratch_,
+                        b.attention_, ctx.args.kv_len,
+                        1.0F / std::sqrt(static_cast<float>(c.head_dim)), blk(l, "attention"));
+  ctx.stage();
+  ops_.gemv(ctx.enc, w.o, b.attn_, b.attn_out_, h, c.q_dim(), {}, blk(l, "attn_output"));
+  ctx.stage();
+  residual_norm(ctx, b.attn_out_, w.mlp_norm, blk(l, "ffn_norm"));
+
+  const std::uint64_t inter_bytes = std::uint64_t{c.intermediate_size} * 4;
+  ops_.gemv(ctx.enc, w.gate_up, b.normed_, b.gate_up_, 2 * c.intermediate_size, h, {},
+            blk(l, "ffn_gate_up"));
+  ctx.stage();
+  ops_.silu_mul(ctx.enc, b.gate_up_.view(0, inter_bytes), b.gate_up_.view(inter_bytes, inter_bytes),
+                b.act_, blk(l, "ffn_silu_mul"));
+  ctx.stage();
+  ops_.gemv(ctx.enc, w.down, b.act_, b.mlp_out_, h, c.intermediate_size, {}, blk(l, "ffn_down"));
+  ctx.stage();
+  const bool last = l + 1 == c.num_layers;
+  residual_norm(ctx, b.mlp_out_, last ? weights_->final_norm : weights_->layers[l + 1].attn_norm,
+                last ? std::string("output_norm") : blk(l + 1, "attn_norm"));
+}
+
+std::size_t StepEncoder::encode(Encoder& enc, const StepArgs& args, NormMode norm,
+                                bool barriers) const {
+  const std::size_t before = enc.dispatch_count();
+  const DecodeBuffers& b = *buffers_;
+  const ModelConfig& c = weights_->config;
+  Context ctx{enc, args, norm, barriers};
+  ops_.embedding(enc, weights_->embedding, b.token_, b.residual_[0], c.hidden_size, "token_embd");
+  ctx.stage();
+  residual_norm(ctx, BufferView(), weights_->layers[0].attn_norm, blk(0, "attn_norm"));
+  for (std::uint32_t l = 0; l < c.num_layers; ++l) encode_layer(ctx, l);
+  ops_.gemv(enc, weights_->lm_head, b.normed_, b.logits_, c.vocab_size, c.hidden_size, {},
+            "output");
+  ctx.stage();
+  ops_.argmax(enc, b.logits_, b.argmax_, b.argmax_scratch_, c.vocab_size, "argmax");
+  ctx.stage();
+  enc.dispatch(next_token_, Launch::groups(1, 32),
+               {in(b.argmax_), inout(b.history_), out(b.token_), args.pos, args.prompt_len},
+               {.label = "next_token"});
+  return enc.dispatch_count() - before;
+}
+
+}  // namespace encore::llm
