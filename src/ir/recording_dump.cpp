@@ -43,6 +43,31 @@ std::string header(const detail::CommandList& list, std::size_t edges) {
   return out;
 }
 
+// Pass-made lists: where a node came from, "from #3+#5" (fused) or "was #7" (moved); empty when
+// the node kept its index or the list was not made by a pass.
+std::string provenance(const detail::CommandList& list, std::size_t index) {
+  if (index >= list.origins.size()) return {};
+  const detail::NodeOrigin& o = list.origins[index];
+  if (o.second != detail::kNoNode) {
+    return "from #" + std::to_string(o.first) + "+#" + std::to_string(o.second);
+  }
+  if (o.first != detail::kNoNode && o.first != index) return "was #" + std::to_string(o.first);
+  return {};
+}
+
+// Why a barrier exists: inferred from a hazard, or explicit (and, when minimize kept it, the
+// hazard across it).
+std::string barrier_reason(const detail::CommandList& list, const detail::Node& n) {
+  const auto deps = list.node_deps(n);
+  if (n.inferred) {
+    return "inferred: " + reason(list, deps.front()) + " after #" +
+           std::to_string(deps.front().node);
+  }
+  if (deps.empty()) return "explicit";
+  return "explicit, kept for " + reason(list, deps.front()) + " after #" +
+         std::to_string(deps.front().node);
+}
+
 void append_dispatch(const detail::CommandList& list, std::size_t index, std::string& out) {
   const detail::Node& n = list.nodes[index];
   out += "#" + std::to_string(index) + " dispatch " + n.kernel->name;
@@ -51,6 +76,7 @@ void append_dispatch(const detail::CommandList& list, std::size_t index, std::st
   out += " op=" + std::string(to_string(n.op)) + " grid=" + to_string(n.launch.grid()) +
          " block=" + to_string(n.launch.block());
   if (n.launch.shared_bytes() != 0) out += " shared=" + std::to_string(n.launch.shared_bytes());
+  if (const std::string from = provenance(list, index); !from.empty()) out += " (" + from + ")";
   out += '\n';
   for (const detail::BoundArg& a : list.node_args(n)) {
     out += "    ";
@@ -103,13 +129,8 @@ std::string Recording::to_string() const {
       append_dispatch(list, i, out);
       continue;
     }
-    out += "#" + std::to_string(i) + " barrier";
-    if (n.inferred) {
-      const Dependency& d = list.node_deps(n).front();
-      out += " (inferred: " + reason(list, d) + " after #" + std::to_string(d.node) + ")";
-    } else {
-      out += " (explicit)";
-    }
+    out += "#" + std::to_string(i) + " barrier (" + barrier_reason(list, n) + ")";
+    if (const std::string from = provenance(list, i); !from.empty()) out += " (" + from + ")";
     out += '\n';
   }
   return out;
@@ -124,16 +145,15 @@ std::string Recording::to_dot() const {
     const detail::Node& n = list.nodes[i];
     const std::string id = "n" + std::to_string(i);
     if (n.kind == NodeKind::Barrier) {
-      const std::string why = n.inferred ? "inferred: " + reason(list, list.node_deps(n).front())
-                                         : std::string("explicit");
       out += "  " + id + " [shape=box, style=filled, fillcolor=lightgrey, label=\"#" +
-             std::to_string(i) + " barrier\\n" + escape(why) + "\"];\n";
+             std::to_string(i) + " barrier\\n" + escape(barrier_reason(list, n)) + "\"];\n";
       continue;
     }
     std::string label = "#" + std::to_string(i) + " " + n.kernel->name;
     const std::string_view user_label = list.node_label(n);
     if (!user_label.empty()) label += "\n" + std::string(user_label);
     label += "\n" + std::string(encore::to_string(n.op));
+    if (const std::string from = provenance(list, i); !from.empty()) label += "\n" + from;
     out += "  " + id + " [label=\"" + escape(label) + "\"];\n";
   }
   // Recorded dependencies are solid and labelled; ordering that comes from barriers is dashed.

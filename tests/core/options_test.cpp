@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "encore/encore.h"
 
@@ -58,6 +59,7 @@ DeviceOptions unusual_base() {
   base.path = ExecutionPath::SingleStream;
   base.sync_each_dispatch = true;
   base.programmatic_launch = false;
+  base.passes = {Pass::Minimize};
   return base;
 }
 
@@ -73,6 +75,7 @@ void expect_same_options(const DeviceOptions& got, const DeviceOptions& want) {
   EXPECT_EQ(got.path, want.path);
   EXPECT_EQ(got.sync_each_dispatch, want.sync_each_dispatch);
   EXPECT_EQ(got.programmatic_launch, want.programmatic_launch);
+  EXPECT_EQ(got.passes, want.passes);
 }
 
 // With no variable set, the base comes back unchanged (defaults and a non-default base alike).
@@ -92,7 +95,7 @@ TEST(OptionsFromEnv, LooksUpEveryDocumentedVariable) {
   for (const char* name :
        {"ENCORE_BACKEND", "ENCORE_ORDERING", "ENCORE_RETAIN_BUFFERS", "ENCORE_VALIDATE",
         "ENCORE_SHUFFLE", "ENCORE_CPU_THREADS", "ENCORE_CUDA_DEVICE", "ENCORE_CUDA_PATH",
-        "ENCORE_CUDA_SYNC_EACH", "ENCORE_CUDA_PDL"}) {
+        "ENCORE_CUDA_SYNC_EACH", "ENCORE_CUDA_PDL", "ENCORE_PASSES"}) {
     EXPECT_EQ(asked.count(name), 1U) << name << " was not looked up";
   }
 }
@@ -178,6 +181,33 @@ TEST(OptionsFromEnv, CudaPathAndSwitchesAreParsed) {
   EXPECT_TRUE(from({{"ENCORE_CUDA_PDL", "yes"}}, unusual_base()).programmatic_launch);
 }
 
+// ENCORE_PASSES takes a comma-separated list of passes (in the order given), all, or none.
+TEST(OptionsFromEnv, PassesAreParsed) {
+  EXPECT_EQ(from({{"ENCORE_PASSES", "fuse,reorder,minimize"}}).passes,
+            (std::vector<Pass>{Pass::Fuse, Pass::Reorder, Pass::Minimize}));
+  EXPECT_EQ(from({{"ENCORE_PASSES", "minimize, fuse"}}).passes,
+            (std::vector<Pass>{Pass::Minimize, Pass::Fuse}));
+  EXPECT_EQ(from({{"ENCORE_PASSES", "all"}}).passes,
+            (std::vector<Pass>{Pass::Fuse, Pass::Reorder, Pass::Minimize}));
+  EXPECT_TRUE(from({{"ENCORE_PASSES", "none"}}, unusual_base()).passes.empty());
+  EXPECT_TRUE(from({}).passes.empty());
+}
+
+// A device's passes apply to encoders that choose none; an encoder may choose none.
+TEST(OptionsFromEnv, DevicePassesApplyToEncodersThatChooseNone) {
+  Device dev = testing::make_cpu_device(from({{"ENCORE_PASSES", "reorder"}}));
+  EXPECT_EQ(dev.passes().to_string(), "reorder");
+  Buffer a = dev.alloc(16, "a");
+  Encoder chose_none = dev.encoder();
+  chose_none.dispatch(dev.kernel("fill_f32"), testing::cover(4), {out(a), value(1.0F), value(4U)});
+  (void)chose_none.finish();
+  EXPECT_EQ(dev.stats().recordings_optimized, 1U);
+  Encoder opted_out = dev.encoder({.passes = PassPipeline()});
+  opted_out.dispatch(dev.kernel("fill_f32"), testing::cover(4), {out(a), value(1.0F), value(4U)});
+  (void)opted_out.finish();
+  EXPECT_EQ(dev.stats().recordings_optimized, 1U);
+}
+
 // Each variable only changes its own field.
 TEST(OptionsFromEnv, EachVariableSetsOnlyItsField) {
   DeviceOptions want = unusual_base();
@@ -205,6 +235,8 @@ TEST(OptionsFromEnv, MalformedValuesThrowNamingVariableAndValue) {
       {"ENCORE_CUDA_SYNC_EACH", "sometimes"},
       {"ENCORE_CUDA_PDL", "2"},
       {"ENCORE_VALIDATE", ""},
+      {"ENCORE_PASSES", "fuse,reoder"},
+      {"ENCORE_PASSES", "fuse,"},
   };
   for (const auto& [name, value] : cases) {
     const Error e = error_for({{name, value}});

@@ -26,52 +26,23 @@
 #include <string>
 #include <vector>
 
+#include "property/program_gen.h"
 #include "support/random_program.h"
 #include "support/test_support.h"
 
 namespace encore {
 
-namespace testing {
-
-// rapidcheck prints generated values with showValue (found by ADL, so next to Program), so a
-// failing case shows its whole program, element ranges in uint32 elements.
-void showValue(const Program& p, std::ostream& os) { os << describe(p); }
-
-}  // namespace testing
-
 namespace {
 
 using testing::Contents;
 using testing::first_difference;
+using testing::gen_program;
 using testing::make_buffers;
 using testing::Program;
 using testing::Step;
 using testing::StepKind;
 using testing::Submit;
 using testing::ViewSpec;
-
-// ---- programs --------------------------------------------------------------------------------
-
-// The shared generator (support/random_program.h), its choices drawn from rapidcheck. Must be
-// used inside a generator (it picks values with operator*).
-class RapidcheckChoices final : public testing::ProgramChoices {
- public:
-  std::uint32_t in_range(std::uint32_t low, std::uint32_t high) override {
-    return *rc::gen::inRange<std::uint32_t>(low, high);
-  }
-  bool any_bool() override { return *rc::gen::arbitrary<bool>(); }
-  std::uint32_t any_u32() override { return *rc::gen::arbitrary<std::uint32_t>(); }
-  std::uint64_t any_u64() override { return *rc::gen::arbitrary<std::uint64_t>(); }
-};
-
-// Generated at full size: rapidcheck scales inRange with the size of the case, which would make
-// most programs a handful of steps over the first bytes of each buffer.
-rc::Gen<Program> gen_program() {
-  return rc::gen::resize(rc::kNominalSize, rc::gen::exec([] {
-                           RapidcheckChoices choices;
-                           return testing::generate_program(choices);
-                         }));
-}
 
 // ---- the oracle (naive, independent of src/core) ----------------------------------------------
 
@@ -88,13 +59,21 @@ ByteAccess bytes_of(ViewSpec v, bool read, bool write) {
           write};
 }
 
-// mix_u32 reads src and reads and writes dst (inout); fill_u32 only writes dst (out).
+// mix_u32 reads src and reads and writes dst (inout); fill_u32 only writes dst (out). (The f32
+// steps, which these programs do not generate, read their sources and write dst.)
 std::vector<ByteAccess> accesses_of(const Step& s) {
   switch (s.kind) {
     case StepKind::Mix:
       return {bytes_of(s.src, true, false), bytes_of(s.dst, true, true)};
     case StepKind::Fill:
+    case StepKind::FillF:
       return {bytes_of(s.dst, false, true)};
+    case StepKind::Norm:
+      return {bytes_of(s.src, true, false), bytes_of(s.dst, false, true)};
+    case StepKind::Mul:
+    case StepKind::Add:
+      return {bytes_of(s.src, true, false), bytes_of(s.src2, true, false),
+              bytes_of(s.dst, false, true)};
     case StepKind::Barrier:
       return {};
   }

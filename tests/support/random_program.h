@@ -5,6 +5,13 @@
 // barrier. One generator serves every driver: the ordering property test draws its choices from
 // rapidcheck (which shrinks them), the CUDA-vs-CPU differential test from a seeded
 // std::mt19937_64 (SeededChoices), so a program is reproducible from its seed alone.
+//
+// With GeneratorOptions::fusion_patterns the program also gets a few float buffers and f32 steps
+// on them (rms_norm_f32, mul_f32, add_f32, fill_f32), many of them in the patterns the fusion pass
+// matches (norm then mul of its output, add then norm of the sum, both), with random dispatches
+// in between and, often, a fill that overwrites the intermediate afterwards. Float buffers start
+// with values in [0.5, 1.5) and f32 steps only compute finite values from finite ones, so results
+// are bit-exact whatever order the operands of a commutative multiply come in.
 
 #include <cstdint>
 #include <random>
@@ -17,26 +24,43 @@ namespace encore::testing {
 
 // ---- programs --------------------------------------------------------------------------------
 
-/// Elements [first, first + count) of buffer `buffer` (uint32 elements).
+/// Elements [first, first + count) of buffer `buffer` (4-byte elements: uint32, or float for
+/// buffers from Program::float_first on).
 struct ViewSpec {
   int buffer = 0;
   std::uint32_t first = 0;
   std::uint32_t count = 1;
 };
 
-enum class StepKind { Mix, Fill, Barrier };
+enum class StepKind {
+  Mix,
+  Fill,
+  Barrier,
+  Norm,   ///< rms_norm_f32 src -> dst, rows of `row` elements (src.count / row rows)
+  Mul,    ///< mul_f32 src, src2 -> dst (dst.count elements)
+  Add,    ///< add_f32 src, src2 -> dst
+  FillF,  ///< fill_f32 dst with the float whose bits are `value`
+};
 
 struct Step {
   StepKind kind = StepKind::Mix;
-  ViewSpec src;  ///< Mix only
-  ViewSpec dst;  ///< Mix and Fill
+  ViewSpec src;   ///< Mix, Norm, Mul, Add
+  ViewSpec src2;  ///< Mul, Add
+  ViewSpec dst;   ///< every kind but Barrier
   std::uint32_t value = 0;
+  std::uint32_t row = 0;  ///< Norm
 };
 
 struct Program {
   std::vector<std::uint32_t> sizes;  ///< elements per buffer
+  std::size_t float_first = 0;       ///< buffers from here on hold floats (== sizes.size(): none)
   std::uint64_t data_seed = 0;       ///< initial contents (see make_buffers)
   std::vector<Step> steps;
+};
+
+struct GeneratorOptions {
+  /// Float buffers and f32 steps in fusion patterns (see the file comment).
+  bool fusion_patterns = false;
 };
 
 /// "b1[4, 12)".
@@ -76,8 +100,10 @@ class SeededChoices final : public ProgramChoices {
 
 /// A program of 3-4 buffers of 16-256 elements and 1-40 steps: 65% mix, 30% fill, 5% barrier;
 /// half the views are short (at most 8 elements), so independent dispatches are common too.
-/// Lower choices give simpler programs (rapidcheck shrinks toward mixes).
-Program generate_program(ProgramChoices& choices);
+/// Lower choices give simpler programs (rapidcheck shrinks toward mixes). With fusion patterns:
+/// also 2-3 float buffers of 16-64 elements, and 45% of the steps start a fusion pattern, 15%
+/// are a lone f32 step (see the file comment).
+Program generate_program(ProgramChoices& choices, const GeneratorOptions& options = {});
 
 // ---- running ---------------------------------------------------------------------------------
 
@@ -85,6 +111,8 @@ std::uint64_t splitmix64(std::uint64_t x);
 
 /// Fresh buffers b0, b1, ... of the program's sizes, filled from its data seed.
 std::vector<Buffer> make_buffers(Device& device, const Program& p);
+/// Puts the initial contents back into buffers made by make_buffers.
+void reset_contents(const std::vector<Buffer>& buffers, const Program& p);
 
 BufferView view_of(const std::vector<Buffer>& buffers, ViewSpec v);
 

@@ -16,7 +16,10 @@
 //     not overlap a live_out view;
 //  4. F's buffer args do not alias in ways A and B did not: an input may overlap an output only
 //     when both come from the same dispatch with the very same view (the in-place form that
-//     kernel already supported, e.g. add_f32 with sum == a), and outputs never overlap.
+//     kernel already supported, e.g. add_f32 with sum == a), and outputs never overlap. Neither A
+//     nor B may read and write overlapping views that are not the same view: what such a
+//     dispatch computes depends on the order its kernel visits elements in, which the fused
+//     kernel does not reproduce.
 // Scanning is left to right; F sits at B's position, so a later rule may fuse it again
 // (add -> rms_norm -> mul becomes add_rms_norm_mul_f32).
 
@@ -116,6 +119,8 @@ class Fuser {
     if (counts.nodes_fused != 0) {
       std::erase(p_.sequence, kNoNode);
       p_.graph_valid = false;
+      // Reasons minimize recorded for kept barriers may name a dispatch that is gone now.
+      p_.barrier_reason.clear();
     }
     return counts;
   }
@@ -213,6 +218,21 @@ class Fuser {
     return {};
   }
 
+  // Step 4, within one dispatch: a read and a write that overlap must be the same view.
+  static bool self_aliased(std::span<const BoundArg> args) {
+    for (const BoundArg& w : args) {
+      if (w.kind != Arg::Kind::Buffer || !writes(w.access)) continue;
+      for (const BoundArg& r : args) {
+        if (&r != &w && r.kind == Arg::Kind::Buffer && r.resource == w.resource &&
+            !same_view(r, w) &&
+            overlaps({r.offset, r.offset + r.size}, {w.offset, w.offset + w.size})) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
   // Step 4. `from_first[k]` says which dispatch fused arg k came from.
   static std::string alias_problem(const std::vector<BoundArg>& args,
                                    const std::vector<bool>& from_first) {
@@ -291,6 +311,13 @@ class Fuser {
       args.push_back(first ? args_a[param] : args_b[param]);
       from_first.push_back(first);
       writes_intermediate |= writes(args.back().access) && same_view(args.back(), intermediate);
+    }
+    if (self_aliased(args_a) || self_aliased(args_b)) {
+      if (notes_ != nullptr) {
+        note(refused(a, b, r) + "a dispatch reads and writes overlapping views that differ, so " +
+             "its result depends on its kernel's element order");
+      }
+      return false;
     }
     if (std::string why = alias_problem(args, from_first); !why.empty()) {
       if (notes_ != nullptr) note(refused(a, b, r) + why);

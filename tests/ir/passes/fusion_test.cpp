@@ -328,6 +328,21 @@ TEST(Fusion, AliasTheFusedKernelWouldAddIsRefused) {
   EXPECT_TRUE(mentions(notes_of(r.report), "alias")) << notes_of(r.report);
 }
 
+// A norm whose output partially overlaps its input computes what its kernel's row order makes
+// of that (row 1 reads what row 0 wrote); the fused kernel would not, so it is not fused.
+// (Found by the pass property test.)
+TEST(Fusion, DispatchReadingAndWritingOverlappingViewsIsNotFused) {
+  NormMul f;
+  Buffer wide = upload_floats(f.dev, ramp(kElems + 1), "wide");
+  Encoder enc = f.dev.encoder();
+  f.dispatch_norm(enc, wide.view_of<float>(0, kElems), wide.view_of<float>(1, kElems));
+  f.dispatch_mul(enc, f.w, wide.view_of<float>(1, kElems), f.y);
+  const PassResult r = checked({Pass::Fuse}).apply(enc.finish());
+  EXPECT_EQ(r.recording.dispatch_count(), 2U);
+  EXPECT_TRUE(mentions(notes_of(r.report), "reads and writes overlapping views"))
+      << notes_of(r.report);
+}
+
 // A dispatch whose op kind the user overrode is not what the rule matches: never fused.
 TEST(Fusion, OverriddenOpKindIsNotFused) {
   NormMul f;
