@@ -94,9 +94,13 @@ std::uint64_t attention_scratch_bytes(const AttentionShape& shape);
 /// Scratch bytes argmax needs for n logits (per-block partial maxima).
 std::uint64_t argmax_scratch_bytes(std::uint32_t n);
 
-/// Encodes ops onto encoders of one device. Resolves the kernels once; cheap to copy.
+/// Encodes ops onto encoders of one device. Resolves the kernels once; cheap to copy; keeps the
+/// device alive. The encode calls are const and may run on several threads at once (each on its
+/// own encoder).
 class OpEncoder {
  public:
+  /// Throws Error(UnknownKernel) when the device's registry lacks an op kernel (the built-in
+  /// registry has them all; register_ops adds them to another).
   explicit OpEncoder(const Device& device);
 
   // Elementwise, n = elements of the output view.
