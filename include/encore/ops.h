@@ -28,7 +28,7 @@
 /// | rope_f32                | Rope       | rotates pairs of each head at `pos` (NeoX/interleave)|
 /// | gemv_[bias_]bf16_<var>  | Gemv       | y = W x (+ bias), W bf16 [rows, cols], fp32 accum    |
 /// | kv_append_bf16          | KvAppend   | k_cache[pos] = bf16(k); v_cache[pos] = bf16(v)       |
-/// | attention_decode_hd*_bf16, attention_combine_f32 | Sdpa | softmax(q K^T scale) V, GQA|
+/// | attention_decode_hd*_bf16 | Sdpa  | softmax(q K^T scale) V, GQA, split-K merged in-kernel |
 /// | softmax_f32             | Softmax    | row softmax                                          |
 /// | argmax_f32 (+ _partial_f32, _final_f32) | Argmax | token[0] = index of the max (lowest wins)|
 ///
@@ -89,7 +89,8 @@ std::vector<KernelVariant> gemv_variant_table();
 /// The kernel gemv launches for a shape (with or without a bias).
 std::string gemv_kernel_for(std::uint32_t rows, std::uint32_t cols, bool bias = false);
 
-/// Scratch bytes attention_decode needs for `shape` (split-K partial results).
+/// Scratch bytes attention_decode needs for `shape` (split-K partial results, a ticket per kv
+/// head).
 std::uint64_t attention_scratch_bytes(const AttentionShape& shape);
 /// Scratch bytes argmax needs for n logits (per-block partial maxima).
 std::uint64_t argmax_scratch_bytes(std::uint32_t n);
@@ -151,8 +152,12 @@ class OpEncoder {
   /// out (f32 [n_heads, head_dim]) = attention of q over cache rows [0, kv_len), where kv_len is
   /// a u32 value or slot (1 <= kv_len <= max_ctx; larger is clamped to max_ctx, 0 gives zeros).
   /// The caches are bf16 [max_ctx, n_kv_heads, head_dim] (as kv_append writes them with
-  /// row_elems = n_kv_heads * head_dim). The launch shape does not depend on kv_len, so a
-  /// recording replays for every length. `scratch` holds attention_scratch_bytes(shape).
+  /// row_elems = n_kv_heads * head_dim). One dispatch: the splits of the cache that kv_len
+  /// activates are merged by the last block of each kv head. The launch shape does not depend on
+  /// kv_len, so a recording replays for every length. `scratch` holds
+  /// attention_scratch_bytes(shape) and must be zero-filled when first used (Device::alloc
+  /// zero-fills); the op leaves it reusable by any later attention_decode of the same shape.
+  /// out must not overlap q or scratch.
   void attention_decode(Encoder& enc, const BufferView& q, const BufferView& k_cache,
                         const BufferView& v_cache, const BufferView& out, const BufferView& scratch,
                         const AttentionShape& shape, const Arg& kv_len, float scale,

@@ -37,7 +37,6 @@ struct OpEncoder::Kernels {
 
   Kernel attention_hd64;
   Kernel attention_hd128;
-  Kernel attention_combine;
 
   Kernel softmax;
 

@@ -54,7 +54,6 @@ OpEncoder::OpEncoder(const Device& device) {
   k->kv_append = device.kernel("kv_append_bf16");
   k->attention_hd64 = device.kernel("attention_decode_hd64_bf16");
   k->attention_hd128 = device.kernel("attention_decode_hd128_bf16");
-  k->attention_combine = device.kernel("attention_combine_f32");
   k->softmax = device.kernel("softmax_f32");
   k->argmax = device.kernel("argmax_f32");
   k->argmax_partial = device.kernel("argmax_partial_f32");
