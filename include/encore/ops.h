@@ -28,6 +28,7 @@
 /// | rope_f32                | Rope       | rotates pairs of each head at `pos` (NeoX/interleave)|
 /// | gemv_[bias_]bf16_<var>  | Gemv       | y = W x (+ bias), W bf16 [rows, cols], fp32 accum    |
 /// | kv_append_bf16          | KvAppend   | k_cache[pos] = bf16(k); v_cache[pos] = bf16(v)       |
+/// | rope_kv_append_bf16     | KvAppend   | rope(q) in place; caches[pos] = bf16(rope(k)), bf16(v)|
 /// | attention_decode_hd*_bf16 | Sdpa  | softmax(q K^T scale) V, GQA, split-K merged in-kernel |
 /// | softmax_f32             | Softmax    | row softmax                                          |
 /// | argmax_f32 (+ _partial_f32, _final_f32) | Argmax | token[0] = index of the max (lowest wins)|
@@ -74,6 +75,7 @@ struct AttentionShape {
 Support can_gemv(std::uint32_t rows, std::uint32_t cols);
 Support can_rms_norm(std::uint32_t n);
 Support can_rope(std::uint32_t head_dim);
+Support can_rope_kv_append(std::uint32_t n_heads, std::uint32_t n_kv_heads, std::uint32_t head_dim);
 Support can_attention(const AttentionShape& shape);
 Support can_argmax(std::uint32_t n);
 
@@ -142,6 +144,18 @@ class OpEncoder {
   void gemv(Encoder& enc, const BufferView& w, const BufferView& x, const BufferView& y,
             std::uint32_t rows, std::uint32_t cols, const std::optional<BufferView>& bias = {},
             std::string_view label = {}) const;
+
+  /// The rope and kv-cache append of a decode step in one dispatch: rotates q (f32 [n_heads,
+  /// head_dim]) in place and writes bf16(rope(k)) and bf16(v) (k, v f32 [n_kv_heads, head_dim])
+  /// into row `pos` of the caches (bf16 [max_rows, n_kv_heads * head_dim]); k is not written.
+  /// Equals rope over q and k followed by kv_append (bit for bit on the CPU). A pos >= max_rows
+  /// rotates q and writes no cache row. q must not overlap k, v, inv_freq or the caches, nor a
+  /// cache k, v or the other cache.
+  void rope_kv_append(Encoder& enc, const BufferView& q, const BufferView& k, const BufferView& v,
+                      const BufferView& inv_freq, const BufferView& k_cache,
+                      const BufferView& v_cache, std::uint32_t n_heads, std::uint32_t n_kv_heads,
+                      std::uint32_t head_dim, const Arg& pos, RopeStyle style,
+                      std::string_view label = {}) const;
 
   /// Writes k and v (f32 [row_elems]) as bf16 (nearest, ties to even) into row `pos` of the
   /// caches (bf16 [max_rows, row_elems]); a pos >= max_rows writes nothing.

@@ -28,6 +28,7 @@ struct OpEncoder::Kernels {
 
   Kernel embedding;
   Kernel rope;
+  Kernel rope_kv_append;
 
   /// Indexed like detail::gemv_variants(): plain and with a bias.
   std::array<Kernel, detail::kGemvVariantCount> gemv;

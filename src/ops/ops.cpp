@@ -46,6 +46,7 @@ OpEncoder::OpEncoder(const Device& device) {
   k->add_rms_norm_mul = device.kernel("add_rms_norm_mul_f32");
   k->embedding = device.kernel("embedding_bf16");
   k->rope = device.kernel("rope_f32");
+  k->rope_kv_append = device.kernel("rope_kv_append_bf16");
   const auto variants = detail::gemv_variants();
   for (std::size_t i = 0; i < variants.size(); ++i) {
     k->gemv[i] = device.kernel(variants[i].kernel);

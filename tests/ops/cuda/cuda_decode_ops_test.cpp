@@ -1,5 +1,5 @@
 // The decode ops on a CUDA device against the CPU reference (label gpu; skipped where no CUDA
-// device can be opened): embedding, rope, kv_append, attention from 1 to 8192
+// device can be opened): embedding, rope, kv_append, rope_kv_append, attention from 1 to 8192
 // positions (one split, several merged by the last block, two dispatches sharing a scratch),
 // softmax and argmax. gemv has its own file. Tolerances: ops_tolerances.h.
 
@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <limits>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "encore/encore.h"
@@ -109,6 +110,46 @@ TEST(CudaDecodeOps, KvAppendMatchesTheCpuReferenceBitForBit) {
     return std::vector<NamedOutput>{{"k_cache", widen(kc.download<std::uint16_t>()), kExact},
                                     {"v_cache", widen(vc.download<std::uint16_t>()), kExact}};
   }));
+}
+
+// rope_kv_append: q as rope leaves it, the cache rows as kv_append leaves them (k within one
+// bf16 step: sincosf and std::sin/cos may round the turned k to neighbouring bf16 values).
+TEST(CudaDecodeOps, RopeKvAppendMatchesTheCpuReference) {
+  ENCORE_OPEN_CUDA_OR_SKIP(gpu);
+  for (const auto& [heads, kv_heads, dim] :
+       {std::tuple{14U, 2U, 64U}, {32U, 8U, 64U}, {8U, 2U, 128U}}) {
+    std::vector<float> inv(dim / 2);
+    for (std::uint32_t j = 0; j < dim / 2; ++j) {
+      inv[j] = static_cast<float>(std::pow(1000000.0, -2.0 * j / dim));
+    }
+    const std::uint32_t row = kv_heads * dim;
+    const std::vector<float> qkv =
+        random_floats(std::size_t{heads + 2 * kv_heads} * dim, heads, -4, 4);
+    EXPECT_TRUE(testing::cuda_matches_cpu(gpu, [&](Device& dev) {
+      ops::OpEncoder ops(dev);
+      Buffer fb = upload(dev, inv);
+      Buffer xb = dev.alloc(qkv.size() * 4);
+      Buffer kc = dev.alloc(std::size_t{row} * 16 * 2);
+      Buffer vc = dev.alloc(std::size_t{row} * 16 * 2);
+      Encoder enc = dev.encoder();
+      ops.rope_kv_append(enc, xb.view_of<float>(0, heads * dim),
+                         xb.view_of<float>(heads * dim, row),
+                         xb.view_of<float>(heads * dim + row, row), fb, kc, vc, heads, kv_heads,
+                         dim, slot<std::uint32_t>("pos", 0), ops::RopeStyle::NeoX);
+      Recording rec = enc.finish();
+      std::vector<NamedOutput> outputs;
+      for (const std::uint32_t pos : {0U, 1U, 15U, 16U, 9000U}) {
+        xb.upload(std::span<const float>(qkv));
+        rec.set("pos", pos);
+        dev.submit(rec).wait();
+        outputs.push_back(
+            {"q at pos " + std::to_string(pos), xb.download<float>(), testing::kRopeTolerance});
+      }
+      outputs.push_back({"k_cache", widen(kc.download<std::uint16_t>()), {1e-6, 1.0 / 128}});
+      outputs.push_back({"v_cache", widen(vc.download<std::uint16_t>()), kExact});
+      return outputs;
+    }));
+  }
 }
 
 // Decode attention from 1 to 8192 positions on one recording per shape (Llama-3.2-1B,
