@@ -27,6 +27,7 @@
 /// | silu_mul_f32            | SiluMul    | out = silu(gate) * up                                |
 /// | rope_f32                | Rope       | rotates pairs of each head at `pos` (NeoX/interleave)|
 /// | gemv_[bias_]bf16_<var>  | Gemv       | y = W x (+ bias), W bf16 [rows, cols], fp32 accum    |
+/// | gemv_[add_]norm_*, gemv_*silu_* | Gemv | gemv with an rms_norm prologue / silu*mul epilogue |
 /// | kv_append_bf16          | KvAppend   | k_cache[pos] = bf16(k); v_cache[pos] = bf16(v)       |
 /// | rope_kv_append_bf16     | KvAppend   | rope(q) in place; caches[pos] = bf16(rope(k)), bf16(v)|
 /// | attention_decode_hd*_bf16 | Sdpa  | softmax(q K^T scale) V, GQA, split-K merged in-kernel |
@@ -73,6 +74,9 @@ struct AttentionShape {
 };
 
 Support can_gemv(std::uint32_t rows, std::uint32_t cols);
+/// Whether gemv_fused can run a shape: can_gemv, and with a norm prologue cols <= 12288 (x is
+/// formed in 48 KiB of shared memory); with silu_mul the weight has 2 * rows rows.
+Support can_gemv_fused(std::uint32_t rows, std::uint32_t cols, bool norm, bool silu_mul);
 Support can_rms_norm(std::uint32_t n);
 Support can_rope(std::uint32_t head_dim);
 Support can_rope_kv_append(std::uint32_t n_heads, std::uint32_t n_kv_heads, std::uint32_t head_dim);
@@ -86,8 +90,32 @@ struct KernelVariant {
   std::string kernel;     ///< registered kernel name
 };
 
-/// gemv's variant table in selection order, for benchmarks and docs.
+/// gemv's variant table in selection order, for benchmarks and docs (every prologue shares it).
 std::vector<KernelVariant> gemv_variant_table();
+/// The variant table of the silu*mul output (rows = output rows, each a gate and an up row).
+std::vector<KernelVariant> gemv_silu_variant_table();
+
+/// The rms_norm prologue of a fused gemv: x = rms_norm(x_in [+ add]) * weight, formed by every
+/// block of the gemv from the f32 views (x_in is the gemv's x; a few thousand floats from L2),
+/// so the norm costs no dispatch of its own. With `add`, x_in + add is normalised and written
+/// to `sum` (the new residual; written once, by block 0, so it must not overlap x_in or add).
+/// Same arithmetic as rms_norm_mul / add_rms_norm_mul (bit for bit on the CPU).
+struct GemvNorm {
+  BufferView weight;              ///< f32 [cols], 16-byte aligned
+  float eps = 1e-6F;              ///< finite, >= 0
+  std::optional<BufferView> add;  ///< f32 [cols], 16-byte aligned
+  std::optional<BufferView> sum;  ///< f32 [cols], 16-byte aligned; given exactly with `add`
+};
+
+/// What a fused gemv computes beyond y = W x. Fields combine freely, except bias + silu_mul.
+struct GemvFusion {
+  std::optional<GemvNorm> norm;    ///< x from an rms_norm prologue
+  std::optional<BufferView> bias;  ///< y += bias (f32 [rows])
+  /// silu*mul epilogue: W is [2 rows, cols] (gate rows, then up rows; the layout of a fused
+  /// gate|up matrix) and y[i] = silu(W_gate[i] x) * (W_up[i] x), as silu_mul of the two
+  /// halves of a plain gemv computes it (bit for bit on the CPU).
+  bool silu_mul = false;
+};
 /// The kernel gemv launches for a shape (with or without a bias).
 std::string gemv_kernel_for(std::uint32_t rows, std::uint32_t cols, bool bias = false);
 
@@ -156,6 +184,14 @@ class OpEncoder {
                       const BufferView& v_cache, std::uint32_t n_heads, std::uint32_t n_kv_heads,
                       std::uint32_t head_dim, const Arg& pos, RopeStyle style,
                       std::string_view label = {}) const;
+
+  /// A gemv with the fusions of `fusion` in one dispatch (see GemvNorm, GemvFusion): y[rows] =
+  /// W x' (+ bias) or silu(W_gate x') * (W_up x'), with x' = x or the norm prologue's result.
+  /// Views as for gemv, plus the fusion's; no output (y, sum) may overlap an input (w, x, add,
+  /// weight, bias) or the other output.
+  void gemv_fused(Encoder& enc, const BufferView& w, const BufferView& x, const BufferView& y,
+                  std::uint32_t rows, std::uint32_t cols, const GemvFusion& fusion,
+                  std::string_view label = {}) const;
 
   /// Writes k and v (f32 [row_elems]) as bf16 (nearest, ties to even) into row `pos` of the
   /// caches (bf16 [max_rows, row_elems]); a pos >= max_rows writes nothing.
