@@ -27,8 +27,10 @@
 /// | silu_mul_f32            | SiluMul    | out = silu(gate) * up                                |
 /// | rope_f32                | Rope       | rotates pairs of each head at `pos` (NeoX/interleave)|
 /// | gemv_[bias_]bf16_<var>  | Gemv       | y = W x (+ bias), W bf16 [rows, cols], fp32 accum    |
+/// | gemv_[add_]norm_*, gemv_*silu_* | Gemv | gemv with an rms_norm prologue / silu*mul epilogue |
 /// | kv_append_bf16          | KvAppend   | k_cache[pos] = bf16(k); v_cache[pos] = bf16(v)       |
-/// | attention_decode_hd*_bf16, attention_combine_f32 | Sdpa | softmax(q K^T scale) V, GQA|
+/// | rope_kv_append_bf16     | KvAppend   | rope(q) in place; caches[pos] = bf16(rope(k)), bf16(v)|
+/// | attention_decode_hd*_bf16 | Sdpa  | softmax(q K^T scale) V, GQA, split-K merged in-kernel |
 /// | softmax_f32             | Softmax    | row softmax                                          |
 /// | argmax_f32 (+ _partial_f32, _final_f32) | Argmax | token[0] = index of the max (lowest wins)|
 ///
@@ -72,8 +74,12 @@ struct AttentionShape {
 };
 
 Support can_gemv(std::uint32_t rows, std::uint32_t cols);
+/// Whether gemv_fused can run a shape: can_gemv, and with a norm prologue cols <= 12288 (x is
+/// formed in 48 KiB of shared memory); with silu_mul the weight has 2 * rows rows.
+Support can_gemv_fused(std::uint32_t rows, std::uint32_t cols, bool norm, bool silu_mul);
 Support can_rms_norm(std::uint32_t n);
 Support can_rope(std::uint32_t head_dim);
+Support can_rope_kv_append(std::uint32_t n_heads, std::uint32_t n_kv_heads, std::uint32_t head_dim);
 Support can_attention(const AttentionShape& shape);
 Support can_argmax(std::uint32_t n);
 
@@ -84,12 +90,37 @@ struct KernelVariant {
   std::string kernel;     ///< registered kernel name
 };
 
-/// gemv's variant table in selection order, for benchmarks and docs.
+/// gemv's variant table in selection order, for benchmarks and docs (every prologue shares it).
 std::vector<KernelVariant> gemv_variant_table();
+/// The variant table of the silu*mul output (rows = output rows, each a gate and an up row).
+std::vector<KernelVariant> gemv_silu_variant_table();
+
+/// The rms_norm prologue of a fused gemv: x = rms_norm(x_in [+ add]) * weight, formed by every
+/// block of the gemv from the f32 views (x_in is the gemv's x; a few thousand floats from L2),
+/// so the norm costs no dispatch of its own. With `add`, x_in + add is normalised and written
+/// to `sum` (the new residual; written once, by block 0, so it must not overlap x_in or add).
+/// Same arithmetic as rms_norm_mul / add_rms_norm_mul (bit for bit on the CPU).
+struct GemvNorm {
+  BufferView weight;              ///< f32 [cols], 16-byte aligned
+  float eps = 1e-6F;              ///< finite, >= 0
+  std::optional<BufferView> add;  ///< f32 [cols], 16-byte aligned
+  std::optional<BufferView> sum;  ///< f32 [cols], 16-byte aligned; given exactly with `add`
+};
+
+/// What a fused gemv computes beyond y = W x. Fields combine freely, except bias + silu_mul.
+struct GemvFusion {
+  std::optional<GemvNorm> norm;    ///< x from an rms_norm prologue
+  std::optional<BufferView> bias;  ///< y += bias (f32 [rows])
+  /// silu*mul epilogue: W is [2 rows, cols] (gate rows, then up rows; the layout of a fused
+  /// gate|up matrix) and y[i] = silu(W_gate[i] x) * (W_up[i] x), as silu_mul of the two
+  /// halves of a plain gemv computes it (bit for bit on the CPU).
+  bool silu_mul = false;
+};
 /// The kernel gemv launches for a shape (with or without a bias).
 std::string gemv_kernel_for(std::uint32_t rows, std::uint32_t cols, bool bias = false);
 
-/// Scratch bytes attention_decode needs for `shape` (split-K partial results).
+/// Scratch bytes attention_decode needs for `shape` (split-K partial results, a ticket per kv
+/// head).
 std::uint64_t attention_scratch_bytes(const AttentionShape& shape);
 /// Scratch bytes argmax needs for n logits (per-block partial maxima).
 std::uint64_t argmax_scratch_bytes(std::uint32_t n);
@@ -142,6 +173,26 @@ class OpEncoder {
             std::uint32_t rows, std::uint32_t cols, const std::optional<BufferView>& bias = {},
             std::string_view label = {}) const;
 
+  /// The rope and kv-cache append of a decode step in one dispatch: rotates q (f32 [n_heads,
+  /// head_dim]) in place and writes bf16(rope(k)) and bf16(v) (k, v f32 [n_kv_heads, head_dim])
+  /// into row `pos` of the caches (bf16 [max_rows, n_kv_heads * head_dim]); k is not written.
+  /// Equals rope over q and k followed by kv_append (bit for bit on the CPU). A pos >= max_rows
+  /// rotates q and writes no cache row. q must not overlap k, v, inv_freq or the caches, nor a
+  /// cache k, v or the other cache.
+  void rope_kv_append(Encoder& enc, const BufferView& q, const BufferView& k, const BufferView& v,
+                      const BufferView& inv_freq, const BufferView& k_cache,
+                      const BufferView& v_cache, std::uint32_t n_heads, std::uint32_t n_kv_heads,
+                      std::uint32_t head_dim, const Arg& pos, RopeStyle style,
+                      std::string_view label = {}) const;
+
+  /// A gemv with the fusions of `fusion` in one dispatch (see GemvNorm, GemvFusion): y[rows] =
+  /// W x' (+ bias) or silu(W_gate x') * (W_up x'), with x' = x or the norm prologue's result.
+  /// Views as for gemv, plus the fusion's; no output (y, sum) may overlap an input (w, x, add,
+  /// weight, bias) or the other output.
+  void gemv_fused(Encoder& enc, const BufferView& w, const BufferView& x, const BufferView& y,
+                  std::uint32_t rows, std::uint32_t cols, const GemvFusion& fusion,
+                  std::string_view label = {}) const;
+
   /// Writes k and v (f32 [row_elems]) as bf16 (nearest, ties to even) into row `pos` of the
   /// caches (bf16 [max_rows, row_elems]); a pos >= max_rows writes nothing.
   void kv_append(Encoder& enc, const BufferView& k, const BufferView& v, const BufferView& k_cache,
@@ -151,8 +202,12 @@ class OpEncoder {
   /// out (f32 [n_heads, head_dim]) = attention of q over cache rows [0, kv_len), where kv_len is
   /// a u32 value or slot (1 <= kv_len <= max_ctx; larger is clamped to max_ctx, 0 gives zeros).
   /// The caches are bf16 [max_ctx, n_kv_heads, head_dim] (as kv_append writes them with
-  /// row_elems = n_kv_heads * head_dim). The launch shape does not depend on kv_len, so a
-  /// recording replays for every length. `scratch` holds attention_scratch_bytes(shape).
+  /// row_elems = n_kv_heads * head_dim). One dispatch: the splits of the cache that kv_len
+  /// activates are merged by the last block of each kv head. The launch shape does not depend on
+  /// kv_len, so a recording replays for every length. `scratch` holds
+  /// attention_scratch_bytes(shape) and must be zero-filled when first used (Device::alloc
+  /// zero-fills); the op leaves it reusable by any later attention_decode of the same shape.
+  /// out must not overlap q or scratch.
   void attention_decode(Encoder& enc, const BufferView& q, const BufferView& k_cache,
                         const BufferView& v_cache, const BufferView& out, const BufferView& scratch,
                         const AttentionShape& shape, const Arg& kv_len, float scale,

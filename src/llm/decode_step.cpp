@@ -30,7 +30,15 @@ std::string blk(std::uint32_t layer, const char* what) {
 }  // namespace
 
 std::string_view to_string(NormMode mode) noexcept {
-  return mode == NormMode::Split ? "split" : "fused";
+  switch (mode) {
+    case NormMode::Split:
+      return "split";
+    case NormMode::Standalone:
+      return "standalone";
+    case NormMode::Fused:
+      break;
+  }
+  return "fused";
 }
 
 DecodeBuffers::DecodeBuffers(Device& device, const ModelConfig& c, std::uint32_t max_ctx)
@@ -44,6 +52,8 @@ DecodeBuffers::DecodeBuffers(Device& device, const ModelConfig& c, std::uint32_t
   const std::uint32_t h = c.hidden_size;
   require(ops::can_rms_norm(h), "rms_norm over hidden_size " + std::to_string(h));
   require(ops::can_rope(c.head_dim), "rope with head_dim " + std::to_string(c.head_dim));
+  require(ops::can_rope_kv_append(c.num_heads, c.num_kv_heads, c.head_dim),
+          "rope_kv_append with head_dim " + std::to_string(c.head_dim));
   require(ops::can_attention(attention_), "attention with " + std::to_string(c.num_heads) +
                                               " heads, " + std::to_string(c.num_kv_heads) +
                                               " kv heads, head_dim " + std::to_string(c.head_dim) +
@@ -58,6 +68,11 @@ DecodeBuffers::DecodeBuffers(Device& device, const ModelConfig& c, std::uint32_t
     require(ops::can_gemv(rows, cols),
             "gemv [" + std::to_string(rows) + ", " + std::to_string(cols) + "]");
   }
+  require(ops::can_gemv_fused(c.qkv_rows(), h, true, false),
+          "the norm prologue of a gemv over hidden_size " + std::to_string(h));
+  require(ops::can_gemv_fused(c.intermediate_size, h, true, true),
+          "the silu*mul gate|up gemv [2 x " + std::to_string(c.intermediate_size) + ", " +
+              std::to_string(h) + "]");
 
   const auto f32 = [&](std::uint64_t n, const char* label) { return device.alloc(n * 4, label); };
   residual_[0] = f32(h, "residual.0");
@@ -129,7 +144,7 @@ void StepEncoder::residual_norm(Context& ctx, const BufferView& add, const Buffe
   const Buffer& x = b.residual_[ctx.residual];
   const Buffer& sum = b.residual_[1 - ctx.residual];
   const bool has_add = static_cast<bool>(add.buffer());
-  if (ctx.norm == NormMode::Fused) {
+  if (ctx.norm == NormMode::Standalone) {
     if (has_add) {
       ops_.add_rms_norm_mul(ctx.enc, x, add, weight, sum, b.normed_, h, eps, label);
       ctx.residual = 1 - ctx.residual;
@@ -195,6 +210,57 @@ void StepEncoder::encode_layer(Context& ctx, std::uint32_t l) const {
                 last ? std::string("output_norm") : blk(l + 1, "attn_norm"));
 }
 
+// Fused mode: the norm of residual (+ add, the sum becoming the new residual) as the prologue of
+// the next gemv, whose x this returns.
+BufferView StepEncoder::norm_prologue(Context& ctx, const BufferView& add, const Buffer& weight,
+                                      ops::GemvFusion& fusion) const {
+  const DecodeBuffers& b = *buffers_;
+  const BufferView x = b.residual_[ctx.residual];
+  fusion.norm = ops::GemvNorm{.weight = weight, .eps = weights_->config.rms_norm_eps};
+  if (add.buffer()) {
+    fusion.norm->add = add;
+    fusion.norm->sum = b.residual_[1 - ctx.residual].view();
+    ctx.residual = 1 - ctx.residual;
+  }
+  return x;
+}
+
+// Six dispatches: norm+qkv, rope+kv_append, attention, o, norm+gate|up+silu, down. The norm
+// before qkv adds the previous layer's MLP output (none before the first layer).
+void StepEncoder::encode_fused_layer(Context& ctx, std::uint32_t l) const {
+  const DecodeBuffers& b = *buffers_;
+  const ModelConfig& c = weights_->config;
+  const DeviceLayer& w = weights_->layers[l];
+  const std::uint32_t h = c.hidden_size;
+  const std::uint64_t q_bytes = std::uint64_t{c.q_dim()} * 4;
+  const std::uint64_t kv_bytes = std::uint64_t{c.kv_dim()} * 4;
+
+  ops::GemvFusion qkv;
+  if (w.qkv_bias) qkv.bias = w.qkv_bias.view();
+  const BufferView x =
+      norm_prologue(ctx, l == 0 ? BufferView() : b.mlp_out_.view(), w.attn_norm, qkv);
+  ops_.gemv_fused(ctx.enc, w.qkv, x, b.qkv_, c.qkv_rows(), h, qkv, blk(l, "qkv"));
+  ctx.stage();
+  ops_.rope_kv_append(ctx.enc, b.qkv_.view(0, q_bytes), b.qkv_.view(q_bytes, kv_bytes),
+                      b.qkv_.view(q_bytes + kv_bytes, kv_bytes), weights_->rope_inv_freq,
+                      b.k_cache(l), b.v_cache(l), c.num_heads, c.num_kv_heads, c.head_dim,
+                      ctx.args.pos, ops::RopeStyle::NeoX, blk(l, "rope_kv_append"));
+  ctx.stage();
+  ops_.attention_decode(ctx.enc, b.qkv_.view(0, q_bytes), b.k_cache(l), b.v_cache(l), b.attn_,
+                        b.attention_scratch_, b.attention_, ctx.args.kv_len,
+                        1.0F / std::sqrt(static_cast<float>(c.head_dim)), blk(l, "attention"));
+  ctx.stage();
+  ops_.gemv(ctx.enc, w.o, b.attn_, b.attn_out_, h, c.q_dim(), {}, blk(l, "attn_output"));
+  ctx.stage();
+  ops::GemvFusion gate_up{.silu_mul = true};
+  const BufferView mlp_x = norm_prologue(ctx, b.attn_out_.view(), w.mlp_norm, gate_up);
+  ops_.gemv_fused(ctx.enc, w.gate_up, mlp_x, b.act_, c.intermediate_size, h, gate_up,
+                  blk(l, "ffn_gate_up"));
+  ctx.stage();
+  ops_.gemv(ctx.enc, w.down, b.act_, b.mlp_out_, h, c.intermediate_size, {}, blk(l, "ffn_down"));
+  ctx.stage();
+}
+
 std::size_t StepEncoder::encode(Encoder& enc, const StepArgs& args, NormMode norm,
                                 bool barriers) const {
   const std::size_t before = enc.dispatch_count();
@@ -203,10 +269,18 @@ std::size_t StepEncoder::encode(Encoder& enc, const StepArgs& args, NormMode nor
   Context ctx{enc, args, norm, barriers};
   ops_.embedding(enc, weights_->embedding, b.token_, b.residual_[0], c.hidden_size, "token_embd");
   ctx.stage();
-  residual_norm(ctx, BufferView(), weights_->layers[0].attn_norm, blk(0, "attn_norm"));
-  for (std::uint32_t l = 0; l < c.num_layers; ++l) encode_layer(ctx, l);
-  ops_.gemv(enc, weights_->lm_head, b.normed_, b.logits_, c.vocab_size, c.hidden_size, {},
-            "output");
+  if (norm == NormMode::Fused) {
+    for (std::uint32_t l = 0; l < c.num_layers; ++l) encode_fused_layer(ctx, l);
+    ops::GemvFusion output;
+    const BufferView x = norm_prologue(ctx, b.mlp_out_.view(), weights_->final_norm, output);
+    ops_.gemv_fused(enc, weights_->lm_head, x, b.logits_, c.vocab_size, c.hidden_size, output,
+                    "output");
+  } else {
+    residual_norm(ctx, BufferView(), weights_->layers[0].attn_norm, blk(0, "attn_norm"));
+    for (std::uint32_t l = 0; l < c.num_layers; ++l) encode_layer(ctx, l);
+    ops_.gemv(enc, weights_->lm_head, b.normed_, b.logits_, c.vocab_size, c.hidden_size, {},
+              "output");
+  }
   ctx.stage();
   ops_.argmax(enc, b.logits_, b.argmax_, b.argmax_scratch_, c.vocab_size, "argmax");
   ctx.stage();

@@ -22,10 +22,16 @@
 
 namespace encore::llm {
 
-/// How norms are encoded: `Split` writes rms_norm then mul(weight) (and add, rms_norm, mul for
-/// the residual adds) so the fusion pass has work; `Fused` uses rms_norm_mul and
-/// add_rms_norm_mul directly ("hand-fused").
-enum class NormMode : std::uint8_t { Split, Fused };
+/// How the step is fused:
+///  - `Fused` (the default): every fusion of the op library, 6 dispatches per layer: the norm
+///    (with the residual add) is the prologue of the next gemv (qkv, gate|up, lm_head), silu*mul
+///    the epilogue of the gate|up gemv, rope and the kv-cache append one dispatch;
+///  - `Standalone`: the norms as their own hand-fused dispatches (rms_norm_mul,
+///    add_rms_norm_mul), rope, kv_append and silu_mul separate: 11 dispatches per layer, what
+///    the fusion pass makes of `Split`;
+///  - `Split`: rms_norm then mul(weight), and add, rms_norm, mul for the residual adds, so the
+///    fusion pass has work.
+enum class NormMode : std::uint8_t { Split, Standalone, Fused };
 
 std::string_view to_string(NormMode mode) noexcept;
 
@@ -85,8 +91,11 @@ class StepEncoder {
  private:
   struct Context;
   void encode_layer(Context& ctx, std::uint32_t layer) const;
+  void encode_fused_layer(Context& ctx, std::uint32_t layer) const;
   void residual_norm(Context& ctx, const BufferView& add, const Buffer& weight,
                      const std::string& label) const;
+  BufferView norm_prologue(Context& ctx, const BufferView& add, const Buffer& weight,
+                           ops::GemvFusion& fusion) const;
 
   const DeviceWeights* weights_;
   DecodeBuffers* buffers_;

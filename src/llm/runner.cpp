@@ -38,6 +38,7 @@ std::optional<ReplayMode> parse_replay_mode(std::string_view text) noexcept {
 
 std::optional<NormMode> parse_norm_mode(std::string_view text) noexcept {
   if (text == "fused") return NormMode::Fused;
+  if (text == "standalone") return NormMode::Standalone;
   if (text == "split") return NormMode::Split;
   return std::nullopt;
 }

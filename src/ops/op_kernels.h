@@ -9,7 +9,7 @@
 #include "encore/kernel.h"
 #include "encore/ops.h"
 
-#include "ops/gemv/gemv.h"
+#include "ops/gemv/gemv_encode.h"
 
 namespace encore::ops {
 
@@ -28,16 +28,15 @@ struct OpEncoder::Kernels {
 
   Kernel embedding;
   Kernel rope;
+  Kernel rope_kv_append;
 
-  /// Indexed like detail::gemv_variants(): plain and with a bias.
-  std::array<Kernel, detail::kGemvVariantCount> gemv;
-  std::array<Kernel, detail::kGemvVariantCount> gemv_bias;
+  /// Every gemv family and variant, indexed by detail::gemv_kernel_slot().
+  std::array<Kernel, detail::kGemvKernelSlots> gemv;
 
   Kernel kv_append;
 
   Kernel attention_hd64;
   Kernel attention_hd128;
-  Kernel attention_combine;
 
   Kernel softmax;
 

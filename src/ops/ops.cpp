@@ -10,7 +10,7 @@
 #include "ops/attention/attention.h"
 #include "ops/elementwise/elementwise.h"
 #include "ops/embedding/embedding.h"
-#include "ops/gemv/gemv.h"
+#include "ops/gemv/gemv_encode.h"
 #include "ops/kv_cache/kv_append.h"
 #include "ops/norm/norm.h"
 #include "ops/op_kernels.h"
@@ -46,15 +46,11 @@ OpEncoder::OpEncoder(const Device& device) {
   k->add_rms_norm_mul = device.kernel("add_rms_norm_mul_f32");
   k->embedding = device.kernel("embedding_bf16");
   k->rope = device.kernel("rope_f32");
-  const auto variants = detail::gemv_variants();
-  for (std::size_t i = 0; i < variants.size(); ++i) {
-    k->gemv[i] = device.kernel(variants[i].kernel);
-    k->gemv_bias[i] = device.kernel(variants[i].bias_kernel);
-  }
+  k->rope_kv_append = device.kernel("rope_kv_append_bf16");
+  detail::resolve_gemv_kernels(device, k->gemv);
   k->kv_append = device.kernel("kv_append_bf16");
   k->attention_hd64 = device.kernel("attention_decode_hd64_bf16");
   k->attention_hd128 = device.kernel("attention_decode_hd128_bf16");
-  k->attention_combine = device.kernel("attention_combine_f32");
   k->softmax = device.kernel("softmax_f32");
   k->argmax = device.kernel("argmax_f32");
   k->argmax_partial = device.kernel("argmax_partial_f32");

@@ -18,7 +18,9 @@ ArgmaxCudaKernels argmax_cuda_kernels() { return {}; }
 AttentionCudaKernels attention_cuda_kernels() { return {}; }
 ElementwiseCudaKernels elementwise_cuda_kernels() { return {}; }
 EmbeddingCudaKernels embedding_cuda_kernels() { return {}; }
-const void* gemv_cuda_kernel(std::uint32_t, std::uint32_t, bool) { return nullptr; }
+const void* gemv_cuda_kernel(GemvInput, GemvOutput, std::uint32_t, std::uint32_t) {
+  return nullptr;
+}
 KvAppendCudaKernels kv_append_cuda_kernels() { return {}; }
 NormCudaKernels norm_cuda_kernels() { return {}; }
 RopeCudaKernels rope_cuda_kernels() { return {}; }

@@ -81,7 +81,7 @@ TEST_P(LlmTinyModel, EveryEncoderModeDecodesTheSameTokens) {
   const std::vector<std::uint32_t> want =
       Runner(device_, weights_, {.max_ctx = 24}).generate(kPrompt, 8).tokens;
   for (const ReplayMode replay : {ReplayMode::Slots, ReplayMode::Rerecord}) {
-    for (const NormMode norm : {NormMode::Fused, NormMode::Split}) {
+    for (const NormMode norm : {NormMode::Fused, NormMode::Standalone, NormMode::Split}) {
       for (const Ordering ordering :
            {Ordering::Serial, Ordering::Barriers, Ordering::AutoBarrier, Ordering::AutoDag}) {
         Runner runner(device_, weights_,
@@ -93,10 +93,30 @@ TEST_P(LlmTinyModel, EveryEncoderModeDecodesTheSameTokens) {
   }
 }
 
-// The fusion pass turns the split norms into the hand-fused ones: the same dispatch count and
-// the same tokens; reorder and minimize keep the tokens too.
-TEST_P(LlmTinyModel, PassesOnTheSplitStepKeepTheTokens) {
+// The fused step is 6 dispatches per layer (norm+qkv, rope+kv_append, attention, o,
+// norm+gate|up+silu, down, 4 of them gemvs), with no norm dispatch of its own: the standalone
+// step has 10 per layer (qkv, rope, kv_append, attention, o, add+norm, gate|up, silu_mul, down,
+// add+norm) and the first norm. Tokens are the same (EveryEncoderModeDecodesTheSameTokens).
+TEST_P(LlmTinyModel, FusedStepHasSixDispatchesPerLayer) {
+  const auto layers = static_cast<std::size_t>(host_.config.num_layers);
   const Runner fused(device_, weights_, {.max_ctx = 24});
+  const Runner standalone(device_, weights_, {.max_ctx = 24, .norm = NormMode::Standalone});
+  EXPECT_EQ(fused.dispatches_per_step() + 4 * layers + 1, standalone.dispatches_per_step());
+  std::size_t gemvs = 0;
+  std::size_t first_layer = 0;
+  for (std::size_t i = 0; i < fused.recording().node_count(); ++i) {
+    const NodeInfo node = fused.recording().node(i);
+    if (node.op == OpKind::Gemv) ++gemvs;
+    if (node.label.starts_with("blk.0.")) ++first_layer;
+  }
+  EXPECT_EQ(gemvs, 4 * layers + 1);
+  EXPECT_EQ(first_layer, 6U);
+}
+
+// The fusion pass turns the split norms into the hand-fused standalone ones: the same dispatch
+// count and the same tokens; reorder and minimize keep the tokens too.
+TEST_P(LlmTinyModel, PassesOnTheSplitStepKeepTheTokens) {
+  const Runner fused(device_, weights_, {.max_ctx = 24, .norm = NormMode::Standalone});
   const std::vector<std::uint32_t> want =
       Runner(device_, weights_, {.max_ctx = 24}).generate(kPrompt, 8).tokens;
   const std::vector<Pass> all = {Pass::Fuse, Pass::Reorder, Pass::Minimize};

@@ -98,7 +98,7 @@ TEST_P(LlmCudaTiny, EveryModeDecodesTheCpuTokens) {
   for (const ExecutionPath path :
        {ExecutionPath::Graph, ExecutionPath::MultiStream, ExecutionPath::SingleStream}) {
     for (const ReplayMode replay : {ReplayMode::Slots, ReplayMode::Rerecord}) {
-      for (const NormMode norm : {NormMode::Fused, NormMode::Split}) {
+      for (const NormMode norm : {NormMode::Fused, NormMode::Standalone, NormMode::Split}) {
         for (const Ordering ordering :
              {Ordering::Serial, Ordering::Barriers, Ordering::AutoBarrier, Ordering::AutoDag}) {
           Runner runner(

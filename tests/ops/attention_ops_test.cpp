@@ -1,6 +1,8 @@
 // attention_decode on the CPU backend against a plain softmax-attention reference: GQA groups of
 // 1 to 8, head_dim 64 and 128, kv_len from 1 to max_ctx on one recording (kv_len a slot, so the
-// launch shape must not depend on it), kv_len 0 and past max_ctx, and refusals.
+// launch shape must not depend on it), kv_len 0 and past max_ctx; the split plan (active splits
+// follow kv_len), the merge reading active splits only and leaving its tickets at zero, and
+// refusals.
 
 #include <algorithm>
 #include <cmath>
@@ -12,6 +14,7 @@
 #include "encore/encore.h"
 #include "encore/ops.h"
 
+#include "ops/attention/attention.h"
 #include "support/op_test_support.h"
 #include "support/test_support.h"
 
@@ -67,8 +70,8 @@ class AttentionOps : public ::testing::Test {
 
 // One recording per shape, replayed for kv_len from 1 to max_ctx (and 0 and past the end).
 TEST_F(AttentionOps, MatchesTheReferenceForEveryLengthOnOneRecording) {
-  const std::vector<AttentionShape> shapes = {
-      {4, 1, 64, 40}, {14, 2, 64, 300}, {32, 8, 64, 512}, {8, 8, 128, 100}, {8, 1, 128, 33}};
+  const std::vector<AttentionShape> shapes = {{4, 1, 64, 40},   {14, 2, 64, 300}, {32, 8, 64, 512},
+                                              {8, 8, 128, 100}, {8, 1, 128, 33},  {2, 1, 64, 2000}};
   for (const AttentionShape& s : shapes) {
     const std::uint32_t d = s.head_dim;
     const std::size_t cache = std::size_t{s.max_ctx} * s.n_kv_heads * d;
@@ -86,9 +89,8 @@ TEST_F(AttentionOps, MatchesTheReferenceForEveryLengthOnOneRecording) {
     ops_.attention_decode(enc, qb, kb, vb, out, scratch, s, slot<std::uint32_t>("kv_len", 1), scale,
                           "blk.0.attn");
     Recording rec = enc.finish();
-    ASSERT_EQ(rec.dispatch_count(), 2U);
+    ASSERT_EQ(rec.dispatch_count(), 1U);
     EXPECT_EQ(rec.node(0).op, OpKind::Sdpa);
-    EXPECT_EQ(rec.node(1).op, OpKind::Sdpa);
     for (const std::uint32_t kv_len :
          {1U, 2U, 7U, s.max_ctx / 2 + 3, s.max_ctx - 1, s.max_ctx, 0U}) {
       SCOPED_TRACE("heads " + std::to_string(s.n_heads) + "/" + std::to_string(s.n_kv_heads) +
@@ -127,6 +129,88 @@ TEST_F(AttentionOps, OneRowReturnsItsValues) {
   }
 }
 
+// The number of active splits follows kv_len: about one per min_rows rows, at most the launched
+// n_splits, every active split non-empty, no chunk longer than the shared memory holds.
+TEST(AttentionPlan, ActiveSplitsFollowTheKvLength) {
+  for (const AttentionShape& s : {AttentionShape{14, 2, 64, 512}, AttentionShape{32, 8, 64, 8192},
+                                  AttentionShape{8, 1, 128, 33}, AttentionShape{4, 4, 64, 1}}) {
+    const ops::detail::AttentionPlan plan = ops::detail::attention_plan(s);
+    ASSERT_GT(plan.n_splits, 0U);
+    EXPECT_LE(plan.min_rows, plan.chunk_capacity);
+    const ops::detail::AttentionParams p{.n_heads = s.n_heads,
+                                         .n_kv_heads = s.n_kv_heads,
+                                         .head_dim = s.head_dim,
+                                         .max_ctx = s.max_ctx,
+                                         .n_splits = plan.n_splits,
+                                         .chunk_capacity = plan.chunk_capacity,
+                                         .min_rows = plan.min_rows,
+                                         .scale = 1.0F};
+    for (std::uint32_t kv_len = 1; kv_len <= s.max_ctx; ++kv_len) {
+      SCOPED_TRACE("max_ctx " + std::to_string(s.max_ctx) + ", kv_len " + std::to_string(kv_len));
+      const ops::detail::AttentionSplits sp = ops::detail::attention_split_plan(p, kv_len);
+      ASSERT_GE(sp.active, 1U);
+      ASSERT_LE(sp.active, plan.n_splits);
+      ASSERT_LE(sp.chunk, plan.chunk_capacity);
+      ASSERT_LT((sp.active - 1) * sp.chunk, kv_len);  // the last active split has rows
+      ASSERT_GE(sp.active * sp.chunk, kv_len);        // the active splits cover every row
+      const std::uint32_t wanted = (kv_len + plan.min_rows - 1) / plan.min_rows;
+      ASSERT_EQ(sp.active, std::min(wanted, plan.n_splits));
+    }
+    EXPECT_EQ(ops::detail::attention_split_plan(p, 0).active, 1U);
+  }
+  // Decode shapes: Qwen2.5-0.5B at 512 positions uses 16 splits of 32 rows, not 128 of 4.
+  const ops::detail::AttentionPlan qwen = ops::detail::attention_plan({14, 2, 64, 8192});
+  EXPECT_EQ(qwen.n_splits, 128U);
+  EXPECT_EQ(ops::detail::attention_split_plan({.n_heads = 14,
+                                               .n_kv_heads = 2,
+                                               .head_dim = 64,
+                                               .max_ctx = 8192,
+                                               .n_splits = qwen.n_splits,
+                                               .chunk_capacity = qwen.chunk_capacity,
+                                               .min_rows = qwen.min_rows},
+                                              512)
+                .active,
+            16U);
+}
+
+// Stale partial results of splits that kv_len leaves inactive are never read by the merge, and
+// the merge leaves every ticket at zero, so a scratch shared by consecutive dispatches (one per
+// layer) works for every replay.
+TEST_F(AttentionOps, MergeReadsActiveSplitsOnlyAndLeavesTheTicketsAtZero) {
+  const AttentionShape s{8, 2, 64, 1024};
+  const std::uint32_t d = s.head_dim;
+  const std::size_t cache = std::size_t{s.max_ctx} * s.n_kv_heads * d;
+  const std::vector<float> q = testing::random_floats(std::size_t{s.n_heads} * d, 9, -2.0F, 2.0F);
+  const std::vector<std::uint16_t> k = testing::random_bf16(cache, 10, 2.0F);
+  const std::vector<std::uint16_t> v = testing::random_bf16(cache, 11);
+  const float scale = 0.125F;
+  const std::uint64_t words = ops::attention_scratch_bytes(s) / 4;
+  const std::uint64_t ticket_words = s.n_kv_heads;
+  // Partial results that would dominate any merge they entered: m huge, l and acc non-zero.
+  std::vector<float> stale(words, 1.0e6F);
+  for (std::uint64_t i = words - ticket_words; i < words; ++i) stale[i] = 0.0F;
+  Buffer qb = upload(dev_, q);
+  Buffer kb = upload(dev_, k);
+  Buffer vb = upload(dev_, v);
+  Buffer out1 = dev_.alloc(q.size() * 4);
+  Buffer out2 = dev_.alloc(q.size() * 4);
+  Buffer scratch = upload(dev_, stale);
+  Encoder enc = dev_.encoder();
+  ops_.attention_decode(enc, qb, kb, vb, out1, scratch, s, slot<std::uint32_t>("kv_len", 1), scale);
+  ops_.attention_decode(enc, qb, kb, vb, out2, scratch, s, slot<std::uint32_t>("kv_len", 1), scale);
+  Recording rec = enc.finish();
+  for (const std::uint32_t kv_len : {100U, 33U, 1024U, 64U, 2U}) {
+    SCOPED_TRACE("kv_len " + std::to_string(kv_len));
+    rec.set("kv_len", kv_len);
+    dev_.submit(rec).wait();
+    const std::vector<float> want = reference_attention(q, k, v, s, kv_len, scale);
+    EXPECT_TRUE(all_near(out1.download<float>(), want, kTol));
+    EXPECT_TRUE(all_near(out2.download<float>(), want, kTol));
+    const std::vector<std::uint32_t> words_now = scratch.download<std::uint32_t>();
+    for (std::uint64_t i = words - ticket_words; i < words; ++i) ASSERT_EQ(words_now[i], 0U) << i;
+  }
+}
+
 // Shapes the kernels do not cover, and views of the wrong size, are refused.
 TEST_F(AttentionOps, UnsupportedShapesAndViewsAreRefused) {
   EXPECT_TRUE(mentions(ops::can_attention({12, 8, 64, 16}).reason, "does not divide"));
@@ -156,6 +240,15 @@ TEST_F(AttentionOps, UnsupportedShapesAndViewsAreRefused) {
   EXPECT_TRUE(mentions(e.what(), "does not divide"));
   e = error_from([&] { ops_.attention_decode(enc, q, cache, cache, q, scratch, s, in(q), 1.0F); });
   EXPECT_TRUE(mentions(e.what(), "kv_len must be a u32"));
+  e = error_from(
+      [&] { ops_.attention_decode(enc, q, cache, cache, q, scratch, s, value(1U), 1.0F); });
+  EXPECT_TRUE(mentions(e.what(), "out overlaps q"));
+  Buffer out = dev_.alloc(4 * 64 * 4 + ops::attention_scratch_bytes(s));
+  e = error_from([&] {
+    ops_.attention_decode(enc, q, cache, cache, out.view(0, 4 * 64 * 4),
+                          out.view(512, ops::attention_scratch_bytes(s)), s, value(1U), 1.0F);
+  });
+  EXPECT_TRUE(mentions(e.what(), "out overlaps scratch"));
   EXPECT_EQ(enc.dispatch_count(), 0U);
 }
 

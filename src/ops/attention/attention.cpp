@@ -19,29 +19,34 @@ namespace detail {
 
 namespace {
 
-// Splits enough for about 256 blocks over the kv heads (two waves of 132 SMs), at most one per
-// cache row, doubled until the chunk's scores fit the shared-memory budget.
+// Splits enough for about 256 blocks over the kv heads (two waves of 132 SMs) at the longest
+// context, each of at least kAttentionMinRowsPerSplit rows (so capacity >= min_rows), doubled
+// while the chunk's scores do not fit the shared-memory budget.
 constexpr std::uint32_t kTargetBlocks = 256;
 constexpr std::uint32_t kMaxSplits = 65535;  // grid.y
 
-std::uint32_t shared_floats(const AttentionShape& shape, std::uint32_t capacity) {
-  const std::uint32_t group = shape.n_heads / shape.n_kv_heads;
-  const std::uint32_t scores = group * capacity;
-  const std::uint32_t reduction = (kAttentionThreads / 32) * group * shape.head_dim;
-  return std::max(scores, reduction);
+std::uint64_t shared_floats(const AttentionShape& shape, std::uint32_t splits,
+                            std::uint32_t capacity) {
+  const std::uint64_t group = shape.n_heads / shape.n_kv_heads;
+  const std::uint64_t scores = group * capacity;
+  const std::uint64_t reduction = (kAttentionThreads / 32) * group * shape.head_dim;
+  const std::uint64_t merge_weights = group * splits;
+  return std::max({scores, reduction, merge_weights});
 }
 
 }  // namespace
 
 AttentionPlan attention_plan(const AttentionShape& shape) {
-  std::uint32_t splits = static_cast<std::uint32_t>(
-      std::min<std::uint64_t>(shape.max_ctx, ceil_div(kTargetBlocks, shape.n_kv_heads)));
-  splits = std::max(splits, 1U);
+  const std::uint64_t by_rows =
+      std::max<std::uint64_t>(shape.max_ctx / kAttentionMinRowsPerSplit, 1);
+  std::uint32_t splits =
+      static_cast<std::uint32_t>(std::min(by_rows, ceil_div(kTargetBlocks, shape.n_kv_heads)));
   for (;;) {
     const auto capacity = static_cast<std::uint32_t>(ceil_div(shape.max_ctx, splits));
-    const std::uint64_t bytes = std::uint64_t{shared_floats(shape, capacity)} * sizeof(float);
+    const std::uint64_t bytes = shared_floats(shape, splits, capacity) * sizeof(float);
     if (bytes <= kAttentionSharedLimit) {
-      return {splits, capacity, static_cast<std::uint32_t>(bytes)};
+      return {splits, capacity, std::min(kAttentionMinRowsPerSplit, capacity),
+              static_cast<std::uint32_t>(bytes)};
     }
     if (splits >= kMaxSplits || splits >= shape.max_ctx) return {};
     splits = std::min({splits * 2, kMaxSplits, shape.max_ctx});
@@ -50,31 +55,26 @@ AttentionPlan attention_plan(const AttentionShape& shape) {
 
 void register_attention_kernels(KernelRegistry& registry) {
   const AttentionCudaKernels cuda = attention_cuda_kernels();
-  const std::vector<Param> split_params = {Param::in("q"),
-                                           Param::in("k_cache"),
-                                           Param::in("v_cache"),
-                                           Param::out("scratch"),
-                                           Param::value<AttentionParams>("params"),
-                                           Param::value<std::uint32_t>("kv_len")};
+  // The scratch is inout: the tickets are read (and left at zero) by every dispatch.
+  const std::vector<Param> params = {Param::in("q"),
+                                     Param::in("k_cache"),
+                                     Param::in("v_cache"),
+                                     Param::out("out"),
+                                     Param::inout("scratch"),
+                                     Param::value<AttentionParams>("params"),
+                                     Param::value<std::uint32_t>("kv_len")};
   registry.add({.name = "attention_decode_hd64_bf16",
-                .params = split_params,
+                .params = params,
                 .op = OpKind::Sdpa,
-                .cpu = attention_split_cpu,
+                .cpu = attention_decode_cpu,
                 .cuda = cuda.split_hd64,
                 .programmatic_dependency = true});
   registry.add({.name = "attention_decode_hd128_bf16",
-                .params = split_params,
+                .params = params,
                 .op = OpKind::Sdpa,
-                .cpu = attention_split_cpu,
+                .cpu = attention_decode_cpu,
                 .cuda = cuda.split_hd128,
                 .programmatic_dependency = true});
-  registry.add(
-      {.name = "attention_combine_f32",
-       .params = {Param::in("scratch"), Param::out("out"), Param::value<AttentionParams>("params")},
-       .op = OpKind::Sdpa,
-       .cpu = attention_combine_cpu,
-       .cuda = cuda.combine,
-       .programmatic_dependency = true});
 }
 
 }  // namespace detail
@@ -106,7 +106,11 @@ Support can_attention(const AttentionShape& shape) {
 std::uint64_t attention_scratch_bytes(const AttentionShape& shape) {
   if (!can_attention(shape)) return 0;
   const detail::AttentionPlan plan = detail::attention_plan(shape);
-  return std::uint64_t{plan.n_splits} * shape.n_heads * (shape.head_dim + 2) * sizeof(float);
+  const detail::AttentionParams params{.n_heads = shape.n_heads,
+                                       .n_kv_heads = shape.n_kv_heads,
+                                       .head_dim = shape.head_dim,
+                                       .n_splits = plan.n_splits};
+  return detail::attention_scratch_layout(params).words * 4;
 }
 
 void OpEncoder::attention_decode(Encoder& enc, const BufferView& q, const BufferView& k_cache,
@@ -127,12 +131,19 @@ void OpEncoder::attention_decode(Encoder& enc, const BufferView& q, const Buffer
   detail::expect_aligned(op, label, "q", q, 16);
   detail::expect_aligned(op, label, "k_cache", k_cache, 16);
   detail::expect_aligned(op, label, "v_cache", v_cache, 16);
+  detail::expect_aligned(op, label, "scratch", scratch, 4);
   if (!scratch.buffer()) detail::throw_invalid(op, label, "scratch is a null buffer");
   const std::uint64_t need = attention_scratch_bytes(shape);
   if (scratch.size() < need) {
     detail::throw_invalid(op, label,
                           "scratch holds " + std::to_string(scratch.size()) +
                               " bytes, attention_scratch_bytes(shape) is " + std::to_string(need));
+  }
+  // The merging block writes out while blocks of other kv heads may still read q.
+  for (const auto& [name, view] : {std::pair{"q", q}, {"scratch", scratch}}) {
+    if (out.buffer().id() == view.buffer().id() && overlaps(out.range(), view.range())) {
+      detail::throw_invalid(op, label, std::string("out overlaps ") + name);
+    }
   }
   const detail::AttentionPlan plan = detail::attention_plan(shape);
   const detail::AttentionParams params{.n_heads = shape.n_heads,
@@ -141,19 +152,15 @@ void OpEncoder::attention_decode(Encoder& enc, const BufferView& q, const Buffer
                                        .max_ctx = shape.max_ctx,
                                        .n_splits = plan.n_splits,
                                        .chunk_capacity = plan.chunk_capacity,
+                                       .min_rows = plan.min_rows,
                                        .scale = scale};
-  const BufferView partial = scratch.sub(0, need);
-  const Kernel& split = shape.head_dim == 64 ? k_->attention_hd64 : k_->attention_hd128;
-  enc.dispatch(split,
+  const Kernel& kernel = shape.head_dim == 64 ? k_->attention_hd64 : k_->attention_hd128;
+  enc.dispatch(kernel,
                Launch::groups({shape.n_kv_heads, plan.n_splits}, detail::kAttentionThreads)
                    .shared(plan.shared_bytes),
-               {in(q), in(k_cache), in(v_cache), encore::out(partial), value(params), kv_len},
+               {in(q), in(k_cache), in(v_cache), encore::out(out), inout(scratch.sub(0, need)),
+                value(params), kv_len},
                {.label = label});
-  // The second pass reads what the first wrote: under barriers ordering, dispatches between two
-  // barriers may run concurrently, so the order must be a barrier (other orderings infer it).
-  if (enc.ordering() == Ordering::Barriers) enc.barrier();
-  enc.dispatch(k_->attention_combine, Launch::groups(shape.n_heads, shape.head_dim),
-               {in(partial), encore::out(out), value(params)}, {.label = label});
 }
 
 }  // namespace encore::ops

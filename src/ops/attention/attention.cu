@@ -1,10 +1,20 @@
 // CUDA decode attention (see attention.h for the algorithm and layouts).
 //
-// Split kernel, 128 threads: a K or V row of head_dim bf16 is read by head_dim / 8 lanes, 16
-// bytes each, so a warp reads 2 (hd128) or 4 (hd64) rows per load and the block 8 or 16 rows.
-// Loop trip counts are uniform across the block (rows past the chunk load zeros), because the
-// reductions use full-warp shuffles. Shared memory (dynamic): the chunk's scores [group][cap],
-// turned into exp(score - m) in place, then reused for the cross-warp sum of the accumulators.
+// 128 threads per block: a K or V row of head_dim bf16 is read by head_dim / 8 lanes, 16 bytes
+// each, so a warp reads 2 (hd128) or 4 (hd64) rows per load and the block 8 or 16 rows per
+// pass; kUnroll passes are loaded before any is used, so a split of up to 64 (hd64) or 32
+// (hd128) rows costs one round trip to memory per phase. Loop trip counts are uniform across the
+// block (rows past the chunk load zeros), because the reductions use full-warp shuffles.
+// Shared memory (dynamic): the chunk's scores [group][capacity], turned into exp(score - m) in
+// place, then reused for the cross-warp sum of the accumulators, then for the merge weights.
+//
+// Memory ordering of the merge: every thread fences its scratch writes before the block takes
+// its ticket; the block that takes the last ticket fences again and reads the other splits'
+// results through L2 (ld.global.cg), never through a possibly stale L1 line.
+//
+// PDL: inactive blocks exit before touching memory (split 0 is always active and waits, so the
+// grid never completes before its predecessor); active blocks wait before reading q or the cache
+// and trigger dependents once their main loops are issued.
 
 #include <cstdint>
 
@@ -18,6 +28,8 @@ namespace {
 constexpr int kMaxGroup = static_cast<int>(kAttentionMaxGroup);
 constexpr int kThreads = static_cast<int>(kAttentionThreads);
 constexpr int kWarps = kThreads / 32;
+constexpr int kUnroll = 4;       // passes of rows loaded together
+constexpr int kMergeUnroll = 8;  // splits loaded together per output element in the merge
 
 __device__ __forceinline__ float negative_infinity() { return -__int_as_float(0x7F800000); }
 
@@ -32,50 +44,109 @@ __device__ __forceinline__ void widen8(uint4 v, float (&out)[8]) {
   out[7] = bf16_hi(v.w);
 }
 
+// Merges the `active` splits of kv head g's q heads from scratch into out (the last block).
+template <int D>
+__device__ void merge_splits(const float* scratch, float* group_out, const AttentionParams& p,
+                             const AttentionScratchLayout& layout, std::uint64_t head0, int group,
+                             std::uint32_t active, float* weights, float* head_den) {
+  const unsigned tid = threadIdx.x;
+  const unsigned lane = tid & 31U;
+  const unsigned warp = tid >> 5;
+  const float* m_all = scratch + layout.m;
+  const float* l_all = scratch + layout.l;
+  // Per q head (one warp each): M = max m_s over splits with rows, w_s = e^(m_s - M), and
+  // den = sum_s w_s l_s; every lane loads its own splits' (m, l).
+  for (int h = static_cast<int>(warp); h < group; h += kWarps) {
+    const std::uint64_t head = head0 + h;
+    float big_m = negative_infinity();
+    for (std::uint32_t j = lane; j < active; j += 32) {
+      const std::uint64_t at = std::uint64_t{j} * p.n_heads + head;
+      if (__ldcg(l_all + at) > 0.0F) big_m = fmaxf(big_m, __ldcg(m_all + at));
+    }
+    big_m = warp_max(big_m);
+    float den = 0.0F;
+    for (std::uint32_t j = lane; j < active; j += 32) {
+      const std::uint64_t at = std::uint64_t{j} * p.n_heads + head;
+      const float l = __ldcg(l_all + at);
+      const float w = l > 0.0F ? expf(__ldcg(m_all + at) - big_m) : 0.0F;
+      weights[h * active + j] = w;
+      den = fmaf(w, l, den);
+    }
+    den = warp_sum(den);
+    if (lane == 0) head_den[h] = den;
+  }
+  __syncthreads();
+  // Each output element: kMergeUnroll independent loads and FMA chains per round.
+  const std::uint64_t split_stride = std::uint64_t{p.n_heads} * D;
+  for (int at = static_cast<int>(tid); at < group * D; at += kThreads) {
+    const int h = at / D;
+    const float* w = weights + h * active;
+    const float* acc = scratch + head0 * D + at;
+    float sum[kMergeUnroll];
+#pragma unroll
+    for (int u = 0; u < kMergeUnroll; ++u) sum[u] = 0.0F;
+    std::uint32_t j = 0;
+    for (; j + kMergeUnroll <= active; j += kMergeUnroll) {
+#pragma unroll
+      for (int u = 0; u < kMergeUnroll; ++u) {
+        sum[u] = fmaf(w[j + u], __ldcg(acc + (j + u) * split_stride), sum[u]);
+      }
+    }
+    for (; j < active; ++j) sum[0] = fmaf(w[j], __ldcg(acc + j * split_stride), sum[0]);
+    float num = 0.0F;
+#pragma unroll
+    for (int u = 0; u < kMergeUnroll; ++u) num += sum[u];
+    const float den = head_den[h];
+    group_out[at] = den > 0.0F ? num / den : 0.0F;
+  }
+}
+
 template <int D>
 __global__ void __launch_bounds__(kThreads)
-    attention_split(const float* __restrict__ q, const std::uint16_t* __restrict__ k_cache,
-                    const std::uint16_t* __restrict__ v_cache, float* __restrict__ scratch,
-                    AttentionParams p, std::uint32_t kv_len) {
+    attention_decode(const float* __restrict__ q, const std::uint16_t* __restrict__ k_cache,
+                     const std::uint16_t* __restrict__ v_cache, float* __restrict__ out,
+                     float* __restrict__ scratch, AttentionParams p, std::uint32_t kv_len) {
   constexpr int kLanesPerRow = D / 8;
   constexpr int kRowSlots = kThreads / kLanesPerRow;
+  constexpr std::uint32_t kBatchRows = kRowSlots * kUnroll;
   extern __shared__ float shared[];
-  pdl_wait();
+  __shared__ float head_m[kMaxGroup];
+  __shared__ float head_l[kMaxGroup];
+  __shared__ float head_den[kMaxGroup];
+  __shared__ unsigned is_last;
 
   const std::uint32_t g = blockIdx.x;
   const std::uint32_t s = blockIdx.y;
+  if (kv_len > p.max_ctx) kv_len = p.max_ctx;
+  const AttentionSplits splits = attention_split_plan(p, kv_len);
+  if (s >= splits.active) return;  // inactive: no memory touched
+  pdl_wait();
+
   const int group = static_cast<int>(p.n_heads / p.n_kv_heads);
+  const std::uint64_t head0 = std::uint64_t{g} * group;
+  float* group_out = out + head0 * D;
   const unsigned tid = threadIdx.x;
+  if (kv_len == 0) {
+    pdl_launch_dependents();
+    for (int at = static_cast<int>(tid); at < group * D; at += kThreads) group_out[at] = 0.0F;
+    return;
+  }
   const unsigned lane = tid & 31U;
   const unsigned warp = tid >> 5;
   const int slot = static_cast<int>(tid) / kLanesPerRow;
   const int sub = static_cast<int>(tid) % kLanesPerRow;  // dims [sub * 8, sub * 8 + 8)
-
-  if (kv_len > p.max_ctx) kv_len = p.max_ctx;
-  const std::uint32_t chunk = (kv_len + p.n_splits - 1) / p.n_splits;
-  const std::uint32_t begin = min(kv_len, s * chunk);
-  const std::uint32_t end = min(kv_len, begin + chunk);
-  const std::uint64_t ml_base = std::uint64_t{s} * p.n_heads + std::uint64_t{g} * group;
-  float* m_out = scratch + std::uint64_t{p.n_splits} * p.n_heads * D;
-  float* l_out = m_out + std::uint64_t{p.n_splits} * p.n_heads;
-  if (begin >= end) {
-    pdl_launch_dependents();
-    if (tid < static_cast<unsigned>(group)) {
-      m_out[ml_base + tid] = negative_infinity();
-      l_out[ml_base + tid] = 0.0F;
-    }
-    return;
-  }
-  const std::uint32_t len = end - begin;
+  const std::uint32_t begin = s * splits.chunk;
+  const std::uint32_t len = min(kv_len, begin + splits.chunk) - begin;
   const std::uint32_t row_stride = p.n_kv_heads * D;  // elements between positions
+  const std::uint16_t* k_base = k_cache + std::uint64_t{begin} * row_stride + g * D + sub * 8;
+  const std::uint16_t* v_base = v_cache + std::uint64_t{begin} * row_stride + g * D + sub * 8;
 
-  // q of every head of the group, this thread's 8 dims.
+  // q of every head of the group, this thread's 8 dims, times the scale.
   float qv[kMaxGroup][8];
 #pragma unroll
   for (int h = 0; h < kMaxGroup; ++h) {
     if (h < group) {
-      const float4* qh =
-          reinterpret_cast<const float4*>(q + (std::uint64_t{g} * group + h) * D + sub * 8);
+      const float4* qh = reinterpret_cast<const float4*>(q + (head0 + h) * D + sub * 8);
       const float4 a = qh[0];
       const float4 b = qh[1];
       qv[h][0] = a.x * p.scale;
@@ -89,34 +160,39 @@ __global__ void __launch_bounds__(kThreads)
     }
   }
 
-  // Phase 1: scores[h][t - begin] = (q_h * scale) . k_t
-  const std::uint16_t* k_base = k_cache + std::uint64_t{g} * D + sub * 8;
-  for (std::uint32_t base = 0; base < len; base += kRowSlots) {
-    const std::uint32_t t = base + slot;
-    const bool valid = t < len;
-    float k[8];
-    widen8(valid ? load_stream_16(k_base + std::uint64_t{begin + t} * row_stride)
-                 : make_uint4(0, 0, 0, 0),
-           k);
+  // Phase 1: scores[h][t] = (q_h * scale) . k_t; the V rows are asked of L2 on the way.
+  for (std::uint32_t base = 0; base < len; base += kBatchRows) {
+    uint4 kraw[kUnroll];
 #pragma unroll
-    for (int h = 0; h < kMaxGroup; ++h) {
-      if (h < group) {
-        float dot = 0.0F;
+    for (int u = 0; u < kUnroll; ++u) {
+      const std::uint32_t t = base + u * kRowSlots + slot;
+      kraw[u] =
+          t < len ? load_stream_16(k_base + std::uint64_t{t} * row_stride) : make_uint4(0, 0, 0, 0);
+      if (t < len && sub % 8 == 0) prefetch_l2(v_base + std::uint64_t{t} * row_stride);
+    }
 #pragma unroll
-        for (int i = 0; i < 8; ++i) dot = fmaf(qv[h][i], k[i], dot);
+    for (int u = 0; u < kUnroll; ++u) {
+      const std::uint32_t t = base + u * kRowSlots + slot;
+      float k[8];
+      widen8(kraw[u], k);
 #pragma unroll
-        for (int offset = kLanesPerRow / 2; offset > 0; offset >>= 1) {
-          dot += __shfl_xor_sync(0xFFFFFFFFU, dot, offset);
+      for (int h = 0; h < kMaxGroup; ++h) {
+        if (h < group) {
+          float dot = 0.0F;
+#pragma unroll
+          for (int i = 0; i < 8; ++i) dot = fmaf(qv[h][i], k[i], dot);
+#pragma unroll
+          for (int offset = kLanesPerRow / 2; offset > 0; offset >>= 1) {
+            dot += __shfl_xor_sync(0xFFFFFFFFU, dot, offset);
+          }
+          if (t < len && sub == 0) shared[h * p.chunk_capacity + t] = dot;
         }
-        if (valid && sub == 0) shared[h * p.chunk_capacity + t] = dot;
       }
     }
   }
   __syncthreads();
 
   // Phase 2: per head, m = max score, l = sum exp(score - m); scores become exp(score - m).
-  __shared__ float head_m[kMaxGroup];
-  __shared__ float head_l[kMaxGroup];
   for (int h = static_cast<int>(warp); h < group; h += kWarps) {
     float* sc = shared + h * p.chunk_capacity;
     float m = negative_infinity();
@@ -143,20 +219,26 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
     for (int i = 0; i < 8; ++i) acc[h][i] = 0.0F;
   }
-  const std::uint16_t* v_base = v_cache + std::uint64_t{g} * D + sub * 8;
-  for (std::uint32_t base = 0; base < len; base += kRowSlots) {
-    const std::uint32_t t = base + slot;
-    const bool valid = t < len;
-    float v[8];
-    widen8(valid ? load_stream_16(v_base + std::uint64_t{begin + t} * row_stride)
-                 : make_uint4(0, 0, 0, 0),
-           v);
+  for (std::uint32_t base = 0; base < len; base += kBatchRows) {
+    uint4 vraw[kUnroll];
 #pragma unroll
-    for (int h = 0; h < kMaxGroup; ++h) {
-      if (h < group) {
-        const float e = valid ? shared[h * p.chunk_capacity + t] : 0.0F;
+    for (int u = 0; u < kUnroll; ++u) {
+      const std::uint32_t t = base + u * kRowSlots + slot;
+      vraw[u] =
+          t < len ? load_stream_16(v_base + std::uint64_t{t} * row_stride) : make_uint4(0, 0, 0, 0);
+    }
 #pragma unroll
-        for (int i = 0; i < 8; ++i) acc[h][i] = fmaf(e, v[i], acc[h][i]);
+    for (int u = 0; u < kUnroll; ++u) {
+      const std::uint32_t t = base + u * kRowSlots + slot;
+      float v[8];
+      widen8(vraw[u], v);
+#pragma unroll
+      for (int h = 0; h < kMaxGroup; ++h) {
+        if (h < group) {
+          const float e = t < len ? shared[h * p.chunk_capacity + t] : 0.0F;
+#pragma unroll
+          for (int i = 0; i < 8; ++i) acc[h][i] = fmaf(e, v[i], acc[h][i]);
+        }
       }
     }
   }
@@ -184,7 +266,19 @@ __global__ void __launch_bounds__(kThreads)
     }
   }
   __syncthreads();
-  float* acc_out = scratch + ml_base * D;
+
+  if (splits.active == 1) {  // the only split: normalise and write the output directly
+    for (int at = static_cast<int>(tid); at < group * D; at += kThreads) {
+      float sum = 0.0F;
+#pragma unroll
+      for (int w = 0; w < kWarps; ++w) sum += shared[w * group * D + at];
+      group_out[at] = sum / head_l[at / D];
+    }
+    return;
+  }
+
+  const AttentionScratchLayout layout = attention_scratch_layout(p);
+  float* acc_out = scratch + (std::uint64_t{s} * p.n_heads + head0) * D;
   for (int at = static_cast<int>(tid); at < group * D; at += kThreads) {
     float sum = 0.0F;
 #pragma unroll
@@ -192,45 +286,25 @@ __global__ void __launch_bounds__(kThreads)
     acc_out[at] = sum;
   }
   if (tid < static_cast<unsigned>(group)) {
-    m_out[ml_base + tid] = head_m[tid];
-    l_out[ml_base + tid] = head_l[tid];
+    scratch[layout.m + std::uint64_t{s} * p.n_heads + head0 + tid] = head_m[tid];
+    scratch[layout.l + std::uint64_t{s} * p.n_heads + head0 + tid] = head_l[tid];
   }
-}
-
-// One block per q head, head_dim threads (one per output element).
-__global__ void attention_combine_f32(const float* __restrict__ scratch, float* __restrict__ out,
-                                      AttentionParams p) {
-  pdl_wait();
-  const std::uint32_t head = blockIdx.x;
-  const std::uint32_t d = p.head_dim;
-  const float* acc = scratch;
-  const float* m = scratch + std::uint64_t{p.n_splits} * p.n_heads * d;
-  const float* l = m + std::uint64_t{p.n_splits} * p.n_heads;
-  float big_m = negative_infinity();
-  for (std::uint32_t s = 0; s < p.n_splits; ++s) {
-    const std::uint64_t ml = std::uint64_t{s} * p.n_heads + head;
-    if (l[ml] > 0.0F) big_m = fmaxf(big_m, m[ml]);
-  }
-  float num = 0.0F;
-  float den = 0.0F;
-  for (std::uint32_t s = 0; s < p.n_splits; ++s) {
-    const std::uint64_t ml = std::uint64_t{s} * p.n_heads + head;
-    const float ls = l[ml];
-    if (!(ls > 0.0F)) continue;
-    const float w = expf(m[ml] - big_m);
-    den = fmaf(w, ls, den);
-    if (threadIdx.x < d) num = fmaf(w, acc[ml * d + threadIdx.x], num);
-  }
-  pdl_launch_dependents();
-  if (threadIdx.x < d) out[std::uint64_t{head} * d + threadIdx.x] = den > 0.0F ? num / den : 0.0F;
+  __threadfence();  // this thread's results are visible device-wide before the ticket
+  __syncthreads();  // every thread's results are, and `shared` is free again
+  unsigned* ticket = reinterpret_cast<unsigned*>(scratch + layout.tickets) + g;
+  if (tid == 0) is_last = atomicAdd(ticket, 1U) == splits.active - 1 ? 1U : 0U;
+  __syncthreads();
+  if (is_last == 0U) return;
+  __threadfence();  // order the other splits' results before this block's reads of them
+  merge_splits<D>(scratch, group_out, p, layout, head0, group, splits.active, shared, head_den);
+  if (tid == 0) atomicExch(ticket, 0U);  // every active split has taken its ticket
 }
 
 }  // namespace
 
 AttentionCudaKernels attention_cuda_kernels() {
-  return {.split_hd64 = reinterpret_cast<const void*>(&attention_split<64>),
-          .split_hd128 = reinterpret_cast<const void*>(&attention_split<128>),
-          .combine = reinterpret_cast<const void*>(&attention_combine_f32)};
+  return {.split_hd64 = reinterpret_cast<const void*>(&attention_decode<64>),
+          .split_hd128 = reinterpret_cast<const void*>(&attention_decode<128>)};
 }
 
 }  // namespace encore::ops::detail

@@ -1,51 +1,99 @@
 #pragma once
 
-// Decode attention (Sdpa), flash-decoding style, in two dispatches:
+// Decode attention (Sdpa), flash-decoding style, in one dispatch:
 //
-//  1. attention_decode_hd{64,128}_bf16, grid (n_kv_heads, n_splits), 128 threads: block (g, s)
-//     takes the s-th chunk of cache rows [0, kv_len) for kv head g and every q head of its
-//     group (GQA: each K/V row is loaded once for the whole group). It scores the chunk
-//     (q . k * scale) into shared memory, takes the chunk's max m and sum l of exp(score - m),
-//     accumulates sum_t exp(score_t - m) v_t, and writes (acc, m, l) per q head to scratch.
-//  2. attention_combine_f32, grid n_heads, head_dim threads: out = sum_s e^(m_s - M) acc_s /
-//     sum_s e^(m_s - M) l_s over the splits that saw rows (l_s > 0).
+//  attention_decode_hd{64,128}_bf16, grid (n_kv_heads, n_splits), 128 threads. Block (g, s)
+//  takes the s-th chunk of cache rows [0, kv_len) for kv head g and every q head of its group
+//  (GQA: each K/V row is loaded once for the whole group). It scores the chunk (q . k * scale)
+//  into shared memory, takes the chunk's max m and sum l of exp(score - m), and accumulates
+//  sum_t exp(score_t - m) v_t. Then:
+//   - one active split: the block writes out = acc / l itself;
+//   - several: it writes (acc, m, l) per q head to scratch and takes a ticket of kv head g (an
+//     atomic counter in the scratch, after a memory fence); the block that takes the last
+//     ticket merges the active splits, out = sum_s e^(m_s - M) acc_s / sum_s e^(m_s - M) l_s,
+//     with every (m, l) and every output element loaded in parallel, and sets the ticket back
+//     to zero so the next dispatch (or replay) starts from zero.
 //
-// The launch shape depends on the AttentionShape only (n_splits is fixed at encode time; the
-// chunk length ceil(kv_len / n_splits) is computed on the device), so one recording serves every
-// kv_len. kv_len is clamped to max_ctx; kv_len = 0 writes zeros.
+// The launch shape depends on the AttentionShape only (n_splits is fixed at encode time), so one
+// recording serves every kv_len. How many splits are *active* follows kv_len: about one per
+// kMinRowsPerSplit rows, at most n_splits, every active split non-empty (attention_split_plan);
+// inactive blocks exit before touching memory, and the merge reads active splits only.
+// kv_len is clamped to max_ctx; kv_len = 0 writes zeros.
 //
 // KV cache layout: bf16 [max_ctx, n_kv_heads, head_dim] (row t = position t, as kv_append
-// writes it). Scratch layout (f32): acc [n_splits][n_heads][head_dim], then m [n_splits][n_heads],
-// then l [n_splits][n_heads].
+// writes it). Scratch layout (f32 unless said): acc [n_splits][n_heads][head_dim], then
+// m [n_splits][n_heads], then l [n_splits][n_heads], then u32 tickets [n_kv_heads]. The tickets
+// must be zero when the scratch is first used (Device::alloc zero-fills); every dispatch leaves
+// them zero.
 
 #include <cstdint>
 
 #include "encore/kernel.h"
 #include "encore/ops.h"
 
+#include "ops/bf16.h"  // ENCORE_OPS_HOST_DEVICE
+
 namespace encore::ops::detail {
 
 inline constexpr std::uint32_t kAttentionThreads = 128;
 inline constexpr std::uint32_t kAttentionMaxGroup = 8;
-/// Shared memory the split kernel may use (scores, then the cross-warp reduction).
+/// Shared memory the kernel may use (scores, the cross-warp reduction, the merge weights).
 inline constexpr std::uint32_t kAttentionSharedLimit = 32 * 1024;
+/// Rows a split takes at least before another split becomes active (fewer blocks, each with
+/// enough rows to keep its loads in flight, and a merge over fewer partial results).
+inline constexpr std::uint32_t kAttentionMinRowsPerSplit = 32;
 
-/// The value parameter of both kernels (trivially copyable; 28 bytes).
+/// The value parameter of the kernel (trivially copyable; 32 bytes).
 struct AttentionParams {
   std::uint32_t n_heads;
   std::uint32_t n_kv_heads;
   std::uint32_t head_dim;
   std::uint32_t max_ctx;
-  std::uint32_t n_splits;
-  std::uint32_t chunk_capacity;  ///< ceil(max_ctx / n_splits): the longest chunk
+  std::uint32_t n_splits;        ///< launched splits (grid.y)
+  std::uint32_t chunk_capacity;  ///< rows of scores the shared memory holds per q head
+  std::uint32_t min_rows;        ///< rows per active split before another one is used
   float scale;
 };
 
-/// How the work is split for a shape: n_splits and the split kernel's shared memory bytes;
-/// n_splits = 0 when the shape cannot be split within the shared-memory limit.
+/// How a kv_len is divided: `active` splits of `chunk` rows (the last one possibly shorter),
+/// every active split holding at least one row; kv_len = 0 gives one split of no rows.
+struct AttentionSplits {
+  std::uint32_t active;
+  std::uint32_t chunk;
+};
+
+/// The split of `kv_len` (already clamped to max_ctx) under `p`, the same on host and device:
+/// about one split per min_rows rows, at most n_splits, chunk <= chunk_capacity.
+ENCORE_OPS_HOST_DEVICE inline AttentionSplits attention_split_plan(const AttentionParams& p,
+                                                                   std::uint32_t kv_len) {
+  if (kv_len == 0) return {1, 0};
+  std::uint32_t target = (kv_len + p.min_rows - 1) / p.min_rows;
+  if (target > p.n_splits) target = p.n_splits;
+  const std::uint32_t chunk = (kv_len + target - 1) / target;
+  return {(kv_len + chunk - 1) / chunk, chunk};
+}
+
+/// Offsets (in 4-byte words) of the scratch arrays for `p`.
+struct AttentionScratchLayout {
+  std::uint64_t m;        ///< after acc
+  std::uint64_t l;        ///< after m
+  std::uint64_t tickets;  ///< after l
+  std::uint64_t words;    ///< total
+};
+ENCORE_OPS_HOST_DEVICE inline AttentionScratchLayout attention_scratch_layout(
+    const AttentionParams& p) {
+  const std::uint64_t ml = std::uint64_t{p.n_splits} * p.n_heads;
+  const std::uint64_t m = ml * p.head_dim;
+  return {m, m + ml, m + 2 * ml, m + 2 * ml + p.n_kv_heads};
+}
+
+/// How the work is split for a shape: n_splits, the rows per split before another is used, and
+/// the kernel's shared memory bytes; n_splits = 0 when the shape cannot be split within the
+/// shared-memory limit.
 struct AttentionPlan {
   std::uint32_t n_splits = 0;
   std::uint32_t chunk_capacity = 0;
+  std::uint32_t min_rows = 0;
   std::uint32_t shared_bytes = 0;
 };
 AttentionPlan attention_plan(const AttentionShape& shape);
@@ -53,13 +101,11 @@ AttentionPlan attention_plan(const AttentionShape& shape);
 struct AttentionCudaKernels {
   const void* split_hd64 = nullptr;
   const void* split_hd128 = nullptr;
-  const void* combine = nullptr;
 };
 AttentionCudaKernels attention_cuda_kernels();
 
-/// CPU references (same blocks, same scratch contents up to rounding).
-void attention_split_cpu(const CpuKernelContext& ctx);
-void attention_combine_cpu(const CpuKernelContext& ctx);
+/// CPU reference (same blocks, same scratch contents up to rounding, same tickets).
+void attention_decode_cpu(const CpuKernelContext& ctx);
 
 void register_attention_kernels(KernelRegistry& registry);
 

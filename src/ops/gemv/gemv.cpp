@@ -1,4 +1,5 @@
-// bf16 gemv: the variant table, registry entries, can_gemv and OpEncoder::gemv.
+// bf16 gemv: the variant tables, the families' registry entries, can_gemv and OpEncoder::gemv.
+// The fused families' encode helper is gemv_fused.cpp.
 
 #include "ops/gemv/gemv.h"
 
@@ -9,6 +10,7 @@
 #include "encore/error.h"
 #include "encore/ops.h"
 
+#include "ops/gemv/gemv_encode.h"
 #include "ops/op_common.h"
 #include "ops/op_kernels.h"
 
@@ -23,46 +25,116 @@ namespace {
 // smaller ones split each row over 2, 4 or 8 warps of a block (split-K) so the grid still
 // covers every SM; the split stops where a warp's share of a row would drop below 512 bytes.
 constexpr std::array<GemvVariant, kGemvVariantCount> kVariants{{
-    {"r2s1", "gemv_bf16_r2s1", "gemv_bias_bf16_r2s1", 2, 1, "rows >= 8192",
-     [](std::uint32_t rows, std::uint32_t) { return rows >= 8192; }},
-    {"r1s1", "gemv_bf16_r1s1", "gemv_bias_bf16_r1s1", 1, 1, "rows >= 4096 || cols < 512",
+    {"r2s1", 2, 1, "rows >= 8192", [](std::uint32_t rows, std::uint32_t) { return rows >= 8192; }},
+    {"r1s1", 1, 1, "rows >= 4096 || cols < 512",
      [](std::uint32_t rows, std::uint32_t cols) { return rows >= 4096 || cols < 512; }},
-    {"r1s2", "gemv_bf16_r1s2", "gemv_bias_bf16_r1s2", 1, 2, "rows >= 2048 || cols < 1024",
+    {"r1s2", 1, 2, "rows >= 2048 || cols < 1024",
      [](std::uint32_t rows, std::uint32_t cols) { return rows >= 2048 || cols < 1024; }},
-    {"r1s4", "gemv_bf16_r1s4", "gemv_bias_bf16_r1s4", 1, 4, "rows >= 1024 || cols < 2048",
+    {"r1s4", 1, 4, "rows >= 1024 || cols < 2048",
      [](std::uint32_t rows, std::uint32_t cols) { return rows >= 1024 || cols < 2048; }},
-    {"r1s8", "gemv_bf16_r1s8", "gemv_bias_bf16_r1s8", 1, 8, "otherwise",
-     [](std::uint32_t, std::uint32_t) { return true; }},
+    {"r1s8", 1, 8, "otherwise", [](std::uint32_t, std::uint32_t) { return true; }},
 }};
+
+// The silu output: rows are pairs (a gate and an up row each), so a warp group of R = 1 already
+// streams two weight rows. Pairs per warp as for two-row groups above, split-K below.
+constexpr std::array<GemvVariant, kGemvSiluVariantCount> kSiluVariants{{
+    {"r1s1", 1, 1, "rows >= 2048 || cols < 512",
+     [](std::uint32_t rows, std::uint32_t cols) { return rows >= 2048 || cols < 512; }},
+    {"r1s2", 1, 2, "rows >= 512 || cols < 1024",
+     [](std::uint32_t rows, std::uint32_t cols) { return rows >= 512 || cols < 1024; }},
+    {"r1s4", 1, 4, "otherwise", [](std::uint32_t, std::uint32_t) { return true; }},
+}};
+
+constexpr std::array<GemvInput, kGemvInputCount> kInputs = {GemvInput::X, GemvInput::Norm,
+                                                            GemvInput::AddNorm};
+constexpr std::array<GemvOutput, kGemvOutputCount> kOutputs = {GemvOutput::Plain, GemvOutput::Bias,
+                                                               GemvOutput::SiluMul};
 
 }  // namespace
 
 std::span<const GemvVariant, kGemvVariantCount> gemv_variants() { return kVariants; }
+std::span<const GemvVariant, kGemvSiluVariantCount> gemv_silu_variants() { return kSiluVariants; }
 
-std::size_t gemv_variant_index(std::uint32_t rows, std::uint32_t cols) {
-  for (std::size_t i = 0; i < kVariants.size(); ++i) {
-    if (kVariants[i].matches(rows, cols)) return i;
+std::span<const GemvVariant> gemv_table(GemvOutput output) {
+  if (output == GemvOutput::SiluMul) return kSiluVariants;
+  return kVariants;
+}
+
+std::size_t gemv_variant_index(GemvOutput output, std::uint32_t rows, std::uint32_t cols) {
+  const std::span<const GemvVariant> table = gemv_table(output);
+  for (std::size_t i = 0; i < table.size(); ++i) {
+    if (table[i].matches(rows, cols)) return i;
   }
-  return kVariants.size() - 1;
+  return table.size() - 1;
+}
+
+std::string gemv_kernel_name(GemvInput input, GemvOutput output, std::string_view variant) {
+  std::string name = "gemv";
+  if (input == GemvInput::Norm) name += "_norm";
+  if (input == GemvInput::AddNorm) name += "_add_norm";
+  if (output == GemvOutput::Bias) name += "_bias";
+  if (output == GemvOutput::SiluMul) name += "_silu";
+  return name + "_bf16_" + std::string(variant);
+}
+
+GemvArgLayout gemv_arg_layout(GemvInput input, GemvOutput output) {
+  GemvArgLayout l;
+  std::size_t next = 1;  // 0: w
+  l.x = next++;
+  if (input == GemvInput::AddNorm) l.b = next++;
+  if (input != GemvInput::X) l.norm_w = next++;
+  if (input == GemvInput::AddNorm) l.sum = next++;
+  if (output == GemvOutput::Bias) l.bias = next++;
+  l.y = next++;
+  l.rows = next++;
+  l.cols = next++;
+  if (input != GemvInput::X) l.eps = next++;
+  l.count = next;
+  return l;
 }
 
 void register_gemv_kernels(KernelRegistry& registry) {
-  const Param rows = Param::value<std::uint32_t>("rows");
-  const Param cols = Param::value<std::uint32_t>("cols");
-  for (const GemvVariant& v : kVariants) {
-    registry.add({.name = std::string(v.kernel),
-                  .params = {Param::in("w"), Param::in("x"), Param::out("y"), rows, cols},
-                  .op = OpKind::Gemv,
-                  .cpu = gemv_cpu(v.rows_per_block(), false),
-                  .cuda = gemv_cuda_kernel(v.rows_per_group, v.warps_per_group, false),
-                  .programmatic_dependency = true});
-    registry.add(
-        {.name = std::string(v.bias_kernel),
-         .params = {Param::in("w"), Param::in("x"), Param::in("bias"), Param::out("y"), rows, cols},
-         .op = OpKind::Gemv,
-         .cpu = gemv_cpu(v.rows_per_block(), true),
-         .cuda = gemv_cuda_kernel(v.rows_per_group, v.warps_per_group, true),
-         .programmatic_dependency = true});
+  for (const GemvInput input : kInputs) {
+    for (const GemvOutput output : kOutputs) {
+      const GemvArgLayout l = gemv_arg_layout(input, output);
+      std::vector<Param> params(l.count);
+      params[0] = Param::in("w");
+      params[l.x] = Param::in(input == GemvInput::AddNorm ? "a" : "x");
+      if (l.b != kNoArg) params[l.b] = Param::in("b");
+      if (l.norm_w != kNoArg) params[l.norm_w] = Param::in("norm_w");
+      if (l.sum != kNoArg) params[l.sum] = Param::out("sum");
+      if (l.bias != kNoArg) params[l.bias] = Param::in("bias");
+      params[l.y] = Param::out("y");
+      params[l.rows] = Param::value<std::uint32_t>("rows");
+      params[l.cols] = Param::value<std::uint32_t>("cols");
+      if (l.eps != kNoArg) params[l.eps] = Param::value<float>("eps");
+      for (const GemvVariant& v : gemv_table(output)) {
+        registry.add({.name = gemv_kernel_name(input, output, v.name),
+                      .params = params,
+                      .op = OpKind::Gemv,
+                      .cpu = gemv_cpu(input, output, v.rows_per_block()),
+                      .cuda = gemv_cuda_kernel(input, output, v.rows_per_group, v.warps_per_group),
+                      .programmatic_dependency = true});
+      }
+    }
+  }
+}
+
+std::size_t gemv_kernel_slot(GemvInput input, GemvOutput output, std::size_t variant) {
+  return (static_cast<std::size_t>(input) * kGemvOutputCount + static_cast<std::size_t>(output)) *
+             kGemvVariantCount +
+         variant;
+}
+
+void resolve_gemv_kernels(const Device& device, std::span<Kernel> out) {
+  for (const GemvInput input : kInputs) {
+    for (const GemvOutput output : kOutputs) {
+      const std::span<const GemvVariant> table = gemv_table(output);
+      for (std::size_t i = 0; i < table.size(); ++i) {
+        out[gemv_kernel_slot(input, output, i)] =
+            device.kernel(gemv_kernel_name(input, output, table[i].name));
+      }
+    }
   }
 }
 
@@ -77,44 +149,35 @@ Support can_gemv(std::uint32_t rows, std::uint32_t cols) {
   return {};
 }
 
-std::vector<KernelVariant> gemv_variant_table() {
+namespace {
+
+std::vector<KernelVariant> table_of(detail::GemvOutput output) {
   std::vector<KernelVariant> out;
-  for (const detail::GemvVariant& v : detail::gemv_variants()) {
-    out.push_back({std::string(v.predicate), std::string(v.name), std::string(v.kernel)});
+  for (const detail::GemvVariant& v : detail::gemv_table(output)) {
+    out.push_back({std::string(v.predicate), std::string(v.name),
+                   detail::gemv_kernel_name(detail::GemvInput::X, output, v.name)});
   }
   return out;
 }
 
+}  // namespace
+
+std::vector<KernelVariant> gemv_variant_table() { return table_of(detail::GemvOutput::Plain); }
+std::vector<KernelVariant> gemv_silu_variant_table() {
+  return table_of(detail::GemvOutput::SiluMul);
+}
+
 std::string gemv_kernel_for(std::uint32_t rows, std::uint32_t cols, bool bias) {
-  const detail::GemvVariant& v = detail::gemv_variants()[detail::gemv_variant_index(rows, cols)];
-  return std::string(bias ? v.bias_kernel : v.kernel);
+  const detail::GemvOutput output = bias ? detail::GemvOutput::Bias : detail::GemvOutput::Plain;
+  const detail::GemvVariant& v =
+      detail::gemv_table(output)[detail::gemv_variant_index(output, rows, cols)];
+  return detail::gemv_kernel_name(detail::GemvInput::X, output, v.name);
 }
 
 void OpEncoder::gemv(Encoder& enc, const BufferView& w, const BufferView& x, const BufferView& y,
                      std::uint32_t rows, std::uint32_t cols, const std::optional<BufferView>& bias,
                      std::string_view label) const {
-  constexpr std::string_view op = "gemv";
-  detail::require(can_gemv(rows, cols), op, label);
-  detail::expect_elements(op, label, "w", w, std::uint64_t{rows} * cols, 2);
-  detail::expect_elements(op, label, "x", x, cols, sizeof(float));
-  detail::expect_elements(op, label, "y", y, rows, sizeof(float));
-  if (bias) detail::expect_elements(op, label, "bias", *bias, rows, sizeof(float));
-  detail::expect_aligned(op, label, "w", w, 16);
-  detail::expect_aligned(op, label, "x", x, 16);
-  if (x.buffer().id() == y.buffer().id() && overlaps(x.range(), y.range())) {
-    detail::throw_invalid(op, label, "y overlaps x (the kernel reads x while it writes y)");
-  }
-  const std::size_t i = detail::gemv_variant_index(rows, cols);
-  const detail::GemvVariant& variant = detail::gemv_variants()[i];
-  const auto blocks = static_cast<std::uint32_t>(detail::ceil_div(rows, variant.rows_per_block()));
-  const Launch launch = Launch::groups(blocks, detail::kGemvBlockThreads);
-  if (bias) {
-    enc.dispatch(k_->gemv_bias[i], launch,
-                 {in(w), in(x), in(*bias), out(y), value(rows), value(cols)}, {.label = label});
-  } else {
-    enc.dispatch(k_->gemv[i], launch, {in(w), in(x), out(y), value(rows), value(cols)},
-                 {.label = label});
-  }
+  detail::encode_gemv(k_->gemv, enc, "gemv", w, x, y, rows, cols, {.bias = bias}, label);
 }
 
 }  // namespace encore::ops

@@ -3,18 +3,35 @@
 // bf16 gemv for batch-1 decode: y[rows] = W[rows, cols] x[cols] (+ bias), W bf16 row-major, x, y
 // and bias f32, f32 accumulation. The op that decides the decode step time.
 //
-// Kernel shape (gemv.cu): blocks of 256 threads = 8 warps. A variant is (R, S): a group of S
-// warps computes R rows, each warp taking every S-th 512-byte slice of the rows (so one warp-wide
-// load covers 32 consecutive 16-byte weight vectors of a row), and a block holds 8 / S groups,
-// i.e. 8 R / S rows. S > 1 is split-K inside the block (partial sums meet in shared memory), so
-// small matrices still put enough loads in flight on every SM. Kernel parameters of every
-// variant: in w, in x, [in bias,] out y, value u32 rows, value u32 cols.
+// Kernel shape (gemv_kernel.cuh): blocks of 256 threads = 8 warps. A variant is (R, S): a group
+// of S warps computes R output rows, each warp taking every S-th 512-byte slice of the rows (so
+// one warp-wide load covers 32 consecutive 16-byte weight vectors of a row), and a block holds
+// 8 / S groups, i.e. 8 R / S rows. S > 1 is split-K inside the block (partial sums meet in
+// shared memory), so small matrices still put enough loads in flight on every SM.
 //
-// The variant is chosen by the first row of gemv_variants() whose predicate holds: a table, so a
-// benchmark can print it and the lead can retune it without touching the selection code.
+// Families (what comes in, what goes out), each with its own kernels per variant:
+//
+// | family        | x is                                  | params                              |
+// |---------------|---------------------------------------|-------------------------------------|
+// | gemv          | x                                     | w, x, y, rows, cols                 |
+// | gemv_bias     | x, y = W x + bias                     | w, x, bias, y, rows, cols           |
+// | gemv_silu     | x, y = silu(W_gate x) * (W_up x)      | w, x, y, rows, cols                 |
+// | gemv_norm*    | rms_norm(x) * norm_w                  | w, x, norm_w, [bias,] y, rows, cols,
+// eps | | gemv_add_norm*| rms_norm(a + b) * norm_w; sum = a + b | w, a, b, norm_w, sum, [bias,] y,
+// rows, cols, eps |
+//
+// (* with the plain, _bias and _silu outputs.) The silu families hold W as [2 rows, cols]: rows
+// [0, rows) are the gate, [rows, 2 rows) the up projection, and y has `rows` elements; a warp
+// group computes R pairs (gate row i and up row i), so the pair meets in registers. The norm
+// families compute x in every block, in shared memory, from a few thousand floats that sit in
+// L2; block 0 alone writes sum (which therefore must not overlap a or b).
+//
+// The variant is chosen by the first row of a family's table whose predicate holds: a table, so
+// a benchmark can print it and the lead can retune it without touching the selection code.
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "encore/kernel.h"
@@ -23,12 +40,20 @@ namespace encore::ops::detail {
 
 inline constexpr std::uint32_t kGemvBlockThreads = 256;
 inline constexpr std::uint32_t kGemvWarps = kGemvBlockThreads / 32;
+/// Largest cols of the norm families (x in shared memory: 48 KiB, no opt-in needed).
+inline constexpr std::uint32_t kGemvNormMaxCols = 12288;
 
-/// One gemv variant and the predicate (on rows, cols) that selects it.
+/// Where x comes from.
+enum class GemvInput : std::uint8_t { X, Norm, AddNorm };
+/// What the output is.
+enum class GemvOutput : std::uint8_t { Plain, Bias, SiluMul };
+
+inline constexpr std::size_t kGemvInputCount = 3;
+inline constexpr std::size_t kGemvOutputCount = 3;
+
+/// One gemv variant and the predicate (on output rows, cols) that selects it.
 struct GemvVariant {
-  std::string_view name;         ///< "r2s1": R rows per warp group, S warps per group
-  std::string_view kernel;       ///< registered name, without bias
-  std::string_view bias_kernel;  ///< registered name, with a bias
+  std::string_view name;  ///< "r2s1": R output rows per warp group, S warps per group
   std::uint32_t rows_per_group;
   std::uint32_t warps_per_group;
   std::string_view predicate;  ///< the predicate as text, for printing
@@ -40,19 +65,47 @@ struct GemvVariant {
 };
 
 inline constexpr std::size_t kGemvVariantCount = 5;
+inline constexpr std::size_t kGemvSiluVariantCount = 3;
 
-/// The selection table, first match wins; the last row always matches.
+/// The selection table of the plain and bias outputs (first match wins; the last row always
+/// matches), and the one of the silu output (rows = output rows, i.e. pairs).
 std::span<const GemvVariant, kGemvVariantCount> gemv_variants();
-/// Index into gemv_variants() of the variant for a shape.
-std::size_t gemv_variant_index(std::uint32_t rows, std::uint32_t cols);
+std::span<const GemvVariant, kGemvSiluVariantCount> gemv_silu_variants();
+/// The table of an output kind.
+std::span<const GemvVariant> gemv_table(GemvOutput output);
+/// Index into gemv_table(output) of the variant for a shape.
+std::size_t gemv_variant_index(GemvOutput output, std::uint32_t rows, std::uint32_t cols);
 
-/// The `__global__` address of the (R, S) instantiation, plain or with a bias; null when that
-/// shape is not compiled (or without CUDA).
-const void* gemv_cuda_kernel(std::uint32_t rows_per_group, std::uint32_t warps_per_group,
-                             bool bias);
+/// Index of each parameter of a family's kernels (kNoArg where the family has none).
+inline constexpr std::size_t kNoArg = ~std::size_t{0};
+struct GemvArgLayout {
+  std::size_t x = kNoArg;  ///< x, or a (AddNorm)
+  std::size_t b = kNoArg;
+  std::size_t norm_w = kNoArg;
+  std::size_t sum = kNoArg;
+  std::size_t bias = kNoArg;
+  std::size_t y = kNoArg;
+  std::size_t rows = kNoArg;
+  std::size_t cols = kNoArg;
+  std::size_t eps = kNoArg;
+  std::size_t count = 0;
+};
+GemvArgLayout gemv_arg_layout(GemvInput input, GemvOutput output);
 
-/// CPU reference of a variant with `rows_per_block` rows per block (bias or not).
-CpuKernelFn gemv_cpu(std::uint32_t rows_per_block, bool bias);
+/// Registered name: "gemv[_norm|_add_norm][_bias|_silu]_bf16_<variant>".
+std::string gemv_kernel_name(GemvInput input, GemvOutput output, std::string_view variant);
+
+/// The `__global__` address of the (R, S) instantiation of a family; null when that shape is
+/// not compiled (or without CUDA).
+const void* gemv_cuda_kernel(GemvInput input, GemvOutput output, std::uint32_t rows_per_group,
+                             std::uint32_t warps_per_group);
+
+/// The norm families' part of gemv_cuda_kernel (gemv_norm.cu).
+const void* gemv_norm_cuda_kernel(GemvInput input, GemvOutput output, std::uint32_t rows_per_group,
+                                  std::uint32_t warps_per_group);
+
+/// CPU reference of a family with `rows_per_block` output rows per block.
+CpuKernelFn gemv_cpu(GemvInput input, GemvOutput output, std::uint32_t rows_per_block);
 
 void register_gemv_kernels(KernelRegistry& registry);
 

@@ -1,7 +1,10 @@
-// CUDA rope_f32: one thread per rotated pair.
+// CUDA rope_f32 (one thread per rotated pair) and rope_kv_append_bf16 (one thread per q pair, k
+// pair or two v elements; see rope.h). Both compute the angle as f32(pos) * inv_freq[j] and turn
+// the pair with sincosf, and round to bf16 as kv_append does.
 
 #include <cstdint>
 
+#include "ops/bf16.h"
 #include "ops/cuda_common.cuh"
 #include "ops/rope/rope.h"
 
@@ -9,30 +12,77 @@ namespace encore::ops::detail {
 
 namespace {
 
+struct Turned {
+  float a;
+  float b;
+};
+
+__device__ __forceinline__ Turned turn(float x0, float x1, std::uint32_t pos, float inv_freq_j) {
+  float s;
+  float c;
+  sincosf(static_cast<float>(pos) * inv_freq_j, &s, &c);
+  return {x0 * c - x1 * s, x0 * s + x1 * c};
+}
+
 __global__ void rope_f32(float* x, const float* inv_freq, std::uint32_t pos, std::uint32_t n_heads,
                          std::uint32_t head_dim, std::uint32_t style) {
   pdl_wait();
+  pdl_launch_dependents();
   const std::uint32_t half = head_dim / 2;
   const std::uint32_t p = blockIdx.x * blockDim.x + threadIdx.x;
-  pdl_launch_dependents();
   if (p >= n_heads * half) return;
   const std::uint32_t head = p / half;
   const std::uint32_t j = p % half;
-  const float angle = static_cast<float>(pos) * inv_freq[j];
-  float s;
-  float c;
-  sincosf(angle, &s, &c);
   float* h = x + std::uint64_t{head} * head_dim;
   float* a = style == 0 ? h + j : h + 2 * j;
   float* b = style == 0 ? h + j + half : h + 2 * j + 1;
-  const float x0 = *a;
-  const float x1 = *b;
-  *a = x0 * c - x1 * s;
-  *b = x0 * s + x1 * c;
+  const Turned r = turn(*a, *b, pos, inv_freq[j]);
+  *a = r.a;
+  *b = r.b;
+}
+
+__global__ void rope_kv_append_bf16(float* __restrict__ q, const float* __restrict__ k,
+                                    const float* __restrict__ v, const float* __restrict__ inv_freq,
+                                    std::uint16_t* __restrict__ k_cache,
+                                    std::uint16_t* __restrict__ v_cache, std::uint32_t pos,
+                                    RopeKvParams p) {
+  pdl_wait();
+  pdl_launch_dependents();
+  const std::uint32_t half = p.head_dim / 2;
+  const std::uint32_t q_pairs = p.n_heads * half;
+  const std::uint32_t kv_pairs = p.n_kv_heads * half;
+  const std::uint32_t item = blockIdx.x * blockDim.x + threadIdx.x;
+  const bool append = pos < p.max_rows;
+  const std::uint64_t row = std::uint64_t{pos} * p.n_kv_heads * p.head_dim;
+  if (item >= q_pairs + kv_pairs) {  // two elements of v
+    const std::uint32_t e = 2 * (item - q_pairs - kv_pairs);
+    if (!append || e >= 2 * kv_pairs) return;
+    v_cache[row + e] = float_to_bf16(v[e]);
+    v_cache[row + e + 1] = float_to_bf16(v[e + 1]);
+    return;
+  }
+  const bool is_q = item < q_pairs;
+  const std::uint32_t pair = is_q ? item : item - q_pairs;
+  const std::uint32_t j = pair % half;
+  const std::uint32_t head = (pair / half) * p.head_dim;
+  const std::uint32_t a = p.style == 0 ? j : 2 * j;
+  const std::uint32_t b = p.style == 0 ? j + half : 2 * j + 1;
+  if (is_q) {
+    const Turned r = turn(q[head + a], q[head + b], pos, inv_freq[j]);
+    q[head + a] = r.a;
+    q[head + b] = r.b;
+  } else if (append) {
+    const Turned r = turn(k[head + a], k[head + b], pos, inv_freq[j]);
+    k_cache[row + head + a] = float_to_bf16(r.a);
+    k_cache[row + head + b] = float_to_bf16(r.b);
+  }
 }
 
 }  // namespace
 
-RopeCudaKernels rope_cuda_kernels() { return {.rope = reinterpret_cast<const void*>(&rope_f32)}; }
+RopeCudaKernels rope_cuda_kernels() {
+  return {.rope = reinterpret_cast<const void*>(&rope_f32),
+          .rope_kv_append = reinterpret_cast<const void*>(&rope_kv_append_bf16)};
+}
 
 }  // namespace encore::ops::detail

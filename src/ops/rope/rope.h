@@ -5,17 +5,47 @@
 // NeoX pairs element j with j + head_dim / 2; interleaved pairs 2j with 2j + 1.
 // Params: inout x, in inv_freq, value u32 pos, value u32 n_heads, value u32 head_dim,
 // value u32 style (0 NeoX, 1 interleaved). Launch: n_heads * head_dim / 2 threads, one per pair.
+//
+// rope_kv_append_bf16 (KvAppend): the rope of q and k and the kv-cache append of a decode step in
+// one dispatch. q (f32 [n_heads, head_dim]) is rotated in place; k (f32 [n_kv_heads, head_dim])
+// is rotated on the way into row `pos` of k_cache, v copied into row `pos` of v_cache, both
+// rounded to bf16 as kv_append rounds (k itself is not written). A pos at or past max_rows
+// rotates q and writes no cache row. Same rotation, in the same f32 arithmetic, as rope_f32, so
+// the result equals rope(q|k) followed by kv_append bit for bit on the CPU.
+// Params: inout q, in k, in v, in inv_freq, inout k_cache, inout v_cache, value u32 pos,
+// value RopeKvParams. Launch: (n_heads + 2 n_kv_heads) * head_dim / 2 threads: one per q pair,
+// one per k pair, one per two v elements.
+
+#include <cstdint>
 
 #include "encore/kernel.h"
 
 namespace encore::ops::detail {
 
+/// The value parameter of rope_kv_append_bf16 (trivially copyable; 20 bytes).
+struct RopeKvParams {
+  std::uint32_t n_heads;
+  std::uint32_t n_kv_heads;
+  std::uint32_t head_dim;
+  std::uint32_t style;     ///< 0 NeoX, 1 interleaved
+  std::uint32_t max_rows;  ///< rows of each cache
+};
+
+/// Work items (threads) of rope_kv_append_bf16.
+inline std::uint64_t rope_kv_items(const RopeKvParams& p) {
+  return (std::uint64_t{p.n_heads} + 2ULL * p.n_kv_heads) * (p.head_dim / 2);
+}
+
+inline constexpr std::uint32_t kRopeBlock = 128;
+
 struct RopeCudaKernels {
   const void* rope = nullptr;
+  const void* rope_kv_append = nullptr;
 };
 RopeCudaKernels rope_cuda_kernels();
 
 void rope_cpu(const CpuKernelContext& ctx);
+void rope_kv_append_cpu(const CpuKernelContext& ctx);
 
 void register_rope_kernels(KernelRegistry& registry);
 

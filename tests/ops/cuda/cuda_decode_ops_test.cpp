@@ -1,5 +1,6 @@
 // The decode ops on a CUDA device against the CPU reference (label gpu; skipped where no CUDA
-// device can be opened): embedding, rope, kv_append, attention at 1, 7, 512 and 8192 positions,
+// device can be opened): embedding, rope, kv_append, rope_kv_append, attention from 1 to 8192
+// positions (one split, several merged by the last block, two dispatches sharing a scratch),
 // softmax and argmax. gemv has its own file. Tolerances: ops_tolerances.h.
 
 #include <cmath>
@@ -7,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <limits>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "encore/encore.h"
@@ -110,8 +112,49 @@ TEST(CudaDecodeOps, KvAppendMatchesTheCpuReferenceBitForBit) {
   }));
 }
 
-// Decode attention at 1, 7, 512 and 8192 positions on one recording per shape (Llama-3.2-1B,
-// Qwen2.5-0.5B and a head_dim 128 shape), kv_len a slot.
+// rope_kv_append: q as rope leaves it, the cache rows as kv_append leaves them (k within one
+// bf16 step: sincosf and std::sin/cos may round the turned k to neighbouring bf16 values).
+TEST(CudaDecodeOps, RopeKvAppendMatchesTheCpuReference) {
+  ENCORE_OPEN_CUDA_OR_SKIP(gpu);
+  for (const auto& [heads, kv_heads, dim] :
+       {std::tuple{14U, 2U, 64U}, {32U, 8U, 64U}, {8U, 2U, 128U}}) {
+    std::vector<float> inv(dim / 2);
+    for (std::uint32_t j = 0; j < dim / 2; ++j) {
+      inv[j] = static_cast<float>(std::pow(1000000.0, -2.0 * j / dim));
+    }
+    const std::uint32_t row = kv_heads * dim;
+    const std::vector<float> qkv =
+        random_floats(std::size_t{heads + 2 * kv_heads} * dim, heads, -4, 4);
+    EXPECT_TRUE(testing::cuda_matches_cpu(gpu, [&](Device& dev) {
+      ops::OpEncoder ops(dev);
+      Buffer fb = upload(dev, inv);
+      Buffer xb = dev.alloc(qkv.size() * 4);
+      Buffer kc = dev.alloc(std::size_t{row} * 16 * 2);
+      Buffer vc = dev.alloc(std::size_t{row} * 16 * 2);
+      Encoder enc = dev.encoder();
+      ops.rope_kv_append(enc, xb.view_of<float>(0, heads * dim),
+                         xb.view_of<float>(heads * dim, row),
+                         xb.view_of<float>(heads * dim + row, row), fb, kc, vc, heads, kv_heads,
+                         dim, slot<std::uint32_t>("pos", 0), ops::RopeStyle::NeoX);
+      Recording rec = enc.finish();
+      std::vector<NamedOutput> outputs;
+      for (const std::uint32_t pos : {0U, 1U, 15U, 16U, 9000U}) {
+        xb.upload(std::span<const float>(qkv));
+        rec.set("pos", pos);
+        dev.submit(rec).wait();
+        outputs.push_back(
+            {"q at pos " + std::to_string(pos), xb.download<float>(), testing::kRopeTolerance});
+      }
+      outputs.push_back({"k_cache", widen(kc.download<std::uint16_t>()), {1e-6, 1.0 / 128}});
+      outputs.push_back({"v_cache", widen(vc.download<std::uint16_t>()), kExact});
+      return outputs;
+    }));
+  }
+}
+
+// Decode attention from 1 to 8192 positions on one recording per shape (Llama-3.2-1B,
+// Qwen2.5-0.5B and a head_dim 128 shape), kv_len a slot: one active split (up to 32 rows),
+// a few, and every launched split merged by the last block.
 TEST(CudaDecodeOps, AttentionMatchesTheCpuReferenceFromOneTo8192Positions) {
   ENCORE_OPEN_CUDA_OR_SKIP(gpu);
   for (const ops::AttentionShape s :
@@ -136,7 +179,7 @@ TEST(CudaDecodeOps, AttentionMatchesTheCpuReferenceFromOneTo8192Positions) {
                            scale);
       Recording rec = enc.finish();
       std::vector<NamedOutput> outputs;
-      for (const std::uint32_t kv_len : {1U, 7U, 512U, 8192U}) {
+      for (const std::uint32_t kv_len : {1U, 7U, 32U, 33U, 100U, 512U, 4097U, 8192U, 1U}) {
         rec.set("kv_len", kv_len);
         dev.submit(rec).wait();
         outputs.push_back({"kv_len " + std::to_string(kv_len), out.download<float>(),
@@ -145,6 +188,48 @@ TEST(CudaDecodeOps, AttentionMatchesTheCpuReferenceFromOneTo8192Positions) {
       return outputs;
     }));
   }
+}
+
+// Two attention dispatches sharing one scratch (as the layers of a step do), replayed for
+// changing lengths: each merge must leave its tickets at zero for the next dispatch, and read
+// only the splits the length activates (the scratch starts full of stale partial results).
+TEST(CudaDecodeOps, AttentionSharingAScratchMatchesTheCpuOnEveryReplay) {
+  ENCORE_OPEN_CUDA_OR_SKIP(gpu);
+  const ops::AttentionShape s{14, 2, 64, 2048};
+  const std::size_t cache = std::size_t{s.max_ctx} * s.n_kv_heads * s.head_dim;
+  const std::vector<float> q = random_floats(std::size_t{s.n_heads} * s.head_dim, 6, -2, 2);
+  const std::vector<std::uint16_t> k = random_bf16(cache, 7, 2.0F);
+  const std::vector<std::uint16_t> v = random_bf16(cache, 8);
+  const std::uint64_t words = ops::attention_scratch_bytes(s) / 4;
+  std::vector<float> stale(words, 1.0e6F);
+  for (std::uint64_t i = words - s.n_kv_heads; i < words; ++i) stale[i] = 0.0F;  // tickets
+  EXPECT_TRUE(testing::cuda_matches_cpu(gpu, [&](Device& dev) {
+    ops::OpEncoder ops(dev);
+    Buffer qb = upload(dev, q);
+    Buffer kb = upload(dev, k);
+    Buffer vb = upload(dev, v);
+    Buffer out1 = dev.alloc(q.size() * 4);
+    Buffer out2 = dev.alloc(q.size() * 4);
+    Buffer scratch = upload(dev, stale);
+    Encoder enc = dev.encoder();
+    ops.attention_decode(enc, qb, kb, vb, out1, scratch, s, slot<std::uint32_t>("kv_len", 1),
+                         0.125F);
+    ops.attention_decode(enc, qb, kb, vb, out2, scratch, s, slot<std::uint32_t>("kv_len", 1),
+                         0.125F);
+    Recording rec = enc.finish();
+    std::vector<NamedOutput> outputs;
+    for (const std::uint32_t kv_len : {100U, 2048U, 40U, 1U, 512U, 512U}) {
+      rec.set("kv_len", kv_len);
+      dev.submit(rec).wait();
+      const std::string at = "kv_len " + std::to_string(kv_len);
+      outputs.push_back({at + " first", out1.download<float>(), testing::kAttentionTolerance});
+      outputs.push_back({at + " second", out2.download<float>(), testing::kAttentionTolerance});
+      const std::vector<float> all = scratch.download<float>();
+      outputs.push_back(
+          {at + " tickets", std::vector<float>(all.end() - s.n_kv_heads, all.end()), kExact});
+    }
+    return outputs;
+  }));
 }
 
 // softmax over decode-sized rows and a vocabulary.

@@ -1,0 +1,235 @@
+#pragma once
+
+// The device body of every gemv family (see gemv.h for the families and the variant layout),
+// written for memory bandwidth:
+//  - each lane loads 16-byte weight vectors (8 bf16) with ld.global.nc.L1::no_allocate, so the
+//    streamed weights never evict x from L1, with a 256-byte L2 prefetch hint;
+//  - 8 independent weight loads per lane per batch (8 / rows-per-group vectors of each weight
+//    row) are issued before any of them is used, and each vector's dot product starts its own
+//    FMA chain; x (f32) is read as two float4 per vector through L1 (or shared memory);
+//  - PDL: the weights do not depend on earlier dispatches, so each lane asks L2 for its first
+//    batch of weights before pdl_wait() and only then reads x (or a, b), overlapping the
+//    previous kernel's tail with the start of the weight stream;
+//  - partial sums are reduced with warp shuffles, then (split-K variants) through shared memory.
+// Rows past `rows` in the last block are clamped to the last row for loading and never stored.
+
+#include <cstdint>
+
+#include "ops/cuda_common.cuh"
+#include "ops/gemv/gemv.h"
+
+namespace encore::ops::detail {
+
+/// Pointers and sizes of one gemv launch; unused members are null.
+struct GemvArgs {
+  const std::uint16_t* w;
+  const float* x;  ///< x, or the first addend a (AddNorm)
+  const float* b;  ///< AddNorm: the second addend
+  const float* norm_w;
+  float* sum;  ///< AddNorm: a + b, written by block 0
+  const float* bias;
+  float* y;
+  std::uint32_t rows;  ///< output rows
+  std::uint32_t cols;
+  float eps;
+};
+
+// acc + <8 bf16 of w, 8 f32 of (a, b)>, as one FMA chain.
+__device__ __forceinline__ float gemv_dot8(uint4 w, float4 a, float4 b) {
+  float acc = bf16_lo(w.x) * a.x;
+  acc = fmaf(bf16_hi(w.x), a.y, acc);
+  acc = fmaf(bf16_lo(w.y), a.z, acc);
+  acc = fmaf(bf16_hi(w.y), a.w, acc);
+  acc = fmaf(bf16_lo(w.z), b.x, acc);
+  acc = fmaf(bf16_hi(w.z), b.y, acc);
+  acc = fmaf(bf16_lo(w.w), b.z, acc);
+  acc = fmaf(bf16_hi(w.w), b.w, acc);
+  return acc;
+}
+
+// silu(g) * u, written as silu_mul_f32 writes it.
+__device__ __forceinline__ float gemv_silu_mul(float g, float u) {
+  return g / (1.0F + expf(-g)) * u;
+}
+
+// Weight vectors v0 + u * kStep (u < kBatch) of each of the WR rows. kChecked: vectors at or
+// past `vectors` load as zero.
+template <int WR, int kBatch, std::uint32_t kStep, bool kChecked>
+__device__ __forceinline__ void gemv_load(uint4 (&wv)[kBatch][WR], const uint4* const (&wrow)[WR],
+                                          std::uint32_t v0, std::uint32_t vectors) {
+#pragma unroll
+  for (int u = 0; u < kBatch; ++u) {
+    const std::uint32_t v = v0 + u * kStep;
+    const bool valid = !kChecked || v < vectors;
+#pragma unroll
+    for (int r = 0; r < WR; ++r) {
+      wv[u][r] = valid ? load_stream_16(wrow[r] + v) : make_uint4(0, 0, 0, 0);
+    }
+  }
+}
+
+// acc[r] += the batch's vectors of row r times x.
+template <int WR, int kBatch, std::uint32_t kStep, bool kChecked>
+__device__ __forceinline__ void gemv_consume(const uint4 (&wv)[kBatch][WR], const float4* x4,
+                                             std::uint32_t v0, std::uint32_t vectors,
+                                             float (&acc)[WR]) {
+#pragma unroll
+  for (int u = 0; u < kBatch; ++u) {
+    const std::uint32_t v = v0 + u * kStep;
+    const bool valid = !kChecked || v < vectors;
+    const float4 xa = valid ? x4[2 * v] : make_float4(0, 0, 0, 0);
+    const float4 xb = valid ? x4[2 * v + 1] : make_float4(0, 0, 0, 0);
+#pragma unroll
+    for (int r = 0; r < WR; ++r) acc[r] += gemv_dot8(wv[u][r], xa, xb);
+  }
+}
+
+// x of the launch: the x argument, or (norm families) rms_norm(a [+ b]) * norm_w formed by the
+// block in `xs` (cols floats of shared memory), block 0 also writing a + b to sum. Every thread
+// of the block calls it (it synchronises the block). Same arithmetic as the norm kernels:
+// v = a + b, squares summed with fmaf, scale = rsqrt(mean + eps), x = (v * scale) * w.
+template <GemvInput In>
+__device__ __forceinline__ const float* gemv_input(const GemvArgs& args, float* xs) {
+  if constexpr (In == GemvInput::X) {
+    return args.x;
+  } else {
+    const std::uint32_t n4 = args.cols / 4;
+    const float4* a4 = reinterpret_cast<const float4*>(args.x);
+    float4* x4 = reinterpret_cast<float4*>(xs);
+    float squares = 0.0F;
+    for (std::uint32_t i = threadIdx.x; i < n4; i += blockDim.x) {
+      float4 v = a4[i];
+      if constexpr (In == GemvInput::AddNorm) {
+        const float4 b = reinterpret_cast<const float4*>(args.b)[i];
+        v.x += b.x;
+        v.y += b.y;
+        v.z += b.z;
+        v.w += b.w;
+        if (blockIdx.x == 0) reinterpret_cast<float4*>(args.sum)[i] = v;
+      }
+      x4[i] = v;
+      squares = fmaf(v.x, v.x, squares);
+      squares = fmaf(v.y, v.y, squares);
+      squares = fmaf(v.z, v.z, squares);
+      squares = fmaf(v.w, v.w, squares);
+    }
+    const float scale = rsqrtf(block_sum(squares) / static_cast<float>(args.cols) + args.eps);
+    const float4* w4 = reinterpret_cast<const float4*>(args.norm_w);
+    for (std::uint32_t i = threadIdx.x; i < n4; i += blockDim.x) {
+      float4 v = x4[i];
+      const float4 w = w4[i];
+      v.x = v.x * scale * w.x;
+      v.y = v.y * scale * w.y;
+      v.z = v.z * scale * w.z;
+      v.w = v.w * scale * w.w;
+      x4[i] = v;
+    }
+    __syncthreads();
+    return xs;
+  }
+}
+
+// Writes output row `row` from its weight rows' totals t[0..kRowsPerOut).
+template <GemvOutput Out>
+__device__ __forceinline__ void gemv_store(const GemvArgs& args, std::uint64_t row,
+                                           const float* t) {
+  if constexpr (Out == GemvOutput::Plain) {
+    args.y[row] = t[0];
+  } else if constexpr (Out == GemvOutput::Bias) {
+    args.y[row] = t[0] + args.bias[row];
+  } else {
+    args.y[row] = gemv_silu_mul(t[0], t[1]);
+  }
+}
+
+template <int R, int S, GemvInput In, GemvOutput Out>
+__device__ __forceinline__ void gemv_body(const GemvArgs& args) {
+  constexpr int kRowsPerOut = Out == GemvOutput::SiluMul ? 2 : 1;
+  constexpr int WR = R * kRowsPerOut;  // weight rows per warp group
+  constexpr int kLoads = 8;            // weight loads in flight per lane
+  constexpr int kBatch = kLoads / WR > 0 ? kLoads / WR : 1;
+  constexpr int kGroups = static_cast<int>(kGemvWarps) / S;
+  constexpr std::uint32_t kStep = S * 32;
+  extern __shared__ float4 gemv_x_shared[];  // norm families: x, cols floats
+  const unsigned warp = threadIdx.x >> 5;
+  const unsigned lane = threadIdx.x & 31U;
+  const unsigned group = warp / S;
+  const unsigned slice = warp % S;
+  const std::uint64_t out0 = (std::uint64_t{blockIdx.x} * kGroups + group) * R;
+  const std::uint32_t vectors = args.cols / 8;
+
+  const uint4* wrow[WR];
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    const std::uint64_t out = out0 + r < args.rows ? out0 + r : args.rows - 1;
+    wrow[r * kRowsPerOut] = reinterpret_cast<const uint4*>(args.w + out * args.cols);
+    if constexpr (kRowsPerOut == 2) {  // the up row of the pair
+      wrow[r * 2 + 1] = reinterpret_cast<const uint4*>(args.w + (args.rows + out) * args.cols);
+    }
+  }
+
+  // Before the wait: ask L2 for the first batch (weights never depend on earlier dispatches).
+  std::uint32_t base = slice * 32;  // lane 0's first vector
+#pragma unroll
+  for (int u = 0; u < kBatch; ++u) {
+    const std::uint32_t v = base + lane + u * kStep;
+#pragma unroll
+    for (int r = 0; r < WR; ++r) {
+      if (v < vectors) prefetch_l2(wrow[r] + v);
+    }
+  }
+  pdl_wait();
+  const float4* x4 = reinterpret_cast<const float4*>(
+      gemv_input<In>(args, reinterpret_cast<float*>(gemv_x_shared)));
+
+  // Whole batches without bounds checks while every lane of the warp has one (the condition is
+  // the same for the whole warp, so the lanes never split into two paths that would each wait
+  // for their own loads), then at most one predicated batch for the tail.
+  float acc[WR];
+#pragma unroll
+  for (int r = 0; r < WR; ++r) acc[r] = 0.0F;
+  uint4 wv[kBatch][WR];
+  for (; base + (kBatch - 1) * kStep + 32 <= vectors; base += kBatch * kStep) {
+    gemv_load<WR, kBatch, kStep, false>(wv, wrow, base + lane, vectors);
+    gemv_consume<WR, kBatch, kStep, false>(wv, x4, base + lane, vectors, acc);
+  }
+  if (base < vectors) {
+    gemv_load<WR, kBatch, kStep, true>(wv, wrow, base + lane, vectors);
+    gemv_consume<WR, kBatch, kStep, true>(wv, x4, base + lane, vectors, acc);
+  }
+  pdl_launch_dependents();
+
+#pragma unroll
+  for (int r = 0; r < WR; ++r) acc[r] = warp_sum(acc[r]);
+
+  if constexpr (S == 1) {
+    if (lane == 0) {
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        if (out0 + r < args.rows) gemv_store<Out>(args, out0 + r, acc + r * kRowsPerOut);
+      }
+    }
+  } else {
+    __shared__ float partial[kGemvWarps][WR];
+    if (lane == 0) {
+#pragma unroll
+      for (int r = 0; r < WR; ++r) partial[warp][r] = acc[r];
+    }
+    __syncthreads();
+    if (threadIdx.x < static_cast<unsigned>(kGroups * R)) {
+      const unsigned g = threadIdx.x / R;
+      const unsigned r = threadIdx.x % R;
+      float t[kRowsPerOut];
+#pragma unroll
+      for (int j = 0; j < kRowsPerOut; ++j) {
+        t[j] = 0.0F;
+#pragma unroll
+        for (int k = 0; k < S; ++k) t[j] += partial[g * S + k][r * kRowsPerOut + j];
+      }
+      const std::uint64_t row = (std::uint64_t{blockIdx.x} * kGroups + g) * R + r;
+      if (row < args.rows) gemv_store<Out>(args, row, t);
+    }
+  }
+}
+
+}  // namespace encore::ops::detail

@@ -1,0 +1,250 @@
+// gemv_fused on the CPU backend: the rms_norm prologue (with and without the residual add) and
+// the silu*mul epilogue give bit for bit what the unfused sequences give (rms_norm_mul /
+// add_rms_norm_mul, gemv, silu_mul), on every variant of every family with partial last
+// blocks; the silu output against a scalar reference; the variant tables; and refusals.
+
+#include <cmath>
+#include <cstdint>
+#include <gtest/gtest.h>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "encore/encore.h"
+#include "encore/ops.h"
+
+#include "support/op_test_support.h"
+#include "support/test_support.h"
+
+namespace encore {
+namespace {
+
+using ops::GemvFusion;
+using ops::GemvNorm;
+using testing::error_from;
+using testing::mentions;
+using testing::random_bf16;
+using testing::random_floats;
+using testing::upload;
+
+constexpr float kEps = 1e-5F;
+
+struct Case {
+  std::uint32_t rows;
+  std::uint32_t cols;
+  bool add = false;   // norm with the residual add (else plain norm)
+  bool norm = true;   // a norm prologue at all
+  bool bias = false;  // y += bias
+  bool silu = false;  // silu*mul output
+};
+
+std::string describe(const Case& c) {
+  return std::to_string(c.rows) + "x" + std::to_string(c.cols) + (c.norm ? " norm" : "") +
+         (c.add ? "+add" : "") + (c.bias ? " bias" : "") + (c.silu ? " silu" : "");
+}
+
+// What a run leaves: y and (with the add) sum.
+struct Result {
+  std::vector<float> y;
+  std::vector<float> sum;
+  std::string kernel;
+};
+
+class GemvFusedOps : public ::testing::Test {
+ protected:
+  // Runs the case fused (one dispatch) or as its unfused sequence, on the same data.
+  Result run(const Case& c, bool fused) {
+    const std::uint32_t weight_rows = c.rows * (c.silu ? 2 : 1);
+    Buffer w = upload(dev_, random_bf16(std::size_t{weight_rows} * c.cols, c.rows + c.cols, 0.2F));
+    Buffer x = upload(dev_, random_floats(c.cols, 1, -2.0F, 2.0F));
+    Buffer add = upload(dev_, random_floats(c.cols, 2, -1.0F, 1.0F));
+    Buffer norm_w = upload(dev_, random_floats(c.cols, 3, 0.5F, 1.5F));
+    Buffer bias = upload(dev_, random_floats(c.rows, 4));
+    Buffer sum = dev_.alloc(std::uint64_t{c.cols} * 4);
+    Buffer normed = dev_.alloc(std::uint64_t{c.cols} * 4);
+    Buffer wide = dev_.alloc(std::uint64_t{weight_rows} * 4);
+    Buffer y = upload(dev_, std::vector<float>(c.rows, -7.0F));
+    Encoder enc = dev_.encoder();
+    Result r;
+    if (fused) {
+      GemvFusion f;
+      if (c.norm) {
+        f.norm = GemvNorm{.weight = norm_w, .eps = kEps};
+        if (c.add) {
+          f.norm->add = add.view();
+          f.norm->sum = sum.view();
+        }
+      }
+      if (c.bias) f.bias = bias.view();
+      f.silu_mul = c.silu;
+      ops_.gemv_fused(enc, w, x, y, c.rows, c.cols, f, "fused");
+      const Recording rec = enc.finish();
+      r.kernel = std::string(rec.node(0).kernel);
+      dev_.submit(rec).wait();
+    } else {
+      BufferView input = x;
+      if (c.norm && c.add) {
+        ops_.add_rms_norm_mul(enc, x, add, norm_w, sum, normed, c.cols, kEps);
+        input = normed;
+      } else if (c.norm) {
+        ops_.rms_norm_mul(enc, x, norm_w, normed, c.cols, kEps);
+        input = normed;
+      }
+      const std::optional<BufferView> b = c.bias ? std::optional<BufferView>(bias) : std::nullopt;
+      if (c.silu) {
+        ops_.gemv(enc, w, input, wide, weight_rows, c.cols);
+        ops_.silu_mul(enc, wide.view_of<float>(0, c.rows), wide.view_of<float>(c.rows, c.rows), y);
+      } else {
+        ops_.gemv(enc, w, input, y, c.rows, c.cols, b);
+      }
+      enc.commit_and_wait();
+    }
+    r.y = y.download<float>();
+    r.sum = sum.download<float>();
+    return r;
+  }
+
+  void expect_fused_equals_unfused(const Case& c) {
+    SCOPED_TRACE(describe(c));
+    const Result fused = run(c, true);
+    const Result split = run(c, false);
+    EXPECT_TRUE(testing::all_identical(fused.y, split.y)) << "via " << fused.kernel;
+    EXPECT_TRUE(testing::all_identical(fused.sum, split.sum)) << "via " << fused.kernel;
+  }
+
+  Device dev_ = testing::make_ops_cpu_device();
+  ops::OpEncoder ops_{dev_};
+};
+
+// The decode step's fused gemvs (Qwen2.5-0.5B and Llama-3.2-1B shapes, scaled down where only
+// the row count matters) equal their unfused sequences.
+TEST_F(GemvFusedOps, DecodeShapesEqualTheirUnfusedSequencesBitForBit) {
+  expect_fused_equals_unfused({1152, 896, false, true, true});         // qkv + bias, first layer
+  expect_fused_equals_unfused({1152, 896, true, true, true});          // qkv + bias after a layer
+  expect_fused_equals_unfused({300, 2048, true});                      // qkv, Llama width
+  expect_fused_equals_unfused({4864, 896, true, true, false, true});   // gate|up + silu
+  expect_fused_equals_unfused({1000, 2048, true, true, false, true});  // gate|up + silu, Llama
+  expect_fused_equals_unfused({896, 4864, false, false, false, false});
+  expect_fused_equals_unfused({37, 896, false, false, false, true});  // silu without a norm
+}
+
+// One shape per row of each table, with a partial last block, in every family.
+TEST_F(GemvFusedOps, EveryVariantOfEveryFamilyEqualsItsUnfusedSequence) {
+  const std::vector<std::pair<std::uint32_t, std::uint32_t>> plain = {
+      {8197, 16}, {4099, 32}, {2051, 1024}, {1027, 2048}, {301, 4096}};
+  const std::vector<std::pair<std::uint32_t, std::uint32_t>> silu = {
+      {2049, 16}, {513, 1024}, {131, 2048}};
+  for (const auto& [rows, cols] : plain) {
+    for (const bool add : {false, true}) {
+      for (const bool bias : {false, true})
+        expect_fused_equals_unfused({rows, cols, add, true, bias});
+    }
+  }
+  std::vector<std::string> seen;
+  for (const auto& [rows, cols] : silu) {
+    for (const bool norm : {false, true}) {
+      expect_fused_equals_unfused({rows, cols, norm, norm, false, true});
+    }
+    seen.push_back(run({rows, cols, true, true, false, true}, true).kernel);
+  }
+  std::vector<std::string> table;
+  for (const ops::KernelVariant& v : ops::gemv_silu_variant_table()) {
+    table.push_back("gemv_add_norm_silu_bf16_" + v.variant);
+  }
+  EXPECT_EQ(seen, table);
+}
+
+// The silu output against a scalar reference: y[i] = silu(g_i) * u_i with g, u the dot products
+// of gate row i and up row i.
+TEST_F(GemvFusedOps, SiluOutputMatchesTheScalarReference) {
+  const std::uint32_t rows = 70;
+  const std::uint32_t cols = 256;
+  const std::vector<std::uint16_t> w = random_bf16(std::size_t{2 * rows} * cols, 11, 0.3F);
+  const std::vector<float> x = random_floats(cols, 12);
+  Buffer wb = upload(dev_, w);
+  Buffer xb = upload(dev_, x);
+  Buffer y = dev_.alloc(rows * 4);
+  Encoder enc = dev_.encoder();
+  ops_.gemv_fused(enc, wb, xb, y, rows, cols, {.silu_mul = true});
+  enc.commit_and_wait();
+  const std::vector<float> got = y.download<float>();
+  for (std::uint32_t i = 0; i < rows; ++i) {
+    double g = 0;
+    double u = 0;
+    for (std::uint32_t c = 0; c < cols; ++c) {
+      g += double{testing::bf16_value(w[std::size_t{i} * cols + c])} * x[c];
+      u += double{testing::bf16_value(w[std::size_t{rows + i} * cols + c])} * x[c];
+    }
+    const double want = g / (1.0 + std::exp(-g)) * u;
+    ASSERT_NEAR(got[i], want, 1e-5 * (std::fabs(want) + 1)) << i;
+  }
+}
+
+// The decode shapes pick the variants the tables document.
+TEST_F(GemvFusedOps, DecodeShapesPickTheirVariants) {
+  EXPECT_EQ(ops::gemv_silu_variant_table().back().predicate, "otherwise");
+  Buffer w = dev_.alloc(std::uint64_t{9728} * 896 * 2);
+  Buffer x = dev_.alloc(896 * 4);
+  Buffer add = dev_.alloc(896 * 4);
+  Buffer nw = dev_.alloc(896 * 4);
+  Buffer sum = dev_.alloc(896 * 4);
+  Buffer y = dev_.alloc(4864 * 4);
+  Encoder enc = dev_.encoder();
+  ops_.gemv_fused(enc, w, x, y, 4864, 896,
+                  {.norm = GemvNorm{.weight = nw, .add = BufferView(add), .sum = BufferView(sum)},
+                   .silu_mul = true});
+  ops_.gemv_fused(enc, w.view(0, std::uint64_t{1152} * 896 * 2), x, y.view_of<float>(0, 1152), 1152,
+                  896, {.norm = GemvNorm{.weight = nw}, .bias = y.view_of<float>(2000, 1152)});
+  const Recording rec = enc.finish();
+  EXPECT_EQ(rec.node(0).kernel, "gemv_add_norm_silu_bf16_r1s1");
+  EXPECT_EQ(rec.node(0).op, OpKind::Gemv);
+  EXPECT_EQ(rec.node(1).kernel, "gemv_norm_bias_bf16_r1s2");
+}
+
+// Shapes and views the kernels cannot take are refused before anything is recorded, naming the
+// op, the label and the view.
+TEST_F(GemvFusedOps, BadShapesAndViewsAreRefused) {
+  EXPECT_TRUE(mentions(ops::can_gemv_fused(16, 16384, true, false).reason, "at most 12288"));
+  EXPECT_TRUE(ops::can_gemv_fused(16, 16384, false, true));
+  EXPECT_FALSE(ops::can_gemv_fused(16, 12, false, false));
+  Buffer w = dev_.alloc(32 * 64 * 2);
+  Buffer x = dev_.alloc(64 * 4);
+  Buffer nw = dev_.alloc(64 * 4);
+  Buffer act = dev_.alloc(4 * 64 * 4);
+  const BufferView add = act.view_of<float>(0, 64);
+  const BufferView sum = act.view_of<float>(64, 64);
+  const BufferView y = act.view_of<float>(128, 16);
+  Encoder enc = dev_.encoder();
+  const auto fused = [&](const BufferView& yv, const GemvFusion& f) {
+    ops_.gemv_fused(enc, w.view(0, 16 * 64 * 2 * (f.silu_mul ? 2 : 1)), x, yv, 16, 64, f,
+                    "blk.1.ffn_gate_up");
+  };
+  const GemvNorm with_add{.weight = nw, .add = add, .sum = sum};
+  Error e = error_from([&] { fused(y, {.norm = GemvNorm{.weight = nw, .add = add}}); });
+  EXPECT_TRUE(mentions(e.what(), "gemv_fused 'blk.1.ffn_gate_up'"));
+  EXPECT_TRUE(mentions(e.what(), "add and sum come together"));
+  e = error_from([&] {
+    fused(y, {.norm = GemvNorm{.weight = nw, .add = add, .sum = act.view_of<float>(32, 64)}});
+  });
+  EXPECT_TRUE(mentions(e.what(), "sum overlaps add"));
+  e = error_from([&] { fused(act.view_of<float>(96, 16), {.norm = with_add}); });
+  EXPECT_TRUE(mentions(e.what(), "y overlaps sum"));
+  e = error_from([&] { fused(y, {.norm = with_add, .bias = y, .silu_mul = true}); });
+  EXPECT_TRUE(mentions(e.what(), "bias does not combine with silu_mul"));
+  e = error_from([&] { fused(y, {.norm = GemvNorm{.weight = nw, .eps = NAN}}); });
+  EXPECT_TRUE(mentions(e.what(), "eps must be finite"));
+  e = error_from(
+      [&] { fused(y, {.norm = GemvNorm{.weight = nw, .add = act.view(4, 256), .sum = sum}}); });
+  EXPECT_TRUE(mentions(e.what(), "add starts at byte offset 4"));
+  e = error_from([&] { fused(y, {.norm = GemvNorm{.weight = nw.view(0, 128)}}); });
+  EXPECT_TRUE(mentions(e.what(), "norm weight holds 32 elements, expected 64"));
+  e = error_from(
+      [&] { ops_.gemv_fused(enc, w.view(0, 16 * 64 * 2), x, y, 16, 64, {.silu_mul = true}); });
+  EXPECT_TRUE(mentions(e.what(), "w holds 1024 elements, expected 2048"));
+  EXPECT_EQ(enc.dispatch_count(), 0U);
+  fused(y, {.norm = with_add, .silu_mul = true});
+  EXPECT_EQ(enc.dispatch_count(), 1U);
+}
+
+}  // namespace
+}  // namespace encore
