@@ -173,7 +173,10 @@ const PassOptions& PassPipeline::options() const noexcept { return impl_->option
 std::string PassPipeline::to_string() const {
   if (empty()) return "none";
   std::string out;
-  for (Pass p : impl_->passes) out += (out.empty() ? "" : ",") + std::string(encore::to_string(p));
+  for (Pass p : impl_->passes) {
+    if (!out.empty()) out += ',';
+    out += encore::to_string(p);
+  }
   return out;
 }
 
