@@ -26,11 +26,14 @@
 /// | add_f32 / mul_f32       | ElemAdd/Mul| elementwise (the basic kernels)                      |
 /// | silu_mul_f32            | SiluMul    | out = silu(gate) * up                                |
 /// | rope_f32                | Rope       | rotates pairs of each head at `pos` (NeoX/interleave)|
-/// | gemv_bf16               | Gemv       | y = W x (+ bias), W bf16 [rows, cols], fp32 accum    |
+/// | gemv_[bias_]bf16_<var>  | Gemv       | y = W x (+ bias), W bf16 [rows, cols], fp32 accum    |
 /// | kv_append_bf16          | KvAppend   | k_cache[pos] = bf16(k); v_cache[pos] = bf16(v)       |
-/// | attention_decode_*      | Sdpa       | softmax(q K^T * scale) V over rows [0, kv_len), GQA  |
+/// | attention_decode_hd*_bf16, attention_combine_f32 | Sdpa | softmax(q K^T scale) V, GQA|
 /// | softmax_f32             | Softmax    | row softmax                                          |
-/// | argmax_f32              | Argmax     | token[0] = index of the largest logit (lowest wins)  |
+/// | argmax_f32 (+ _partial_f32, _final_f32) | Argmax | token[0] = index of the max (lowest wins)|
+///
+/// gemv variants (<var>) are chosen from gemv_variant_table(); the headers under src/ops document
+/// each kernel's parameters and launch.
 
 #include <cstdint>
 #include <memory>
@@ -91,9 +94,13 @@ std::uint64_t attention_scratch_bytes(const AttentionShape& shape);
 /// Scratch bytes argmax needs for n logits (per-block partial maxima).
 std::uint64_t argmax_scratch_bytes(std::uint32_t n);
 
-/// Encodes ops onto encoders of one device. Resolves the kernels once; cheap to copy.
+/// Encodes ops onto encoders of one device. Resolves the kernels once; cheap to copy; keeps the
+/// device alive. The encode calls are const and may run on several threads at once (each on its
+/// own encoder).
 class OpEncoder {
  public:
+  /// Throws Error(UnknownKernel) when the device's registry lacks an op kernel (the built-in
+  /// registry has them all; register_ops adds them to another).
   explicit OpEncoder(const Device& device);
 
   // Elementwise, n = elements of the output view.
@@ -129,19 +136,23 @@ class OpEncoder {
             std::uint32_t head_dim, const Arg& pos, RopeStyle style,
             std::string_view label = {}) const;
 
-  /// y[rows] = W[rows, cols] (bf16) * x[cols] (+ bias[rows] when given).
+  /// y[rows] = W[rows, cols] (bf16) * x[cols] (+ bias[rows] when given). cols is a multiple of
+  /// 8; w and x start 16-byte aligned; y must not overlap x.
   void gemv(Encoder& enc, const BufferView& w, const BufferView& x, const BufferView& y,
             std::uint32_t rows, std::uint32_t cols, const std::optional<BufferView>& bias = {},
             std::string_view label = {}) const;
 
-  /// Writes k and v (f32 [row_elems]) as bf16 into row `pos` of the caches.
+  /// Writes k and v (f32 [row_elems]) as bf16 (nearest, ties to even) into row `pos` of the
+  /// caches (bf16 [max_rows, row_elems]); a pos >= max_rows writes nothing.
   void kv_append(Encoder& enc, const BufferView& k, const BufferView& v, const BufferView& k_cache,
                  const BufferView& v_cache, std::uint32_t row_elems, const Arg& pos,
                  std::string_view label = {}) const;
 
   /// out (f32 [n_heads, head_dim]) = attention of q over cache rows [0, kv_len), where kv_len is
-  /// a u32 value or slot (1 <= kv_len <= max_ctx). The launch shape does not depend on kv_len,
-  /// so a recording replays for every length. `scratch` holds attention_scratch_bytes(shape).
+  /// a u32 value or slot (1 <= kv_len <= max_ctx; larger is clamped to max_ctx, 0 gives zeros).
+  /// The caches are bf16 [max_ctx, n_kv_heads, head_dim] (as kv_append writes them with
+  /// row_elems = n_kv_heads * head_dim). The launch shape does not depend on kv_len, so a
+  /// recording replays for every length. `scratch` holds attention_scratch_bytes(shape).
   void attention_decode(Encoder& enc, const BufferView& q, const BufferView& k_cache,
                         const BufferView& v_cache, const BufferView& out, const BufferView& scratch,
                         const AttentionShape& shape, const Arg& kv_len, float scale,
@@ -151,7 +162,8 @@ class OpEncoder {
   void softmax(Encoder& enc, const BufferView& x, const BufferView& y, std::uint32_t rows,
                std::uint32_t n, std::string_view label = {}) const;
 
-  /// token[0] (u32) = argmax of x (f32 [n]); `scratch` holds argmax_scratch_bytes(n).
+  /// token[0] (u32) = argmax of x (f32 [n]): the largest value, the lowest index among equal
+  /// ones; NaN is never picked (all NaN gives 0). `scratch` holds argmax_scratch_bytes(n).
   void argmax(Encoder& enc, const BufferView& x, const BufferView& token, const BufferView& scratch,
               std::uint32_t n, std::string_view label = {}) const;
 

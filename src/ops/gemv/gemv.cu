@@ -103,12 +103,14 @@ __device__ __forceinline__ void gemv_body(const std::uint16_t* __restrict__ w,
 #pragma unroll
   for (int r = 0; r < R; ++r) acc[r] = 0.0F;
 
-  // Whole batches without bounds checks, then at most one checked batch for the tail.
-  std::uint32_t v0 = first;
-  for (; v0 + (kBatch - 1) * kStep < vectors; v0 += kBatch * kStep) {
-    gemv_batch<R, kBatch, kStep, false>(wrow, x4, v0, vectors, acc);
+  // Whole batches without bounds checks while every lane of the warp has one (the condition is
+  // the same for the whole warp, so the lanes never split into two paths that would each wait
+  // for their own loads), then at most one predicated batch for the tail.
+  std::uint32_t base = slice * 32;  // lane 0's first vector
+  for (; base + (kBatch - 1) * kStep + 32 <= vectors; base += kBatch * kStep) {
+    gemv_batch<R, kBatch, kStep, false>(wrow, x4, base + lane, vectors, acc);
   }
-  if (v0 < vectors) gemv_batch<R, kBatch, kStep, true>(wrow, x4, v0, vectors, acc);
+  if (base < vectors) gemv_batch<R, kBatch, kStep, true>(wrow, x4, base + lane, vectors, acc);
   pdl_launch_dependents();
 
 #pragma unroll

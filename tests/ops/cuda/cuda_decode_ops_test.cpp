@@ -1,0 +1,200 @@
+// The decode ops on a CUDA device against the CPU reference (label gpu; skipped where no CUDA
+// device can be opened): embedding, rope, kv_append, attention at 1, 7, 512 and 8192 positions,
+// softmax and argmax. gemv has its own file. Tolerances: ops_tolerances.h.
+
+#include <cmath>
+#include <cstdint>
+#include <gtest/gtest.h>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "encore/encore.h"
+#include "encore/ops.h"
+
+#include "cuda/ops_tolerances.h"
+#include "support/differential.h"
+
+namespace encore {
+namespace {
+
+using testing::NamedOutput;
+using testing::random_bf16;
+using testing::random_floats;
+using testing::upload;
+
+constexpr testing::Tolerance kExact{0, 0};
+
+// bf16 patterns as floats, so they compare exactly through NamedOutput.
+std::vector<float> widen(const std::vector<std::uint16_t>& bits) {
+  std::vector<float> out(bits.size());
+  for (std::size_t i = 0; i < bits.size(); ++i) out[i] = testing::bf16_value(bits[i]);
+  return out;
+}
+
+// embedding: in-range tokens give the row, out-of-range tokens zeros, on both backends.
+TEST(CudaDecodeOps, EmbeddingMatchesTheCpuReference) {
+  ENCORE_OPEN_CUDA_OR_SKIP(gpu);
+  const std::uint32_t vocab = 1000;
+  const std::uint32_t dim = 2048;
+  const std::vector<std::uint16_t> table = random_bf16(std::size_t{vocab} * dim, 1);
+  EXPECT_TRUE(testing::cuda_matches_cpu(gpu, [&](Device& dev) {
+    ops::OpEncoder ops(dev);
+    Buffer tb = upload(dev, table);
+    std::vector<NamedOutput> outputs;
+    for (const std::uint32_t token : {0U, 999U, 1000U, 123U}) {
+      Buffer tok = upload(dev, std::vector<std::uint32_t>{token});
+      Buffer out = dev.alloc(dim * 4);
+      Encoder enc = dev.encoder();
+      ops.embedding(enc, tb, tok, out, dim);
+      enc.commit_and_wait();
+      outputs.push_back({"token " + std::to_string(token), out.download<float>(), kExact});
+    }
+    return outputs;
+  }));
+}
+
+// rope, both styles, on Llama and Qwen head shapes, pos a slot patched between replays.
+TEST(CudaDecodeOps, RopeMatchesTheCpuReference) {
+  ENCORE_OPEN_CUDA_OR_SKIP(gpu);
+  for (const auto& [heads, dim] : {std::pair{32U, 64U}, {14U, 64U}, {8U, 128U}}) {
+    std::vector<float> inv(dim / 2);
+    for (std::uint32_t j = 0; j < dim / 2; ++j) {
+      inv[j] = static_cast<float>(std::pow(500000.0, -2.0 * j / dim));
+    }
+    const std::vector<float> x = random_floats(std::size_t{heads} * dim, heads);
+    EXPECT_TRUE(testing::cuda_matches_cpu(gpu, [&](Device& dev) {
+      ops::OpEncoder ops(dev);
+      Buffer fb = upload(dev, inv);
+      Buffer xb = dev.alloc(x.size() * 4);
+      std::vector<NamedOutput> outputs;
+      for (const ops::RopeStyle style : {ops::RopeStyle::NeoX, ops::RopeStyle::Interleaved}) {
+        Encoder enc = dev.encoder();
+        ops.rope(enc, xb, fb, heads, dim, slot<std::uint32_t>("pos", 0), style);
+        Recording rec = enc.finish();
+        for (const std::uint32_t pos : {0U, 1U, 511U, 8191U}) {
+          xb.upload(std::span<const float>(x));
+          rec.set("pos", pos);
+          dev.submit(rec).wait();
+          outputs.push_back(
+              {"pos " + std::to_string(pos), xb.download<float>(), testing::kRopeTolerance});
+        }
+      }
+      return outputs;
+    }));
+  }
+}
+
+// kv_append rounds exactly as the CPU does (bit-identical caches).
+TEST(CudaDecodeOps, KvAppendMatchesTheCpuReferenceBitForBit) {
+  ENCORE_OPEN_CUDA_OR_SKIP(gpu);
+  const std::uint32_t row = 8 * 64;
+  const std::uint32_t rows = 16;
+  const std::vector<float> k = random_floats(row, 1, -30.0F, 30.0F);
+  const std::vector<float> v = random_floats(row, 2, -1e-3F, 1e-3F);
+  EXPECT_TRUE(testing::cuda_matches_cpu(gpu, [&](Device& dev) {
+    ops::OpEncoder ops(dev);
+    Buffer kb = upload(dev, k);
+    Buffer vb = upload(dev, v);
+    Buffer kc = dev.alloc(std::size_t{row} * rows * 2);
+    Buffer vc = dev.alloc(std::size_t{row} * rows * 2);
+    Encoder enc = dev.encoder();
+    ops.kv_append(enc, kb, vb, kc, vc, row, slot<std::uint32_t>("pos", 0));
+    Recording rec = enc.finish();
+    for (const std::uint32_t pos : {0U, 5U, 15U, 16U}) {
+      rec.set("pos", pos);
+      dev.submit(rec).wait();
+    }
+    return std::vector<NamedOutput>{{"k_cache", widen(kc.download<std::uint16_t>()), kExact},
+                                    {"v_cache", widen(vc.download<std::uint16_t>()), kExact}};
+  }));
+}
+
+// Decode attention at 1, 7, 512 and 8192 positions on one recording per shape (Llama-3.2-1B,
+// Qwen2.5-0.5B and a head_dim 128 shape), kv_len a slot.
+TEST(CudaDecodeOps, AttentionMatchesTheCpuReferenceFromOneTo8192Positions) {
+  ENCORE_OPEN_CUDA_OR_SKIP(gpu);
+  for (const ops::AttentionShape s :
+       {ops::AttentionShape{32, 8, 64, 8192}, ops::AttentionShape{14, 2, 64, 8192},
+        ops::AttentionShape{32, 8, 128, 8192}}) {
+    SCOPED_TRACE("heads " + std::to_string(s.n_heads) + "/" + std::to_string(s.n_kv_heads) +
+                 ", head_dim " + std::to_string(s.head_dim));
+    const std::size_t cache = std::size_t{s.max_ctx} * s.n_kv_heads * s.head_dim;
+    const std::vector<float> q = random_floats(std::size_t{s.n_heads} * s.head_dim, 3, -2, 2);
+    const std::vector<std::uint16_t> k = random_bf16(cache, 4, 2.0F);
+    const std::vector<std::uint16_t> v = random_bf16(cache, 5);
+    const float scale = 1.0F / std::sqrt(static_cast<float>(s.head_dim));
+    EXPECT_TRUE(testing::cuda_matches_cpu(gpu, [&](Device& dev) {
+      ops::OpEncoder ops(dev);
+      Buffer qb = upload(dev, q);
+      Buffer kb = upload(dev, k);
+      Buffer vb = upload(dev, v);
+      Buffer out = dev.alloc(q.size() * 4);
+      Buffer scratch = dev.alloc(ops::attention_scratch_bytes(s));
+      Encoder enc = dev.encoder();
+      ops.attention_decode(enc, qb, kb, vb, out, scratch, s, slot<std::uint32_t>("kv_len", 1),
+                           scale);
+      Recording rec = enc.finish();
+      std::vector<NamedOutput> outputs;
+      for (const std::uint32_t kv_len : {1U, 7U, 512U, 8192U}) {
+        rec.set("kv_len", kv_len);
+        dev.submit(rec).wait();
+        outputs.push_back({"kv_len " + std::to_string(kv_len), out.download<float>(),
+                           testing::kAttentionTolerance});
+      }
+      return outputs;
+    }));
+  }
+}
+
+// softmax over decode-sized rows and a vocabulary.
+TEST(CudaDecodeOps, SoftmaxMatchesTheCpuReference) {
+  ENCORE_OPEN_CUDA_OR_SKIP(gpu);
+  for (const auto& [rows, n] : {std::pair{32U, 512U}, {1U, 151936U}, {3U, 7U}}) {
+    const std::vector<float> x = random_floats(std::size_t{rows} * n, n, -20.0F, 20.0F);
+    EXPECT_TRUE(testing::cuda_matches_cpu(gpu, [&](Device& dev) {
+      ops::OpEncoder ops(dev);
+      Buffer xb = upload(dev, x);
+      Buffer yb = dev.alloc(x.size() * 4);
+      Encoder enc = dev.encoder();
+      ops.softmax(enc, xb, yb, rows, n);
+      enc.commit_and_wait();
+      return std::vector<NamedOutput>{
+          {"softmax", yb.download<float>(), testing::kSoftmaxTolerance}};
+    }));
+  }
+}
+
+// argmax picks the same index on both backends: vocabularies, ties across blocks, NaN.
+TEST(CudaDecodeOps, ArgmaxMatchesTheCpuReferenceExactly) {
+  ENCORE_OPEN_CUDA_OR_SKIP(gpu);
+  for (const std::uint32_t n : {100U, 8192U, 32000U, 128256U, 151936U}) {
+    std::vector<std::vector<float>> cases;
+    cases.push_back(random_floats(n, n, -10.0F, 10.0F));
+    std::vector<float> ties(n, 0.5F);
+    ties[n - 1] = ties[n / 2] = ties[n / 5 + 3] = 2.0F;
+    cases.push_back(ties);
+    std::vector<float> nan = random_floats(n, n + 1);
+    nan[n / 3] = std::numeric_limits<float>::quiet_NaN();
+    cases.push_back(nan);
+    EXPECT_TRUE(testing::cuda_matches_cpu(gpu, [&](Device& dev) {
+      ops::OpEncoder ops(dev);
+      std::vector<NamedOutput> outputs;
+      for (std::size_t c = 0; c < cases.size(); ++c) {
+        Buffer xb = upload(dev, cases[c]);
+        Buffer token = dev.alloc(4);
+        Buffer scratch = dev.alloc(ops::argmax_scratch_bytes(n));
+        Encoder enc = dev.encoder();
+        ops.argmax(enc, xb, token, scratch, n);
+        enc.commit_and_wait();
+        outputs.push_back({"case " + std::to_string(c) + ", n " + std::to_string(n),
+                           {static_cast<float>(token.download<std::uint32_t>()[0])},
+                           kExact});
+      }
+      return outputs;
+    }));
+  }
+}
+
+}  // namespace
+}  // namespace encore
