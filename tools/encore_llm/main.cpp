@@ -54,15 +54,12 @@ class Progress {
   Clock::time_point last_{};
 };
 
-// The encoder features that land with other parts of encore; refused clearly until then.
-void refuse_unavailable(const Options& o) {
-  const auto refuse = [](const char* what, const char* needs) {
-    throw Error(ErrorCode::InvalidArgument,
-                std::string(what) + " is not available in this build yet: it needs " + needs);
-  };
-  // TODO(profile): per-dispatch times and Chrome traces once the profiler lands.
-  if (o.profile == Profile::Dispatch) refuse("--profile dispatch", "the dispatch profiler");
-  if (!o.trace_file.empty()) refuse("--trace", "the dispatch profiler");
+// --profile / --trace onto the device options: a trace needs per-dispatch records unless the
+// user asked for per-submission ones.
+void apply_profile_options(const Options& o, DeviceOptions& d) {
+  if (o.profile == Profile::Dispatch) d.profile = ProfileMode::Dispatch;
+  if (o.profile == Profile::CommandBuffer) d.profile = ProfileMode::Submission;
+  if (!o.trace_file.empty() && o.profile == Profile::Off) d.profile = ProfileMode::Dispatch;
 }
 
 std::vector<std::uint32_t> random_prompt(std::uint32_t n, std::uint32_t vocab, std::uint64_t seed) {
@@ -141,9 +138,9 @@ int teacher_force(const Options& o, Runner& runner, const ModelConfig& config) {
 }
 
 int run(const Options& o) {
-  refuse_unavailable(o);
   DeviceOptions device_options = options_from_env();
   if (o.backend) device_options.backend = *o.backend;
+  apply_profile_options(o, device_options);
   Device device = Device::open(device_options);
 
   Report report;
@@ -178,7 +175,13 @@ int run(const Options& o) {
   if (teacher) return teacher_force(o, runner, config);
 
   Progress progress(!o.quiet);
+  bool decoding = false;
   report.result = runner.generate(prompt, o.tokens, [&](std::uint32_t d, std::uint32_t t, bool p) {
+    // The profile covers the decode steps only (the prompt is fed token by token before them).
+    if (!p && !decoding) {
+      decoding = true;
+      if (device.profile_mode() != ProfileMode::Off) device.reset_profile();
+    }
     progress.update(d, t, p);
   });
   progress.done();
@@ -211,6 +214,11 @@ int run(const Options& o) {
   finish(report);
   std::fputs(to_text(report).c_str(), stdout);
   if (!o.json_file.empty()) write_file(o.json_file, to_json(report));
+  if (device.profile_mode() != ProfileMode::Off) {
+    const Profile profile = device.profile();
+    std::fputs(profile.report(20).c_str(), stdout);
+    if (!o.trace_file.empty()) profile.write_chrome_trace(o.trace_file);
+  }
   return 0;
 }
 
