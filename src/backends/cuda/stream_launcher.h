@@ -21,8 +21,9 @@ class StreamLauncher {
 
   /// Launches every dispatch of `list`. Throws encore::Error naming the dispatch when a launch
   /// fails, or (with `sync_each`) when a dispatch faults. With `programmatic`, on one stream, a
-  /// dispatch whose kernel allows it and whose single predecessor is the kernel launched just
-  /// before it is launched programmatically (it may start while that kernel drains).
+  /// dispatch whose kernel allows it and whose covering predecessor (the one all its other
+  /// predecessors precede) is the kernel launched just before it is launched programmatically
+  /// (it may start while that kernel runs).
   void launch(const CommandList& list, PackedParams& params, cudaStream_t queue, ExecutionPath path,
               bool sync_each, bool programmatic);
 

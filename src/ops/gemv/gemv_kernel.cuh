@@ -7,9 +7,12 @@
 //  - 8 independent weight loads per lane per batch (8 / rows-per-group vectors of each weight
 //    row) are issued before any of them is used, and each vector's dot product starts its own
 //    FMA chain; x (f32) is read as two float4 per vector through L1 (or shared memory);
-//  - PDL: the weights do not depend on earlier dispatches, so each lane asks L2 for its first
-//    batch of weights before pdl_wait() and only then reads x (or a, b), overlapping the
-//    previous kernel's tail with the start of the weight stream;
+//  - PDL: weights are never written by the step, so the first batch is loaded into registers
+//    (and the second asked of L2) *before* griddepcontrol.wait; x, a, b and everything written
+//    come after it. A kernel launched early while its predecessor runs therefore has its first
+//    weights on chip when the wait returns (for the decode step's medium matrices that is most
+//    of the matrix). Dependents are triggered right after the wait (and the norm prologue):
+//    their own pre-wait part is weight loads too;
 //  - partial sums are reduced with warp shuffles, then (split-K variants) through shared memory.
 // Rows past `rows` in the last block are clamped to the last row for loading and never stored.
 
@@ -168,11 +171,19 @@ __device__ __forceinline__ void gemv_body(const GemvArgs& args) {
     }
   }
 
-  // Before the wait: ask L2 for the first batch (weights never depend on earlier dispatches).
+  // Before the wait: batch 0 into registers, batch 1 into L2. The checked / unchecked choice is
+  // the same for the whole warp (base is), so lanes never split into two paths of loads.
   std::uint32_t base = slice * 32;  // lane 0's first vector
+  uint4 wv[kBatch][WR];
+  const auto full = [&](std::uint32_t b) { return b + (kBatch - 1) * kStep + 32 <= vectors; };
+  if (full(base)) {
+    gemv_load<WR, kBatch, kStep, false>(wv, wrow, base + lane, vectors);
+  } else {
+    gemv_load<WR, kBatch, kStep, true>(wv, wrow, base + lane, vectors);
+  }
 #pragma unroll
   for (int u = 0; u < kBatch; ++u) {
-    const std::uint32_t v = base + lane + u * kStep;
+    const std::uint32_t v = base + lane + (kBatch + u) * kStep;
 #pragma unroll
     for (int r = 0; r < WR; ++r) {
       if (v < vectors) prefetch_l2(wrow[r] + v);
@@ -181,23 +192,25 @@ __device__ __forceinline__ void gemv_body(const GemvArgs& args) {
   pdl_wait();
   const float4* x4 = reinterpret_cast<const float4*>(
       gemv_input<In>(args, reinterpret_cast<float*>(gemv_x_shared)));
+  pdl_launch_dependents();
 
-  // Whole batches without bounds checks while every lane of the warp has one (the condition is
-  // the same for the whole warp, so the lanes never split into two paths that would each wait
-  // for their own loads), then at most one predicated batch for the tail.
   float acc[WR];
 #pragma unroll
   for (int r = 0; r < WR; ++r) acc[r] = 0.0F;
-  uint4 wv[kBatch][WR];
-  for (; base + (kBatch - 1) * kStep + 32 <= vectors; base += kBatch * kStep) {
-    gemv_load<WR, kBatch, kStep, false>(wv, wrow, base + lane, vectors);
-    gemv_consume<WR, kBatch, kStep, false>(wv, x4, base + lane, vectors, acc);
+  for (;;) {
+    if (full(base)) {
+      gemv_consume<WR, kBatch, kStep, false>(wv, x4, base + lane, vectors, acc);
+    } else {
+      gemv_consume<WR, kBatch, kStep, true>(wv, x4, base + lane, vectors, acc);
+    }
+    base += kBatch * kStep;
+    if (base >= vectors) break;
+    if (full(base)) {
+      gemv_load<WR, kBatch, kStep, false>(wv, wrow, base + lane, vectors);
+    } else {
+      gemv_load<WR, kBatch, kStep, true>(wv, wrow, base + lane, vectors);
+    }
   }
-  if (base < vectors) {
-    gemv_load<WR, kBatch, kStep, true>(wv, wrow, base + lane, vectors);
-    gemv_consume<WR, kBatch, kStep, true>(wv, x4, base + lane, vectors, acc);
-  }
-  pdl_launch_dependents();
 
 #pragma unroll
   for (int r = 0; r < WR; ++r) acc[r] = warp_sum(acc[r]);
