@@ -114,10 +114,13 @@ struct KernelDef {
   /// CUDA implementation: the address of a `__global__` function compiled into the program
   /// (filled by CUDA-built libraries; null when the kernel has none).
   const void* cuda = nullptr;
-  /// CUDA: the kernel calls cudaGridDependencySynchronize() before it reads or writes any memory
-  /// that earlier dispatches use. A dispatch of it that depends on exactly one earlier kernel may
-  /// then be launched while that kernel is still draining (programmatic dependent launch), which
-  /// shortens chains of small kernels. Declaring it for a kernel that does not wait is a race.
+  /// CUDA: the kernel calls cudaGridDependencySynchronize() (griddepcontrol.wait) before it
+  /// reads or writes any memory that earlier dispatches write or read, in at least one block of
+  /// every launch (so a launch completes only after its predecessors). A dispatch of it may then
+  /// be launched while the earlier kernel that all its other predecessors precede is still
+  /// running (programmatic dependent launch), which shortens chains of small kernels; the
+  /// kernel may do work that touches no such memory (e.g. load constant weights) before it
+  /// waits. Declaring it for a kernel that does not wait is a race.
   bool programmatic_dependency = false;
 };
 

@@ -54,7 +54,8 @@ void register_llm_kernels(KernelRegistry& registry) {
                   Param::value<std::uint32_t>("pos"), Param::value<std::uint32_t>("prompt_len")},
        .op = OpKind::Other,
        .cpu = next_token,
-       .cuda = cuda.next_token});
+       .cuda = cuda.next_token,
+       .programmatic_dependency = true});
   registry.add(
       {.name = kStreamReadKernel,
        .params = {Param::in("x"), Param::out("partial"), Param::value<std::uint32_t>("n4")},

@@ -9,9 +9,13 @@ namespace encore::llm {
 namespace {
 
 // history has `history_len` entries; the CPU version reads the length from the view, here the
-// caller's capacity check (pos + 1 < max_ctx + 1) keeps the write in bounds.
+// caller's capacity check (pos + 1 < max_ctx + 1) keeps the write in bounds. Launched
+// programmatically after the argmax: every thread waits for it before touching memory.
 __global__ void next_token(const std::uint32_t* argmax, std::uint32_t* history,
                            std::uint32_t* token, std::uint32_t pos, std::uint32_t prompt_len) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
   if (blockIdx.x != 0 || threadIdx.x != 0) return;
   const std::uint32_t next = pos + 1;
   if (next < prompt_len) {

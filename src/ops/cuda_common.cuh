@@ -3,12 +3,22 @@
 // Device helpers shared by the op kernels: warp and block reductions, programmatic dependent
 // launch (PDL) controls, and streaming 16-byte loads.
 //
-// PDL protocol of every op kernel (KernelDef::programmatic_dependency = true): call pdl_wait()
-// before the first access to memory an earlier dispatch may write, and pdl_launch_dependents()
-// once the main work is issued. The wait returns when the previous kernel has completed and its
-// writes are visible; the trigger only lets the next kernel be scheduled (it then sits in its own
-// wait), so triggering after the main loop overlaps the next launch with this kernel's tail
-// without filling SMs with waiting blocks. Both are no-ops when the launch is not programmatic.
+// PDL protocol of every op kernel (KernelDef::programmatic_dependency = true):
+//  - pdl_wait() before the first access to memory an earlier dispatch may write or read (the
+//    wait returns when the previous kernel has completed and its writes are visible). Only
+//    memory no dispatch of the step writes (weights) may be read before it: the gemvs load their
+//    first weights there;
+//  - every launch has at least one block that waits, so a grid completes only after its
+//    predecessor: waiting for the last kernel of a chain then waits for the whole chain, which
+//    lets the CUDA backend launch a node programmatically after the one predecessor that all
+//    its other predecessors precede (blocks that exit before waiting, like attention's inactive
+//    splits, are fine as long as one block of the grid waits);
+//  - pdl_launch_dependents() right after the wait: it only lets the next kernel be scheduled
+//    (it then runs its own pre-wait part, e.g. weight loads, and sits in its wait), and since it
+//    comes after this kernel's wait, at most one kernel waits ahead of the running one. The
+//    trigger fires once every block of this grid has executed it or exited, i.e. once the whole
+//    grid is resident, so waiting dependents never take SM room the grid still needs.
+// Both are no-ops when the launch is not programmatic.
 
 #include <cstdint>
 

@@ -12,20 +12,6 @@ dim3 to_dim3(Dim3 d) { return dim3(d.x, d.y, d.z); }
 
 }  // namespace
 
-Predecessors predecessors_of(const CommandList& list) {
-  Predecessors p;
-  p.begin.assign(list.nodes.size() + 1, 0);
-  for_each_ordering_edge(
-      list, [&](std::uint32_t, std::uint32_t to, const Dependency*) { ++p.begin[to + 1]; });
-  for (std::size_t i = 0; i < list.nodes.size(); ++i) p.begin[i + 1] += p.begin[i];
-  p.nodes.resize(p.begin.back());
-  std::vector<std::uint32_t> fill(p.begin.begin(), p.begin.end() - 1);
-  for_each_ordering_edge(list, [&](std::uint32_t from, std::uint32_t to, const Dependency*) {
-    p.nodes[fill[to]++] = from;
-  });
-  return p;
-}
-
 cudaKernelNodeParams kernel_node_params(const CommandList& list, std::uint32_t node,
                                         PackedParams& params) {
   const Node& n = list.nodes[node];
@@ -39,12 +25,13 @@ cudaKernelNodeParams kernel_node_params(const CommandList& list, std::uint32_t n
   return p;
 }
 
-bool programmatic_after_predecessor(const CommandList& list, const Predecessors& preds,
-                                    std::uint32_t node) {
+std::uint32_t programmatic_predecessor(const CommandList& list, CoveringPredecessors& cover,
+                                       std::uint32_t node) {
   const Node& n = list.nodes[node];
-  if (n.kind != NodeKind::Dispatch || !n.kernel->programmatic_dependency) return false;
-  const auto before = preds.of(node);
-  return before.size() == 1 && list.nodes[before.front()].kind == NodeKind::Dispatch;
+  if (n.kind != NodeKind::Dispatch || !n.kernel->programmatic_dependency) return kNoNode;
+  const std::uint32_t before = cover.of(node);
+  if (before == kNoNode || list.nodes[before].kind != NodeKind::Dispatch) return kNoNode;
+  return before;
 }
 
 BuiltGraph build_graph(const CommandList& list, PackedParams& params, bool programmatic) {
@@ -54,27 +41,30 @@ BuiltGraph build_graph(const CommandList& list, PackedParams& params, bool progr
   built.graph = Graph(graph);
   built.nodes.resize(list.nodes.size());
   const Predecessors preds = predecessors_of(list);
+  CoveringPredecessors cover(preds);
   std::vector<cudaGraphNode_t> deps;
   for (std::uint32_t i = 0; i < list.nodes.size(); ++i) {
     deps.clear();
     for (std::uint32_t p : preds.of(i)) deps.push_back(built.nodes[p]);
     const Node& n = list.nodes[i];
-    const bool early = programmatic && programmatic_after_predecessor(list, preds, i);
+    const std::uint32_t early = programmatic ? programmatic_predecessor(list, cover, i) : kNoNode;
     cudaError_t status = cudaSuccess;
     if (n.kind == NodeKind::Barrier) {
       status = cudaGraphAddEmptyNode(&built.nodes[i], graph, deps.data(), deps.size());
     } else {
       const cudaKernelNodeParams p = kernel_node_params(list, i, params);
-      status = cudaGraphAddKernelNode(&built.nodes[i], graph, early ? nullptr : deps.data(),
-                                      early ? 0 : deps.size(), &p);
+      status =
+          cudaGraphAddKernelNode(&built.nodes[i], graph, early != kNoNode ? nullptr : deps.data(),
+                                 early != kNoNode ? 0 : deps.size(), &p);
     }
-    if (status == cudaSuccess && early) {
-      // The edge from the predecessor's programmatic port: this kernel may start once every
-      // block of the predecessor has triggered or exited, and waits in-kernel for the rest.
+    if (status == cudaSuccess && early != kNoNode) {
+      // One edge, from the covering predecessor's programmatic port: this kernel may start once
+      // every block of it has triggered or exited, and waits in-kernel for it to complete; the
+      // node's other predecessors precede that one, so their edges are implied.
       cudaGraphEdgeData edge{};
       edge.from_port = cudaGraphKernelNodePortProgrammatic;
       edge.type = cudaGraphDependencyTypeProgrammatic;
-      status = cudaGraphAddDependencies(graph, &deps.front(), &built.nodes[i], &edge, 1);
+      status = cudaGraphAddDependencies(graph, &built.nodes[early], &built.nodes[i], &edge, 1);
     }
     if (status != cudaSuccess) {
       throw cuda_error(status, "adding a graph node").add_context(list.describe_node(i));

@@ -11,20 +11,9 @@
 #include "backends/cuda/cuda_handles.h"
 #include "backends/cuda/kernel_params.h"
 #include "core/command_list.h"
+#include "core/predecessors.h"
 
 namespace encore::detail {
-
-/// Predecessors of every node in CSR form, from the command list's ordering semantics.
-struct Predecessors {
-  std::vector<std::uint32_t> begin;  // per node, plus one
-  std::vector<std::uint32_t> nodes;
-
-  std::span<const std::uint32_t> of(std::uint32_t node) const {
-    return std::span<const std::uint32_t>(nodes).subspan(begin[node],
-                                                         begin[node + 1] - begin[node]);
-  }
-};
-Predecessors predecessors_of(const CommandList& list);
 
 struct BuiltGraph {
   Graph graph;
@@ -37,14 +26,17 @@ struct BuiltGraph {
 cudaKernelNodeParams kernel_node_params(const CommandList& list, std::uint32_t node,
                                         PackedParams& params);
 
-/// True when dispatch `node` may be launched programmatically after its single predecessor: the
-/// kernel declares it (KernelDef::programmatic_dependency) and the node depends on exactly one
-/// other kernel node.
-bool programmatic_after_predecessor(const CommandList& list, const Predecessors& preds,
-                                    std::uint32_t node);
+/// The kernel node dispatch `node` may be launched programmatically after, or kNoNode: the
+/// kernel declares it (KernelDef::programmatic_dependency) and its covering predecessor (the
+/// one every other predecessor precedes, core/predecessors.h) is a kernel node. Every other
+/// predecessor has then completed when that one has (kernels that declare the dependency wait
+/// for their own predecessors in at least one block of every launch).
+std::uint32_t programmatic_predecessor(const CommandList& list, CoveringPredecessors& cover,
+                                       std::uint32_t node);
 
-/// Builds the graph; with `programmatic` the edges into nodes that qualify (see above) are
-/// programmatic dependencies. Throws encore::Error naming the dispatch when CUDA refuses a node.
+/// Builds the graph; with `programmatic` a node that qualifies (see above) gets one programmatic
+/// edge from that predecessor instead of its edges (the others are implied). Throws
+/// encore::Error naming the dispatch when CUDA refuses a node.
 BuiltGraph build_graph(const CommandList& list, PackedParams& params, bool programmatic);
 
 /// The structure a graph executable depends on, one word per fact: node kinds, kernel functions,

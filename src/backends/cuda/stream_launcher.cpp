@@ -79,11 +79,12 @@ void StreamLauncher::launch_all(const CommandList& list, PackedParams& params, c
     return;
   }
   const Predecessors preds = programmatic ? predecessors_of(list) : Predecessors{};
+  CoveringPredecessors cover(preds);
   std::uint32_t previous = kNoNode;  // the kernel launched last on the queue
   for (std::uint32_t i = 0; i < list.nodes.size(); ++i) {
     if (list.nodes[i].kind != NodeKind::Dispatch) continue;
-    const bool early = programmatic && programmatic_after_predecessor(list, preds, i) &&
-                       preds.of(i).front() == previous;
+    const bool early =
+        programmatic && previous != kNoNode && programmatic_predecessor(list, cover, i) == previous;
     if constexpr (kTagged) tag->next_dispatch(i);
     launch_one(list, i, params, queue, sync_each, early);
     previous = i;

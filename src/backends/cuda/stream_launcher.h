@@ -22,8 +22,9 @@ class StreamLauncher {
 
   /// Launches every dispatch of `list`. Throws encore::Error naming the dispatch when a launch
   /// fails, or (with `sync_each`) when a dispatch faults. With `programmatic`, on one stream, a
-  /// dispatch whose kernel allows it and whose single predecessor is the kernel launched just
-  /// before it is launched programmatically (it may start while that kernel drains).
+  /// dispatch whose kernel allows it and whose covering predecessor (the one all its other
+  /// predecessors precede) is the kernel launched just before it is launched programmatically
+  /// (it may start while that kernel runs).
   /// With `tag` (per-dispatch profiling) each launch is announced to it first; without, the
   /// untagged instantiation runs and profiling costs nothing per dispatch.
   void launch(const CommandList& list, PackedParams& params, cudaStream_t queue, ExecutionPath path,

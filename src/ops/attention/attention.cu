@@ -14,7 +14,8 @@
 //
 // PDL: inactive blocks exit before touching memory (split 0 is always active and waits, so the
 // grid never completes before its predecessor); active blocks wait before reading q or the cache
-// and trigger dependents once their main loops are issued.
+// and trigger dependents right after (the dependent, the o gemv, then loads its weights while
+// this kernel runs).
 
 #include <cstdint>
 
@@ -121,13 +122,13 @@ __global__ void __launch_bounds__(kThreads)
   const AttentionSplits splits = attention_split_plan(p, kv_len);
   if (s >= splits.active) return;  // inactive: no memory touched
   pdl_wait();
+  pdl_launch_dependents();
 
   const int group = static_cast<int>(p.n_heads / p.n_kv_heads);
   const std::uint64_t head0 = std::uint64_t{g} * group;
   float* group_out = out + head0 * D;
   const unsigned tid = threadIdx.x;
   if (kv_len == 0) {
-    pdl_launch_dependents();
     for (int at = static_cast<int>(tid); at < group * D; at += kThreads) group_out[at] = 0.0F;
     return;
   }
@@ -242,7 +243,6 @@ __global__ void __launch_bounds__(kThreads)
       }
     }
   }
-  pdl_launch_dependents();
 #pragma unroll
   for (int h = 0; h < kMaxGroup; ++h) {
     if (h < group) {

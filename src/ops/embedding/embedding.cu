@@ -13,9 +13,9 @@ namespace {
 __global__ void embedding_bf16(const std::uint16_t* table, const std::uint32_t* token, float* out,
                                std::uint32_t dim, std::uint32_t vocab) {
   pdl_wait();
+  pdl_launch_dependents();
   const std::uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
   const std::uint32_t t = *token;
-  pdl_launch_dependents();
   if (i >= dim) return;
   out[i] =
       t < vocab ? __uint_as_float(std::uint32_t{table[std::uint64_t{t} * dim + i]} << 16) : 0.0F;

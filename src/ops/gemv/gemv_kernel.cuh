@@ -7,9 +7,12 @@
 //  - 8 independent weight loads per lane per batch (8 / rows-per-group vectors of each weight
 //    row) are issued before any of them is used, and each vector's dot product starts its own
 //    FMA chain; x (f32) is read as two float4 per vector through L1 (or shared memory);
-//  - PDL: the weights do not depend on earlier dispatches, so each lane asks L2 for its first
-//    batch of weights before pdl_wait() and only then reads x (or a, b), overlapping the
-//    previous kernel's tail with the start of the weight stream;
+//  - PDL: weights are never written by the step, so the first batch is loaded into registers
+//    (and the second asked of L2) *before* griddepcontrol.wait; x, a, b and everything written
+//    come after it. A kernel launched early while its predecessor runs therefore has its first
+//    weights on chip when the wait returns (for the decode step's medium matrices that is most
+//    of the matrix). Dependents are triggered right after the wait (and the norm prologue):
+//    their own pre-wait part is weight loads too;
 //  - partial sums are reduced with warp shuffles, then (split-K variants) through shared memory.
 // Rows past `rows` in the last block are clamped to the last row for loading and never stored.
 
@@ -52,15 +55,15 @@ __device__ __forceinline__ float gemv_silu_mul(float g, float u) {
   return g / (1.0F + expf(-g)) * u;
 }
 
-// Weight vectors v0 + u * kStep (u < kBatch) of each of the WR rows. kChecked: vectors at or
-// past `vectors` load as zero.
-template <int WR, int kBatch, std::uint32_t kStep, bool kChecked>
+// Weight vectors v0 + u * kStep (u < kBatch) of each of the WR rows; vectors at or past
+// `vectors` load as zero.
+template <int WR, int kBatch, std::uint32_t kStep>
 __device__ __forceinline__ void gemv_load(uint4 (&wv)[kBatch][WR], const uint4* const (&wrow)[WR],
                                           std::uint32_t v0, std::uint32_t vectors) {
 #pragma unroll
   for (int u = 0; u < kBatch; ++u) {
     const std::uint32_t v = v0 + u * kStep;
-    const bool valid = !kChecked || v < vectors;
+    const bool valid = v < vectors;
 #pragma unroll
     for (int r = 0; r < WR; ++r) {
       wv[u][r] = valid ? load_stream_16(wrow[r] + v) : make_uint4(0, 0, 0, 0);
@@ -68,15 +71,15 @@ __device__ __forceinline__ void gemv_load(uint4 (&wv)[kBatch][WR], const uint4* 
   }
 }
 
-// acc[r] += the batch's vectors of row r times x.
-template <int WR, int kBatch, std::uint32_t kStep, bool kChecked>
+// acc[r] += the batch's vectors of row r times x (vectors past the end count zero).
+template <int WR, int kBatch, std::uint32_t kStep>
 __device__ __forceinline__ void gemv_consume(const uint4 (&wv)[kBatch][WR], const float4* x4,
                                              std::uint32_t v0, std::uint32_t vectors,
                                              float (&acc)[WR]) {
 #pragma unroll
   for (int u = 0; u < kBatch; ++u) {
     const std::uint32_t v = v0 + u * kStep;
-    const bool valid = !kChecked || v < vectors;
+    const bool valid = v < vectors;
     const float4 xa = valid ? x4[2 * v] : make_float4(0, 0, 0, 0);
     const float4 xb = valid ? x4[2 * v + 1] : make_float4(0, 0, 0, 0);
 #pragma unroll
@@ -142,6 +145,17 @@ __device__ __forceinline__ void gemv_store(const GemvArgs& args, std::uint64_t r
   }
 }
 
+// Blocks per SM the register allocation must leave room for (__launch_bounds__). Left free,
+// the compiler pipelines two batches of loads in 128 registers, which halves the blocks an SM
+// holds and pushes the decode step's medium matrices into a second wave. 4 blocks (64
+// registers) by default; 5 for the one-pair silu variant, whose decode shape (Qwen2.5-0.5B
+// gate|up: 4864 pairs, 608 blocks) then fits one wave of 132 SMs (ptxas spills a few bytes at
+// either cap, which cost an L1 access per loop iteration).
+template <int R, int S, GemvOutput Out>
+constexpr int gemv_min_blocks() {
+  return Out == GemvOutput::SiluMul && R == 1 && S == 1 ? 5 : 4;
+}
+
 template <int R, int S, GemvInput In, GemvOutput Out>
 __device__ __forceinline__ void gemv_body(const GemvArgs& args) {
   constexpr int kRowsPerOut = Out == GemvOutput::SiluMul ? 2 : 1;
@@ -168,11 +182,14 @@ __device__ __forceinline__ void gemv_body(const GemvArgs& args) {
     }
   }
 
-  // Before the wait: ask L2 for the first batch (weights never depend on earlier dispatches).
+  // Before the wait: batch 0 into registers, batch 1 into L2. Loads are predicated per vector
+  // (a compare per 16 bytes costs nothing next to the load), so every warp runs one path.
   std::uint32_t base = slice * 32;  // lane 0's first vector
+  uint4 wv[kBatch][WR];
+  gemv_load<WR, kBatch, kStep>(wv, wrow, base + lane, vectors);
 #pragma unroll
   for (int u = 0; u < kBatch; ++u) {
-    const std::uint32_t v = base + lane + u * kStep;
+    const std::uint32_t v = base + lane + (kBatch + u) * kStep;
 #pragma unroll
     for (int r = 0; r < WR; ++r) {
       if (v < vectors) prefetch_l2(wrow[r] + v);
@@ -181,23 +198,17 @@ __device__ __forceinline__ void gemv_body(const GemvArgs& args) {
   pdl_wait();
   const float4* x4 = reinterpret_cast<const float4*>(
       gemv_input<In>(args, reinterpret_cast<float*>(gemv_x_shared)));
+  pdl_launch_dependents();
 
-  // Whole batches without bounds checks while every lane of the warp has one (the condition is
-  // the same for the whole warp, so the lanes never split into two paths that would each wait
-  // for their own loads), then at most one predicated batch for the tail.
   float acc[WR];
 #pragma unroll
   for (int r = 0; r < WR; ++r) acc[r] = 0.0F;
-  uint4 wv[kBatch][WR];
-  for (; base + (kBatch - 1) * kStep + 32 <= vectors; base += kBatch * kStep) {
-    gemv_load<WR, kBatch, kStep, false>(wv, wrow, base + lane, vectors);
-    gemv_consume<WR, kBatch, kStep, false>(wv, x4, base + lane, vectors, acc);
+  for (;;) {
+    gemv_consume<WR, kBatch, kStep>(wv, x4, base + lane, vectors, acc);
+    base += kBatch * kStep;
+    if (base >= vectors) break;
+    gemv_load<WR, kBatch, kStep>(wv, wrow, base + lane, vectors);
   }
-  if (base < vectors) {
-    gemv_load<WR, kBatch, kStep, true>(wv, wrow, base + lane, vectors);
-    gemv_consume<WR, kBatch, kStep, true>(wv, x4, base + lane, vectors, acc);
-  }
-  pdl_launch_dependents();
 
 #pragma unroll
   for (int r = 0; r < WR; ++r) acc[r] = warp_sum(acc[r]);

@@ -16,6 +16,7 @@ template <bool kAdd, bool kMul>
 __device__ __forceinline__ void norm_row(const float* a, const float* b, const float* w, float* sum,
                                          float* y, std::uint32_t n, float eps) {
   pdl_wait();
+  pdl_launch_dependents();
   const std::uint64_t base = std::uint64_t{blockIdx.x} * n;
   a += base;
   y += base;
@@ -35,7 +36,6 @@ __device__ __forceinline__ void norm_row(const float* a, const float* b, const f
     squares = fmaf(v, v, squares);
   }
   const float scale = rsqrtf(block_sum(squares) / static_cast<float>(n) + eps);
-  pdl_launch_dependents();
   for (std::uint32_t i = threadIdx.x; i < n; i += blockDim.x) {
     float v = (kAdd ? sum[i] : a[i]) * scale;
     if constexpr (kMul) v *= w[i];

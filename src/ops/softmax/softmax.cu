@@ -12,6 +12,7 @@ namespace {
 
 __global__ void softmax_f32(const float* x, float* y, std::uint32_t n) {
   pdl_wait();
+  pdl_launch_dependents();
   const std::uint64_t base = std::uint64_t{blockIdx.x} * n;
   x += base;
   y += base;
@@ -21,7 +22,6 @@ __global__ void softmax_f32(const float* x, float* y, std::uint32_t n) {
   float sum = 0.0F;
   for (std::uint32_t i = threadIdx.x; i < n; i += blockDim.x) sum += expf(x[i] - m);
   const float inv = 1.0F / block_sum(sum);
-  pdl_launch_dependents();
   for (std::uint32_t i = threadIdx.x; i < n; i += blockDim.x) y[i] = expf(x[i] - m) * inv;
 }
 

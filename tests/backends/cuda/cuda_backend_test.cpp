@@ -42,6 +42,11 @@ std::shared_ptr<KernelRegistry> cuda_test_registry() {
           .params = {Param::inout("x"), Param::value<std::uint32_t>("n")},
           .cuda = testing::cuda_increment_pdl_kernel(),
           .programmatic_dependency = true});
+  r->add({.name = "add_pdl_f32",
+          .params = {Param::in("a"), Param::in("b"), Param::out("c"),
+                     Param::value<std::uint32_t>("n")},
+          .cuda = testing::cuda_add_pdl_kernel(),
+          .programmatic_dependency = true});
   return r;
 }
 
@@ -200,6 +205,34 @@ TEST(CudaBackend, ProgrammaticLaunchChainsKeepEveryDependency) {
     for (int replay = 0; replay < 3; ++replay) dev.submit(rec);
     dev.wait_idle();
     EXPECT_EQ(download_floats(x), std::vector<float>(n, 3.0F * kSteps)) << to_string(path);
+  }
+}
+
+// A dispatch with several predecessors on one path (auto_dag keeps an edge to each) is launched
+// programmatically behind the latest of them alone: z = x + y depends on the increment of x and
+// on the increment of y, which follows y = 2x. The results stay exact on both paths.
+TEST(CudaBackend, ProgrammaticLaunchBehindTheCoveringPredecessorKeepsEveryDependency) {
+  OPEN_CUDA_OR_SKIP(dev);
+  constexpr std::uint32_t n = 1 << 16;
+  constexpr int kRounds = 50;
+  for (ExecutionPath path : {ExecutionPath::Graph, ExecutionPath::SingleStream}) {
+    Buffer x = dev.alloc(n * 4);
+    Buffer y = dev.alloc(n * 4);
+    Buffer z = dev.alloc(n * 4);
+    Encoder enc = dev.encoder({.path = path});
+    const Launch launch = Launch::threads(n, 256);
+    for (int i = 0; i < kRounds; ++i) {
+      enc.dispatch(dev.kernel("increment_pdl_f32"), launch, {inout(x), value(n)});        // x += 1
+      enc.dispatch(dev.kernel("add_pdl_f32"), launch, {in(x), in(x), out(y), value(n)});  // y = 2x
+      enc.dispatch(dev.kernel("increment_pdl_f32"), launch, {inout(y), value(n)});        // y += 1
+      enc.dispatch(dev.kernel("add_pdl_f32"), launch, {in(x), in(y), out(z), value(n)});  // z = x+y
+    }
+    Recording rec = enc.finish();
+    EXPECT_EQ(rec.node(3).dependencies.size(), 2U);  // the increments of x and of y
+    dev.submit(rec).wait();
+    // After round r (x = r): y = 2r + 1, z = 3r + 1.
+    EXPECT_EQ(download_floats(z), std::vector<float>(n, 3.0F * kRounds + 1)) << to_string(path);
+    EXPECT_EQ(download_floats(y), std::vector<float>(n, 2.0F * kRounds + 1)) << to_string(path);
   }
 }
 

@@ -32,6 +32,14 @@ __global__ void increment_pdl_f32(float* x, std::uint32_t n) {
   if (i < n) x[i] += 1.0F;
 }
 
+// c = a + b, opted into programmatic dependent launch.
+__global__ void add_pdl_f32(const float* a, const float* b, float* c, std::uint32_t n) {
+  cudaTriggerProgrammaticLaunchCompletion();
+  cudaGridDependencySynchronize();
+  const std::uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) c[i] = a[i] + b[i];
+}
+
 __device__ std::uint64_t global_timer_ns() {
   std::uint64_t t = 0;
   asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
@@ -58,6 +66,7 @@ const void* cuda_stamp_kernel() { return reinterpret_cast<const void*>(&stamp); 
 const void* cuda_increment_pdl_kernel() {
   return reinterpret_cast<const void*>(&increment_pdl_f32);
 }
+const void* cuda_add_pdl_kernel() { return reinterpret_cast<const void*>(&add_pdl_f32); }
 const void* cuda_fault_kernel() { return reinterpret_cast<const void*>(&fault_kernel); }
 const void* cuda_mismatched_kernel() { return reinterpret_cast<const void*>(&mismatched_kernel); }
 const void* cuda_increment_kernel() { return reinterpret_cast<const void*>(&increment_f32); }

@@ -16,5 +16,8 @@ const void* cuda_spin_then_stamp_kernel();
 const void* cuda_stamp_kernel();
 /// increment_f32 opted into programmatic dependent launch.
 const void* cuda_increment_pdl_kernel();
+/// (const float* a, const float* b, float* c, uint32 n): c[i] = a[i] + b[i], with programmatic
+/// dependent launch.
+const void* cuda_add_pdl_kernel();
 
 }  // namespace encore::testing
