@@ -215,7 +215,7 @@ int run(const Options& o) {
   std::fputs(to_text(report).c_str(), stdout);
   if (!o.json_file.empty()) write_file(o.json_file, to_json(report));
   if (device.profile_mode() != ProfileMode::Off) {
-    const Profile profile = device.profile();
+    const encore::Profile profile = device.profile();
     std::fputs(profile.report(20).c_str(), stdout);
     if (!o.trace_file.empty()) profile.write_chrome_trace(o.trace_file);
   }
