@@ -168,9 +168,7 @@ class OpEncoder {
             std::string_view label = {}) const;
 
   /// y[rows] = W[rows, cols] (bf16) * x[cols] (+ bias[rows] when given). cols is a multiple of
-  /// 8; w and x start 16-byte aligned; y must not overlap x. The kernel loads its first weights
-  /// before its programmatic-dependency wait (weights are constants of a decode step), so w must
-  /// not be written by a dispatch of the same command buffer: upload weights beforehand.
+  /// 8; w and x start 16-byte aligned; y must not overlap x.
   void gemv(Encoder& enc, const BufferView& w, const BufferView& x, const BufferView& y,
             std::uint32_t rows, std::uint32_t cols, const std::optional<BufferView>& bias = {},
             std::string_view label = {}) const;
@@ -189,9 +187,8 @@ class OpEncoder {
 
   /// A gemv with the fusions of `fusion` in one dispatch (see GemvNorm, GemvFusion): y[rows] =
   /// W x' (+ bias) or silu(W_gate x') * (W_up x'), with x' = x or the norm prologue's result.
-  /// Views as for gemv (w, too, must not be written in the same command buffer), plus the
-  /// fusion's; no output (y, sum) may overlap an input (w, x, add, weight, bias) or the other
-  /// output.
+  /// Views as for gemv, plus the fusion's; no output (y, sum) may overlap an input (w, x, add,
+  /// weight, bias) or the other output.
   void gemv_fused(Encoder& enc, const BufferView& w, const BufferView& x, const BufferView& y,
                   std::uint32_t rows, std::uint32_t cols, const GemvFusion& fusion,
                   std::string_view label = {}) const;

@@ -20,33 +20,23 @@ namespace detail {
 
 namespace {
 
-// First match wins. Aim, for the decode step's matrices: every block resident at once (the
-// kernels are register-capped at 4 blocks of 256 threads per SM, 528 blocks on 132 SMs) and
-// each lane's whole share of a medium matrix in one batch of 8 loads, so that share is in
-// flight before the PDL wait returns; large matrices stream through several waves. Large ones
-// take two rows per warp (x read once for both); smaller ones split each row over 2, 4 or 8
-// warps of a block (split-K) so the grid still covers every SM:
-//   2048x2048, 3072x2048 (Llama o, qkv)   r1s1: 256 / 384 blocks, 8 vectors per lane
-//   2048x8192 (Llama down)                r1s2: 512 blocks, 2 batches per lane
-//   896x896, 1152x896 (Qwen o, qkv)       r1s2: 224 / 288 blocks, one batch
-//   896x4864 (Qwen down)                  r1s4: 448 blocks, one batch (r1s8 needed 896)
+// First match wins. Aim: about 4096 warps in flight (31 per SM of an H100/H200) with at least
+// one 16-byte vector per lane. Large matrices take two rows per warp (x read once for both);
+// smaller ones split each row over 2, 4 or 8 warps of a block (split-K) so the grid still
+// covers every SM; the split stops where a warp's share of a row would drop below 512 bytes.
 constexpr std::array<GemvVariant, kGemvVariantCount> kVariants{{
     {"r2s1", 2, 1, "rows >= 8192", [](std::uint32_t rows, std::uint32_t) { return rows >= 8192; }},
-    {"r1s1", 1, 1, "rows >= 4096 || cols < 512 || (rows >= 2048 && cols <= 2048)",
-     [](std::uint32_t rows, std::uint32_t cols) {
-       return rows >= 4096 || cols < 512 || (rows >= 2048 && cols <= 2048);
-     }},
+    {"r1s1", 1, 1, "rows >= 4096 || cols < 512",
+     [](std::uint32_t rows, std::uint32_t cols) { return rows >= 4096 || cols < 512; }},
     {"r1s2", 1, 2, "rows >= 2048 || cols < 1024",
      [](std::uint32_t rows, std::uint32_t cols) { return rows >= 2048 || cols < 1024; }},
-    {"r1s4", 1, 4, "rows >= 512 || cols < 2048",
-     [](std::uint32_t rows, std::uint32_t cols) { return rows >= 512 || cols < 2048; }},
+    {"r1s4", 1, 4, "rows >= 1024 || cols < 2048",
+     [](std::uint32_t rows, std::uint32_t cols) { return rows >= 1024 || cols < 2048; }},
     {"r1s8", 1, 8, "otherwise", [](std::uint32_t, std::uint32_t) { return true; }},
 }};
 
 // The silu output: rows are pairs (a gate and an up row each), so a warp group of R = 1 already
-// streams two weight rows. One pair per warp from 2048 pairs (Qwen2.5-0.5B gate|up: 4864 pairs,
-// 608 blocks, one wave at the 5 blocks per SM this variant's register cap allows; Llama-3.2-1B:
-// 8192 pairs), split-K below.
+// streams two weight rows. Pairs per warp as for two-row groups above, split-K below.
 constexpr std::array<GemvVariant, kGemvSiluVariantCount> kSiluVariants{{
     {"r1s1", 1, 1, "rows >= 2048 || cols < 512",
      [](std::uint32_t rows, std::uint32_t cols) { return rows >= 2048 || cols < 512; }},

@@ -11,7 +11,7 @@ namespace encore::ops::detail {
 namespace {
 
 template <int R, int S, GemvOutput Out>
-__global__ void __launch_bounds__(kGemvBlockThreads, gemv_min_blocks<R, S, Out>())
+__global__ void __launch_bounds__(kGemvBlockThreads)
     gemv_bf16(const std::uint16_t* __restrict__ w, const float* __restrict__ x,
               float* __restrict__ y, std::uint32_t rows, std::uint32_t cols) {
   gemv_body<R, S, GemvInput::X, Out>(
@@ -19,7 +19,7 @@ __global__ void __launch_bounds__(kGemvBlockThreads, gemv_min_blocks<R, S, Out>(
 }
 
 template <int R, int S>
-__global__ void __launch_bounds__(kGemvBlockThreads, gemv_min_blocks<R, S, GemvOutput::Bias>())
+__global__ void __launch_bounds__(kGemvBlockThreads)
     gemv_bias_bf16(const std::uint16_t* __restrict__ w, const float* __restrict__ x,
                    const float* __restrict__ bias, float* __restrict__ y, std::uint32_t rows,
                    std::uint32_t cols) {

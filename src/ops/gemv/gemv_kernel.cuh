@@ -55,15 +55,15 @@ __device__ __forceinline__ float gemv_silu_mul(float g, float u) {
   return g / (1.0F + expf(-g)) * u;
 }
 
-// Weight vectors v0 + u * kStep (u < kBatch) of each of the WR rows; vectors at or past
-// `vectors` load as zero.
-template <int WR, int kBatch, std::uint32_t kStep>
+// Weight vectors v0 + u * kStep (u < kBatch) of each of the WR rows. kChecked: vectors at or
+// past `vectors` load as zero.
+template <int WR, int kBatch, std::uint32_t kStep, bool kChecked>
 __device__ __forceinline__ void gemv_load(uint4 (&wv)[kBatch][WR], const uint4* const (&wrow)[WR],
                                           std::uint32_t v0, std::uint32_t vectors) {
 #pragma unroll
   for (int u = 0; u < kBatch; ++u) {
     const std::uint32_t v = v0 + u * kStep;
-    const bool valid = v < vectors;
+    const bool valid = !kChecked || v < vectors;
 #pragma unroll
     for (int r = 0; r < WR; ++r) {
       wv[u][r] = valid ? load_stream_16(wrow[r] + v) : make_uint4(0, 0, 0, 0);
@@ -71,15 +71,15 @@ __device__ __forceinline__ void gemv_load(uint4 (&wv)[kBatch][WR], const uint4* 
   }
 }
 
-// acc[r] += the batch's vectors of row r times x (vectors past the end count zero).
-template <int WR, int kBatch, std::uint32_t kStep>
+// acc[r] += the batch's vectors of row r times x.
+template <int WR, int kBatch, std::uint32_t kStep, bool kChecked>
 __device__ __forceinline__ void gemv_consume(const uint4 (&wv)[kBatch][WR], const float4* x4,
                                              std::uint32_t v0, std::uint32_t vectors,
                                              float (&acc)[WR]) {
 #pragma unroll
   for (int u = 0; u < kBatch; ++u) {
     const std::uint32_t v = v0 + u * kStep;
-    const bool valid = v < vectors;
+    const bool valid = !kChecked || v < vectors;
     const float4 xa = valid ? x4[2 * v] : make_float4(0, 0, 0, 0);
     const float4 xb = valid ? x4[2 * v + 1] : make_float4(0, 0, 0, 0);
 #pragma unroll
@@ -145,17 +145,6 @@ __device__ __forceinline__ void gemv_store(const GemvArgs& args, std::uint64_t r
   }
 }
 
-// Blocks per SM the register allocation must leave room for (__launch_bounds__). Left free,
-// the compiler pipelines two batches of loads in 128 registers, which halves the blocks an SM
-// holds and pushes the decode step's medium matrices into a second wave. 4 blocks (64
-// registers) by default; 5 for the one-pair silu variant, whose decode shape (Qwen2.5-0.5B
-// gate|up: 4864 pairs, 608 blocks) then fits one wave of 132 SMs (ptxas spills a few bytes at
-// either cap, which cost an L1 access per loop iteration).
-template <int R, int S, GemvOutput Out>
-constexpr int gemv_min_blocks() {
-  return Out == GemvOutput::SiluMul && R == 1 && S == 1 ? 5 : 4;
-}
-
 template <int R, int S, GemvInput In, GemvOutput Out>
 __device__ __forceinline__ void gemv_body(const GemvArgs& args) {
   constexpr int kRowsPerOut = Out == GemvOutput::SiluMul ? 2 : 1;
@@ -182,11 +171,16 @@ __device__ __forceinline__ void gemv_body(const GemvArgs& args) {
     }
   }
 
-  // Before the wait: batch 0 into registers, batch 1 into L2. Loads are predicated per vector
-  // (a compare per 16 bytes costs nothing next to the load), so every warp runs one path.
+  // Before the wait: batch 0 into registers, batch 1 into L2. The checked / unchecked choice is
+  // the same for the whole warp (base is), so lanes never split into two paths of loads.
   std::uint32_t base = slice * 32;  // lane 0's first vector
   uint4 wv[kBatch][WR];
-  gemv_load<WR, kBatch, kStep>(wv, wrow, base + lane, vectors);
+  const auto full = [&](std::uint32_t b) { return b + (kBatch - 1) * kStep + 32 <= vectors; };
+  if (full(base)) {
+    gemv_load<WR, kBatch, kStep, false>(wv, wrow, base + lane, vectors);
+  } else {
+    gemv_load<WR, kBatch, kStep, true>(wv, wrow, base + lane, vectors);
+  }
 #pragma unroll
   for (int u = 0; u < kBatch; ++u) {
     const std::uint32_t v = base + lane + (kBatch + u) * kStep;
@@ -204,10 +198,18 @@ __device__ __forceinline__ void gemv_body(const GemvArgs& args) {
 #pragma unroll
   for (int r = 0; r < WR; ++r) acc[r] = 0.0F;
   for (;;) {
-    gemv_consume<WR, kBatch, kStep>(wv, x4, base + lane, vectors, acc);
+    if (full(base)) {
+      gemv_consume<WR, kBatch, kStep, false>(wv, x4, base + lane, vectors, acc);
+    } else {
+      gemv_consume<WR, kBatch, kStep, true>(wv, x4, base + lane, vectors, acc);
+    }
     base += kBatch * kStep;
     if (base >= vectors) break;
-    gemv_load<WR, kBatch, kStep>(wv, wrow, base + lane, vectors);
+    if (full(base)) {
+      gemv_load<WR, kBatch, kStep, false>(wv, wrow, base + lane, vectors);
+    } else {
+      gemv_load<WR, kBatch, kStep, true>(wv, wrow, base + lane, vectors);
+    }
   }
 
 #pragma unroll
