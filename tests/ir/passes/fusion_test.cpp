@@ -432,7 +432,9 @@ TEST(Fusion, TestsCanAddRules) {
                  .params = {Param::in("x"), Param::out("y"), Param::value<float>("alpha"),
                             Param::value<std::uint32_t>("n")},
                  .op = OpKind::ElemScale,
-                 .cpu = registry->find("scale_f32")->cpu});
+                 // scale(copy(x)) is scale(x): scale_f32's implementations compute it.
+                 .cpu = registry->find("scale_f32")->cpu,
+                 .cuda = registry->find("scale_f32")->cuda});
   Device dev = testing::make_cpu_device({}, registry);
   Buffer x = upload_floats(dev, ramp(kElems)), t = dev.alloc(kElems * 4), y = dev.alloc(kElems * 4);
   Encoder enc = dev.encoder();
@@ -457,6 +459,35 @@ TEST(Fusion, TestsCanAddRules) {
   EXPECT_EQ(r.recording.node(0).launch, Launch::threads(kElems, 32));
   y.upload(std::span<const float>(std::vector<float>(kElems, 0.0F)));
   EXPECT_EQ(run_floats(dev, r.recording, {y}), want);
+}
+
+// A fused kernel must run wherever its parts ran: without the CPU implementation both parts have,
+// the rule is skipped, and says so.
+TEST(Fusion, RuleWhoseFusedKernelLacksAnImplementationIsSkipped) {
+  auto registry = testing::make_norm_registry();
+  registry->add({.name = "scaled_copy_f32",
+                 .params = {Param::in("x"), Param::out("y"), Param::value<float>("alpha"),
+                            Param::value<std::uint32_t>("n")},
+                 .op = OpKind::ElemScale});
+  Device dev = testing::make_cpu_device({}, registry);
+  Buffer x = dev.alloc(kElems * 4), t = dev.alloc(kElems * 4), y = dev.alloc(kElems * 4);
+  Encoder enc = dev.encoder();
+  enc.dispatch(dev.kernel("copy_f32"), Launch::threads(kElems, 64), {in(x), out(t), value(kElems)});
+  enc.dispatch(dev.kernel("scale_f32"), Launch::threads(kElems, 64),
+               {in(t), out(y), value(2.0F), value(kElems)});
+  using From = FusedArg::From;
+  PassOptions options;
+  options.fusion_rules = {
+      {.first = "copy_f32",
+       .second = "scale_f32",
+       .fused = "scaled_copy_f32",
+       .intermediate = 1,
+       .second_inputs = {0},
+       .args = {{From::First, 0}, {From::Second, 1}, {From::Second, 2}, {From::Second, 3}}}};
+  const PassResult r = checked({Pass::Fuse}, options).apply(enc.finish());
+  EXPECT_EQ(r.recording.dispatch_count(), 2U);
+  EXPECT_TRUE(mentions(notes_of(r.report), "lacks an implementation its parts have"))
+      << notes_of(r.report);
 }
 
 // A rule that maps the wrong number of args (or a param of the wrong kind) is an error naming
