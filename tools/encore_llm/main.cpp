@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -185,6 +186,9 @@ int run(const Options& o) {
     progress.update(d, t, p);
   });
   progress.done();
+  // Taken before the bandwidth probe below, so the profile holds the decode steps only.
+  std::optional<encore::Profile> profile;
+  if (device.profile_mode() != ProfileMode::Off) profile = device.profile();
 
   const std::int64_t mib =
       o.bandwidth_mib >= 0 ? o.bandwidth_mib : (device.backend() == BackendKind::Cuda ? 2048 : 64);
@@ -214,10 +218,9 @@ int run(const Options& o) {
   finish(report);
   std::fputs(to_text(report).c_str(), stdout);
   if (!o.json_file.empty()) write_file(o.json_file, to_json(report));
-  if (device.profile_mode() != ProfileMode::Off) {
-    const encore::Profile profile = device.profile();
-    std::fputs(profile.report(20).c_str(), stdout);
-    if (!o.trace_file.empty()) profile.write_chrome_trace(o.trace_file);
+  if (profile) {
+    std::fputs(profile->report(20).c_str(), stdout);
+    if (!o.trace_file.empty()) profile->write_chrome_trace(o.trace_file);
   }
   return 0;
 }
