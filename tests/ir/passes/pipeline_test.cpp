@@ -13,6 +13,7 @@
 
 #include "core/command_list.h"
 #include "ir/passes/pass_test_helpers.h"
+#include "ir/passes/passes.h"
 
 namespace encore {
 namespace {
@@ -29,7 +30,9 @@ constexpr std::uint32_t kN = 8;
 
 // A recording the three passes all change: rms_norm + mul (fused), a read that closes the
 // auto_barrier group and an independent fill (moved), and an explicit barrier nothing crosses
-// (dropped).
+// (dropped). Under Ordering::Barriers nothing is inferred, so the recording carries the barriers
+// its read-after-write pairs need (norm -> mul -> copy); without them the unoptimised recording
+// itself races.
 struct Workload {
   Device dev = norm_device();
   Buffer x = upload_floats(dev, ramp(kN), "x");
@@ -43,8 +46,15 @@ struct Workload {
     Encoder enc = dev.encoder(options);
     enc.dispatch(dev.kernel("rms_norm_f32"), Launch::groups(1, 32),
                  {in(x), out(t), value(kN), value(1e-5F)}, {.label = "norm"});
+    const bool explicit_order = options.ordering == Ordering::Barriers;
+    if (explicit_order) {
+      enc.barrier();
+    }
     enc.dispatch(dev.kernel("mul_f32"), Launch::threads(kN, 64), {in(t), in(w), out(y), value(kN)},
                  {.label = "mul"});
+    if (explicit_order) {
+      enc.barrier();
+    }
     enc.dispatch(dev.kernel("copy_f32"), Launch::threads(kN, 64), {in(y), out(z), value(kN)},
                  {.label = "copy"});
     enc.dispatch(dev.kernel("scale_f32"), Launch::threads(kN, 64),
@@ -196,6 +206,8 @@ TEST(PassPipeline, EveryCombinationKeepsTheResults) {
        {Ordering::Serial, Ordering::Barriers, Ordering::AutoBarrier, Ordering::AutoDag}) {
     Workload f;
     const Recording rec = f.record({.ordering = ordering});
+    // The reference run must itself be race-free, or its results prove nothing.
+    ASSERT_NO_THROW(detail::check_invariants(rec.commands(), Pass::Fuse)) << to_string(ordering);
     const auto want = run_floats(f.dev, rec, {f.t, f.y, f.z, f.u});
     for (const auto& passes : combinations) {
       const PassResult r = checked(passes).apply(rec);
