@@ -43,11 +43,11 @@ constexpr std::array<GemvVariant, kGemvVariantCount> kVariants{{
     {"r1s8", 1, 8, "otherwise", [](std::uint32_t, std::uint32_t) { return true; }},
 }};
 
-// The silu output: rows are pairs (a gate and an up row each), so a warp group of R = 1 already
-// streams two weight rows. One pair per warp from 2048 pairs (Qwen2.5-0.5B gate|up: 4864 pairs,
-// 608 blocks, one wave at the 5 blocks per SM this variant's register cap allows; Llama-3.2-1B:
-// 8192 pairs), split-K below.
-constexpr std::array<GemvVariant, kGemvSiluVariantCount> kSiluVariants{{
+// The paired outputs: rows are pairs (a gate and an up row, or the two rows of a rope pair), so
+// a warp group of R = 1 already streams two weight rows. One pair per warp from 2048 pairs
+// (Qwen2.5-0.5B gate|up: 4864 pairs, 608 blocks, one wave at the 5 blocks per SM this variant's
+// register cap allows; Llama-3.2-1B: 8192 pairs), split-K below.
+constexpr std::array<GemvVariant, kGemvPairVariantCount> kPairVariants{{
     {"r1s1", 1, 1, "rows >= 2048 || cols < 512",
      [](std::uint32_t rows, std::uint32_t cols) { return rows >= 2048 || cols < 512; }},
     {"r1s2", 1, 2, "rows >= 512 || cols < 1024",
@@ -57,16 +57,17 @@ constexpr std::array<GemvVariant, kGemvSiluVariantCount> kSiluVariants{{
 
 constexpr std::array<GemvInput, kGemvInputCount> kInputs = {GemvInput::X, GemvInput::Norm,
                                                             GemvInput::AddNorm};
-constexpr std::array<GemvOutput, kGemvOutputCount> kOutputs = {GemvOutput::Plain, GemvOutput::Bias,
-                                                               GemvOutput::SiluMul};
+constexpr std::array<GemvOutput, kGemvOutputCount> kOutputs = {
+    GemvOutput::Plain, GemvOutput::Bias, GemvOutput::SiluMul, GemvOutput::RopeKv,
+    GemvOutput::RopeKvBias};
 
 }  // namespace
 
 std::span<const GemvVariant, kGemvVariantCount> gemv_variants() { return kVariants; }
-std::span<const GemvVariant, kGemvSiluVariantCount> gemv_silu_variants() { return kSiluVariants; }
+std::span<const GemvVariant, kGemvPairVariantCount> gemv_pair_variants() { return kPairVariants; }
 
 std::span<const GemvVariant> gemv_table(GemvOutput output) {
-  if (output == GemvOutput::SiluMul) return kSiluVariants;
+  if (gemv_paired(output)) return kPairVariants;
   return kVariants;
 }
 
@@ -82,8 +83,9 @@ std::string gemv_kernel_name(GemvInput input, GemvOutput output, std::string_vie
   std::string name = "gemv";
   if (input == GemvInput::Norm) name += "_norm";
   if (input == GemvInput::AddNorm) name += "_add_norm";
-  if (output == GemvOutput::Bias) name += "_bias";
+  if (gemv_has_bias(output)) name += "_bias";
   if (output == GemvOutput::SiluMul) name += "_silu";
+  if (gemv_rope(output)) name += "_rope_kv";
   return name + "_bf16_" + std::string(variant);
 }
 
@@ -94,11 +96,20 @@ GemvArgLayout gemv_arg_layout(GemvInput input, GemvOutput output) {
   if (input == GemvInput::AddNorm) l.b = next++;
   if (input != GemvInput::X) l.norm_w = next++;
   if (input == GemvInput::AddNorm) l.sum = next++;
-  if (output == GemvOutput::Bias) l.bias = next++;
+  if (gemv_has_bias(output)) l.bias = next++;
   l.y = next++;
+  if (gemv_rope(output)) {
+    l.k_cache = next++;
+    l.v_cache = next++;
+    l.inv_freq = next++;
+  }
   l.rows = next++;
   l.cols = next++;
   if (input != GemvInput::X) l.eps = next++;
+  if (gemv_rope(output)) {
+    l.pos = next++;
+    l.rope = next++;
+  }
   l.count = next;
   return l;
 }
@@ -115,6 +126,14 @@ void register_gemv_kernels(KernelRegistry& registry) {
       if (l.sum != kNoArg) params[l.sum] = Param::out("sum");
       if (l.bias != kNoArg) params[l.bias] = Param::in("bias");
       params[l.y] = Param::out("y");
+      if (gemv_rope(output)) {
+        // The caches are inout: one row (at a per-step position) is written, the rest kept.
+        params[l.k_cache] = Param::inout("k_cache");
+        params[l.v_cache] = Param::inout("v_cache");
+        params[l.inv_freq] = Param::in("inv_freq");
+        params[l.pos] = Param::value<std::uint32_t>("pos");
+        params[l.rope] = Param::value<RopeKvParams>("rope");
+      }
       params[l.rows] = Param::value<std::uint32_t>("rows");
       params[l.cols] = Param::value<std::uint32_t>("cols");
       if (l.eps != kNoArg) params[l.eps] = Param::value<float>("eps");
