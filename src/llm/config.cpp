@@ -293,7 +293,10 @@ ModelConfig named_config(std::string_view name) {
     c.qkv_bias = true;
   } else {
     std::string known;
-    for (const std::string& n : named_configs()) known += (known.empty() ? "" : ", ") + n;
+    for (const std::string& n : named_configs()) {
+      if (!known.empty()) known += ", ";
+      known += n;
+    }
     throw Error(ErrorCode::InvalidArgument,
                 "unknown model shape '" + std::string(name) + "' (known: " + known + ")");
   }

@@ -2,6 +2,7 @@
 
 #include "llm/llm_kernels.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <mutex>
 
@@ -25,8 +26,8 @@ void next_token(const CpuKernelContext& ctx) {
   }
 }
 
-// Same traversal as the CUDA kernel: thread t of block b reads float4 groups b*T + t, then
-// every grid-size groups after it.
+// The float4 groups the CUDA kernel's block reads (b*T + t, then every grid-size groups), in
+// memory order: for each grid-stride step, the block's T adjacent groups.
 void stream_read(const CpuKernelContext& ctx) {
   const float* x = ctx.ptr<const float>(0);
   float* partial = ctx.ptr<float>(1);
@@ -34,8 +35,9 @@ void stream_read(const CpuKernelContext& ctx) {
   const std::uint64_t threads = ctx.block().x;
   const std::uint64_t stride = std::uint64_t{ctx.grid().x} * threads;
   float sum = 0.0F;
-  for (std::uint64_t t = 0; t < threads; ++t) {
-    for (std::uint64_t i = ctx.block_index().x * threads + t; i < n4; i += stride) {
+  for (std::uint64_t base = ctx.block_index().x * threads; base < n4; base += stride) {
+    const std::uint64_t end = std::min(base + threads, n4);
+    for (std::uint64_t i = base; i < end; ++i) {
       sum += x[4 * i] + x[4 * i + 1] + x[4 * i + 2] + x[4 * i + 3];
     }
   }

@@ -100,7 +100,9 @@ std::size_t dtype_size(std::string_view dtype) noexcept {
 std::string shape_string(std::span<const std::uint64_t> shape) {
   std::string s = "[";
   for (std::size_t i = 0; i < shape.size(); ++i) {
-    s += (i == 0 ? "" : ", ") + std::to_string(shape[i]);
+    // Appended piece by piece: GCC 12 misreports `"literal" + std::string` under LTO.
+    if (i > 0) s += ", ";
+    s += std::to_string(shape[i]);
   }
   return s + "]";
 }
@@ -233,7 +235,8 @@ const TensorInfo& Checkpoint::require(std::string_view name,
   std::string wanted;
   for (const std::string_view d : dtypes) {
     dtype_ok = dtype_ok || t->dtype == d;
-    wanted += (wanted.empty() ? "" : " or ") + std::string(d);
+    if (!wanted.empty()) wanted += " or ";
+    wanted += d;
   }
   if (!dtype_ok) {
     fail(t->file, "tensor '" + t->name + "' has dtype " + t->dtype + ", expected " + wanted);

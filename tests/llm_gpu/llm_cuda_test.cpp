@@ -113,6 +113,35 @@ TEST_P(LlmCudaTiny, EveryModeDecodesTheCpuTokens) {
   }
 }
 
+// The recording passes on the split step (fusion makes it the hand-fused step) decode the CPU's
+// tokens on CUDA too, recorded once and re-recorded, on the graph and the stream paths.
+TEST_P(LlmCudaTiny, PassesOnTheSplitStepDecodeTheCpuTokens) {
+  Device& cuda = this->cuda();
+  Device cpu = cpu_device();
+  const llm::HostWeights host = llm::random_weights(llm::named_config(GetParam()), 3);
+  const llm::DeviceWeights on_cuda = llm::upload(cuda, host);
+  const llm::DeviceWeights on_cpu = llm::upload(cpu, host);
+  const std::vector<std::uint32_t> prompt = {3, 1, 4, 1, 5};
+  const std::vector<std::uint32_t> want =
+      Runner(cpu, on_cpu, {.max_ctx = 48}).generate(prompt, 24).tokens;
+  const std::vector<std::vector<Pass>> pipelines = {
+      {Pass::Fuse}, {Pass::Reorder}, {Pass::Fuse, Pass::Reorder, Pass::Minimize}};
+  for (const std::vector<Pass>& passes : pipelines) {
+    for (const ExecutionPath path : {ExecutionPath::Graph, ExecutionPath::SingleStream}) {
+      for (const ReplayMode replay : {ReplayMode::Slots, ReplayMode::Rerecord}) {
+        Runner runner(cuda, on_cuda,
+                      {.max_ctx = 48,
+                       .replay = replay,
+                       .norm = NormMode::Split,
+                       .path = path,
+                       .passes = passes});
+        EXPECT_EQ(runner.generate(prompt, 24).tokens, want)
+            << passes.size() << " passes, " << to_string(path) << " " << to_string(replay);
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Shapes, LlmCudaTiny, ::testing::Values("tiny", "tiny-qwen2"),
                          [](const auto& param_info) {
                            std::string name = param_info.param;

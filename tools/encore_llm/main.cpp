@@ -198,7 +198,8 @@ int run(const Options& o) {
   report.passes = "none";
   const std::vector<Pass> passes = o.passes.value_or(device.options().passes);
   for (std::size_t i = 0; i < passes.size(); ++i) {
-    report.passes = (i == 0 ? "" : report.passes + ",") + std::string(to_string(passes[i]));
+    report.passes = i == 0 ? std::string() : report.passes + ",";
+    report.passes += to_string(passes[i]);
   }
   report.path = std::string(to_string(o.path.value_or(device.options().path)));
   report.ordering = std::string(to_string(o.ordering.value_or(device.options().ordering)));

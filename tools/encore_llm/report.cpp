@@ -20,7 +20,8 @@ std::string format(const char* fmt, auto... args) {
 std::string join(const std::vector<std::uint32_t>& ids, std::size_t limit = 64) {
   std::string s;
   for (std::size_t i = 0; i < ids.size() && i < limit; ++i) {
-    s += (i == 0 ? "" : " ") + std::to_string(ids[i]);
+    if (i > 0) s += ' ';
+    s += std::to_string(ids[i]);
   }
   if (ids.size() > limit) s += " ... (" + std::to_string(ids.size()) + " in all)";
   return s;
