@@ -49,9 +49,35 @@ void DecodeProgram::register_kernels(KernelRegistry& r) {
          .params = {Param::in("logits"), Param::out("token"), Param::value<std::uint32_t>("n")},
          .op = OpKind::Argmax,
          .cpu = nothing});
+  // The norm family with the op library's signatures (for the unfused style and what fusion
+  // makes of it), unless the registry has them already.
+  const auto n = Param::value<std::uint32_t>("n");
+  const auto eps = Param::value<float>("eps");
+  const KernelDef norms[] = {
+      {.name = "rms_norm_f32",
+       .params = {Param::in("x"), Param::out("y"), n, eps},
+       .op = OpKind::RmsNorm,
+       .cpu = nothing},
+      {.name = "rms_norm_mul_f32",
+       .params = {Param::in("x"), Param::in("w"), Param::out("y"), n, eps},
+       .op = OpKind::RmsNormMul,
+       .cpu = nothing},
+      {.name = "add_rms_norm_f32",
+       .params = {Param::in("a"), Param::in("b"), Param::out("sum"), Param::out("y"), n, eps},
+       .op = OpKind::AddRmsNorm,
+       .cpu = nothing},
+      {.name = "add_rms_norm_mul_f32",
+       .params = {Param::in("a"), Param::in("b"), Param::in("w"), Param::out("sum"),
+                  Param::out("y"), n, eps},
+       .op = OpKind::AddRmsNorm,
+       .cpu = nothing}};
+  for (const KernelDef& def : norms) {
+    if (r.find(def.name) == nullptr) r.add(def);
+  }
 }
 
-DecodeProgram::DecodeProgram(Device& device, std::uint32_t layers) : layers_(layers) {
+DecodeProgram::DecodeProgram(Device& device, std::uint32_t layers, NormStyle style)
+    : layers_(layers), style_(style) {
   const std::uint64_t per_layer = (2 * kHidden + 4 * kHidden * kHidden + 3 * kHidden * kFfn) * kF32;
   weights_ = device.alloc(per_layer * layers + (kHidden + kVocab * kHidden) * kF32, "weights");
   const std::uint64_t cache_per_layer = kContext * kHidden * kF32;
@@ -96,13 +122,19 @@ DecodeProgram::DecodeProgram(Device& device, std::uint32_t layers) : layers_(lay
   mid_ = activation(kFfn, "mid");
   logits_ = activation(kVocab, "logits");
   token_ = activation(1, "token");
+  normed_ = activation(kHidden, "normed");
 
   rms_norm_ = device.kernel("bench_rms_norm");
   gemv_ = device.kernel("bench_gemv");
   rope_ = device.kernel("bench_rope");
   kv_append_ = device.kernel("bench_kv_append");
   attention_ = device.kernel("bench_attention");
-  add_ = device.kernel("bench_add");
+  if (style == NormStyle::Unfused) {
+    rms_norm_f32_ = device.kernel("rms_norm_f32");
+    mul_f32_ = device.kernel("mul_f32");
+  }
+  // The residual add: add_f32 (what fusion matches) in the unfused style.
+  add_ = device.kernel(style == NormStyle::Unfused ? "add_f32" : "bench_add");
   silu_mul_ = device.kernel("bench_silu_mul");
   argmax_ = device.kernel("bench_argmax");
 }

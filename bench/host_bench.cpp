@@ -1,7 +1,8 @@
 // Host cost of encoding: a decode-like step of ~1000 dispatches recorded under each ordering
-// mode, and the CPU backend's cost per replayed node. Prints Google Benchmark's table, then a
-// summary with ns per dispatch and the ratio of each mode to the no-tracking baseline measured
-// in the same run (Barriers: validation and recording, no hazard tracking). op_encode_bench.cpp
+// mode, and the CPU backend's cost per replayed node, with profiling off, per submission and per
+// dispatch. Prints Google Benchmark's table, then a summary with ns per dispatch, the ratio of
+// each mode to the no-tracking baseline measured in the same run (Barriers: validation and
+// recording, no hazard tracking) and what profiling adds per replayed node. op_encode_bench.cpp
 // adds the same measurement for a step encoded through the op library's OpEncoder.
 
 #include <benchmark/benchmark.h>
@@ -25,13 +26,18 @@ constexpr std::uint32_t kLayers = 62;  // 62 * 16 + 3 = 995 dispatches
 
 struct Setup {
   Setup() {
-    auto registry = KernelRegistry::create();
+    registry = KernelRegistry::create();
     kernels::register_basic_kernels(*registry);
     DecodeProgram::register_kernels(*registry);
-    device = Device::open(
-        DeviceOptions{.backend = BackendKind::Cpu, .cpu_threads = 1, .registry = registry});
+    device = open(ProfileMode::Off);
     program = std::make_unique<DecodeProgram>(device, kLayers);
   }
+  Device open(ProfileMode profile) const {
+    DeviceOptions o{.backend = BackendKind::Cpu, .cpu_threads = 1, .registry = registry};
+    o.profile = profile;
+    return Device::open(o);
+  }
+  std::shared_ptr<KernelRegistry> registry;
   Device device{nullptr};
   std::unique_ptr<DecodeProgram> program;
 };
@@ -98,6 +104,32 @@ void BM_ReplayStepCpu(benchmark::State& state) {
 // Real time: the work happens on the backend's threads, not the benchmark's.
 BENCHMARK(BM_ReplayStepCpu)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
+// The same replay on a device that profiles (Arg: ProfileMode), to price profiling: per
+// submission it is one record, per dispatch two clock reads and a record per node. Records are
+// dropped every 64 steps so memory stays flat (the reset is part of the measured cost).
+void BM_ReplayStepCpuProfiled(benchmark::State& state) {
+  Setup& s = setup();
+  const auto mode = static_cast<ProfileMode>(state.range(0));
+  Device dev = s.open(mode);
+  DecodeProgram program(dev, kLayers);
+  Encoder enc = dev.encoder({.ordering = Ordering::AutoDag});
+  program.encode(enc, 0);
+  Recording rec = enc.finish();
+  std::uint64_t step = 0;
+  for (auto _ : state) {
+    dev.submit(rec).wait();
+    if (++step % 64 == 0) dev.reset_profile();
+  }
+  set_per_dispatch_counter(state, program.dispatch_count());
+  state.SetLabel(std::string(to_string(mode)));
+}
+BENCHMARK(BM_ReplayStepCpuProfiled)
+    ->Arg(static_cast<int>(ProfileMode::Off))
+    ->Arg(static_cast<int>(ProfileMode::Submission))
+    ->Arg(static_cast<int>(ProfileMode::Dispatch))
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+
 // Collects per-dispatch times to print the summary after the table.
 class SummaryReporter : public benchmark::ConsoleReporter {
  public:
@@ -142,6 +174,15 @@ void print_summary(const std::map<std::string, double>& ns) {
   std::printf("  cpu replay           %7.1f ns/node\n", find("BM_ReplayStepCpu"));
   std::printf("  op library step (OpEncoder, auto_dag): %.1f ns/dispatch\n",
               find("BM_EncodeOpsStep"));
+  const auto profiled = [&](ProfileMode m) {
+    return find("BM_ReplayStepCpuProfiled/" + std::to_string(static_cast<int>(m)));
+  };
+  const double off = profiled(ProfileMode::Off);
+  for (ProfileMode m : {ProfileMode::Off, ProfileMode::Submission, ProfileMode::Dispatch}) {
+    const double v = profiled(m);
+    std::printf("  cpu replay, profile %-8s %7.1f ns/node  (%+.1f ns/node, %+.1f%% over off)\n",
+                std::string(to_string(m)).c_str(), v, v - off, off > 0 ? (v / off - 1) * 100 : 0.0);
+  }
 }
 
 }  // namespace

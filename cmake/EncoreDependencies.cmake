@@ -9,8 +9,8 @@
 #     links rapidcheck; link it and `#include <rapidcheck/gtest.h>` for RC_GTEST_PROP.)
 #   gtest_discover_tests() / gtest_add_tests()            ENCORE_BUILD_TESTS (GoogleTest module)
 #   benchmark::benchmark benchmark::benchmark_main        ENCORE_BUILD_BENCH
+#   nlohmann_json::nlohmann_json                          always (header-only; the profile's JSON)
 #   CLI11::CLI11                                          ENCORE_BUILD_TOOLS
-#   nlohmann_json::nlohmann_json                          ENCORE_BUILD_TOOLS (and _TESTS if found)
 #   CUDA::cudart CUDA::cuda_driver ...                    ENCORE_CUDA_ENABLED (FindCUDAToolkit)
 include_guard(GLOBAL)
 
@@ -34,15 +34,12 @@ if(ENCORE_BUILD_BENCH)
   find_package(benchmark REQUIRED)
 endif()
 
+# The profiler writes its Chrome trace and Stats::to_json with nlohmann-json, used header-only
+# inside the library (never in public headers), so consumers of the package do not need it.
+find_package(nlohmann_json REQUIRED)
+
 if(ENCORE_BUILD_TOOLS)
   find_package(CLI11 CONFIG REQUIRED)
-endif()
-# The llm library (config.json, safetensors headers) needs nlohmann-json: required with the tools
-# (encore-llm), optional for the tests alone (without it encore_llm and its tests are left out).
-if(ENCORE_BUILD_TOOLS)
-  find_package(nlohmann_json REQUIRED)
-elseif(ENCORE_BUILD_TESTS)
-  find_package(nlohmann_json QUIET)
 endif()
 
 if(ENCORE_CUDA_ENABLED)

@@ -13,6 +13,12 @@
 //   slots     the recorded chain replayed with one patched slot per step.
 //   fanout    4 independent chains of busy kernels interleaved in program order: auto_dag vs
 //             serial vs barriers (a barrier after each round).
+//   profile   what profiling costs: the chain replayed (graph and stream path) on devices that
+//             profile off, per submission and per dispatch (CUPTI), each opened alone, then off
+//             again once CUPTI has been used in the process.
+//
+// --profile profiles the bench device per dispatch (ENCORE_PROFILE picks another mode) and
+// prints the profile's tables after the results; --trace FILE also writes its Chrome trace.
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -119,9 +125,10 @@ Recording record_chain(Device& dev, const Buffer& x, int n, ExecutionPath path, 
   Encoder enc = dev.encoder({.path = path, .label = "chain"});
   for (int i = 0; i < n; ++i) {
     if (slot_first && i == 0) {
-      enc.dispatch(tiny, Launch::groups(1, 32), {inout(x), slot("v", 1.0F)});
+      enc.dispatch(tiny, Launch::groups(1, 32), {inout(x), slot("v", 1.0F)},
+                   {.label = "chain.first"});
     } else {
-      enc.dispatch(tiny, Launch::groups(1, 32), {inout(x), value(1.0F)});
+      enc.dispatch(tiny, Launch::groups(1, 32), {inout(x), value(1.0F)}, {.label = "chain.link"});
     }
   }
   return enc.finish();
@@ -364,9 +371,12 @@ void fanout(Bench& b, Device& dev, int per_chain, std::uint32_t spins) {
   const Kernel busy = dev.kernel("bench_busy");
   const auto record = [&](Ordering ordering) {
     Encoder enc = dev.encoder({.ordering = ordering, .label = "fanout"});
+    const std::string labels[kChains] = {"fanout.c0", "fanout.c1", "fanout.c2", "fanout.c3"};
     for (int j = 0; j < per_chain; ++j) {
-      for (const Buffer& x : xs)
-        enc.dispatch(busy, Launch::groups(1, 32), {inout(x), value(spins)});
+      for (int c = 0; c < kChains; ++c) {
+        enc.dispatch(busy, Launch::groups(1, 32), {inout(xs[c]), value(spins)},
+                     {.label = labels[c]});
+      }
       if (ordering == Ordering::Barriers) enc.barrier();
     }
     return enc.finish();
@@ -382,6 +392,49 @@ void fanout(Bench& b, Device& dev, int per_chain, std::uint32_t spins) {
   b.add("fanout", "barriers", run(barriers), nodes, "serial");
   Recording dag = record(Ordering::AutoDag);
   b.add("fanout", "auto_dag", run(dag), nodes, "serial");
+}
+
+// ---- profile ----------------------------------------------------------------------------------
+
+// The chain replayed on a device of its own that profiles in `mode` (graph, then stream path).
+// The device closes before the next one opens, so only one mode is active at a time; per
+// dispatch also drops its records every 16 steps, as a long-running program would take them.
+void profile_rows(Bench& b, const DeviceOptions& base, ProfileMode mode, int n,
+                  const std::string& name) {
+  DeviceOptions options = base;
+  options.profile = mode;
+  options.trace_path.clear();
+  Device dev = Device::open(options);
+  Buffer x = dev.alloc(32 * 4, "x");
+  int step = 0;
+  for (ExecutionPath path : {ExecutionPath::Graph, ExecutionPath::SingleStream}) {
+    Recording rec = record_chain(dev, x, n, path, false);
+    const std::string variant =
+        std::string(path == ExecutionPath::Graph ? "graph" : "stream") + ", " + name;
+    const std::string baseline =
+        std::string(path == ExecutionPath::Graph ? "graph" : "stream") + ", off";
+    b.add("profile", variant,
+          b.time_us(
+              20,
+              [&] {
+                dev.submit(rec);
+                if (++step % 16 == 0 && mode != ProfileMode::Off) dev.reset_profile();
+              },
+              [&] { dev.wait_idle(); }),
+          n, variant == baseline ? std::string() : baseline);
+  }
+  if (mode != ProfileMode::Off && dev.profile_mode() != mode) {
+    std::printf("note: profile %s ran as %s: %s\n", std::string(to_string(mode)).c_str(),
+                std::string(to_string(dev.profile_mode())).c_str(),
+                std::string(dev.profile_note()).c_str());
+  }
+}
+
+void profile_overhead(Bench& b, const DeviceOptions& base, int n) {
+  profile_rows(b, base, ProfileMode::Off, n, "off");
+  profile_rows(b, base, ProfileMode::Submission, n, "cb");
+  profile_rows(b, base, ProfileMode::Dispatch, n, "dispatch");
+  profile_rows(b, base, ProfileMode::Off, n, "off, after CUPTI");
 }
 
 // ---- report -----------------------------------------------------------------------------------
@@ -450,7 +503,15 @@ int main(int argc, char** argv) {
   app.add_option("--spins", spins, "work per busy kernel");
   app.add_option("--repetitions", b.repetitions, "timed trials per row (median)")
       ->check(CLI::Range(1, 100));
-  app.add_option("--scenario", only, "chain, rerecord, fanout (default: all)");
+  app.add_option("--scenario", only, "chain, rerecord, fanout, profile (default: all)");
+  bool profile = false;
+  std::string trace_path;
+  app.add_flag("--profile", profile,
+               "profile the bench device per dispatch (or as ENCORE_PROFILE says) and print the "
+               "profile's tables");
+  app.add_option("--trace", trace_path,
+                 "write the bench device's profile as a Chrome trace (every dispatch of the run: "
+                 "keep it small with --scenario and -n)");
   CLI11_PARSE(app, argc, argv);
   const auto wanted = [&](const char* s) {
     return only.empty() || std::find(only.begin(), only.end(), s) != only.end();
@@ -459,6 +520,17 @@ int main(int argc, char** argv) {
     DeviceOptions options = options_from_env();
     options.backend = BackendKind::Cuda;
     options.registry = bench_registry();
+    if ((profile || !trace_path.empty()) && options.profile == ProfileMode::Off) {
+      options.profile = ProfileMode::Dispatch;
+    }
+    if (!trace_path.empty()) options.trace_path = trace_path;  // written when `dev` closes
+    // The overhead rows open devices of their own, each profiling alone; run them before the
+    // bench device exists, so that a profiling bench device cannot colour the "off" rows.
+    if (wanted("profile")) {
+      DeviceOptions plain = options;
+      plain.profile = ProfileMode::Off;
+      profile_overhead(b, plain, n);
+    }
     Device dev = Device::open(options);
     if (wanted("chain")) chain(b, dev, n);
     if (wanted("rerecord")) rerecord(b, dev, n);
@@ -494,8 +566,12 @@ int main(int argc, char** argv) {
       for (const Target& t : goals) {
         j["targets"].push_back({{"target", t.what}, {"value", t.value}, {"met", t.met}});
       }
-      j["stats"] = dev.stats().to_string();
+      j["stats"] = nlohmann::json::parse(dev.stats().to_json());
       std::ofstream(json_path) << j.dump(2) << "\n";
+    }
+    if (dev.profile_mode() != ProfileMode::Off) {
+      std::printf("\n%s", dev.profile().report(25).c_str());
+      if (!trace_path.empty()) std::printf("trace: %s (written on exit)\n", trace_path.c_str());
     }
     return 0;
   } catch (const Error& e) {

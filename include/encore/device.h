@@ -14,6 +14,7 @@
 #include "encore/kernel.h"
 #include "encore/options.h"
 #include "encore/passes.h"
+#include "encore/profile.h"
 #include "encore/recording.h"
 #include "encore/stats.h"
 #include "encore/submission.h"
@@ -79,6 +80,19 @@ class Device {
   /// Zeroes every counter except the gauges of what is alive now (buffers_live, bytes_live,
   /// graph_cache_entries).
   void reset_stats();
+
+  /// The profiling mode in effect: options().profile, or Submission where Dispatch was asked for
+  /// and the backend cannot time dispatches (profile_note() says why).
+  ProfileMode profile_mode() const noexcept;
+  /// Why the mode in effect differs from the one asked for; empty when it does not.
+  std::string_view profile_note() const noexcept;
+  /// What was profiled since open or reset_profile(): every submission that has finished, with
+  /// its dispatches in Dispatch mode. Does not wait for running work (call wait_idle() first to
+  /// include it). With profiling off, an empty Profile whose note says so. Thread-safe.
+  Profile profile() const;
+  /// Drops the profile's records and restarts its clock. Records of work still running may be
+  /// lost. Replay numbers keep counting.
+  void reset_profile();
 
   /// Internal.
   explicit Device(std::shared_ptr<detail::DeviceImpl> impl) noexcept : impl_(std::move(impl)) {}

@@ -13,6 +13,7 @@
 #include "encore/launch.h"
 #include "encore/options.h"
 #include "encore/passes.h"
+#include "encore/profile.h"
 #include "encore/recording.h"
 #include "encore/stats.h"
 #include "encore/submission.h"

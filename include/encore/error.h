@@ -44,6 +44,8 @@ enum class ErrorCode : int {
   DeviceLost,
   /// An internal invariant was violated (a bug in encore).
   Internal,
+  /// A file could not be written or read (e.g. a trace path).
+  IoError,
 };
 
 /// Stable name of a code, e.g. "SignatureMismatch".

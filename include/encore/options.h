@@ -47,11 +47,22 @@ enum class Pass : std::uint8_t {
   Minimize,  ///< drops barriers no hazard crosses; transitive reduction of the edges
 };
 
+/// What a device records about the work it runs (see encore/profile.h).
+enum class ProfileMode : std::uint8_t {
+  Off,         ///< nothing: costs one predictable branch per submission
+  Submission,  ///< one record per command buffer: its time on the device ("cb")
+  Dispatch,    ///< also one record per dispatch: its own start and end ("dispatch")
+};
+
 std::string_view to_string(BackendKind kind) noexcept;
 std::string_view to_string(ExecutionPath path) noexcept;
 /// Parses "graph" | "streams" | "stream"; nullopt for anything else.
 std::optional<ExecutionPath> parse_execution_path(std::string_view text) noexcept;
 std::string_view to_string(Ordering ordering) noexcept;
+/// "off", "cb" or "dispatch" (the ENCORE_PROFILE spellings).
+std::string_view to_string(ProfileMode mode) noexcept;
+/// Parses "off" | "cb" | "dispatch"; nullopt for anything else.
+std::optional<ProfileMode> parse_profile_mode(std::string_view text) noexcept;
 /// Parses "auto" | "cpu" | "cuda"; nullopt for anything else.
 std::optional<BackendKind> parse_backend_kind(std::string_view text) noexcept;
 /// Parses "serial" | "barriers" | "auto_barrier" | "auto_dag"; nullopt for anything else.
@@ -95,6 +106,18 @@ struct DeviceOptions {
   /// CUDA: use programmatic dependent launch where a kernel declares it safe
   /// (KernelDef::programmatic_dependency).
   bool programmatic_launch = true;
+  /// Profiling (Device::profile()). Dispatch asks for per-dispatch times; a backend that cannot
+  /// time dispatches (CUDA without CUPTI) profiles per submission and says why
+  /// (Device::profile_note()).
+  ProfileMode profile = ProfileMode::Off;
+  /// When not empty, the device writes its profile as a Chrome trace (JSON, opens in Perfetto) to
+  /// this file when it closes. Needs `profile` other than Off.
+  std::string trace_path;
+  /// CUDA, per-dispatch profiling: the CUPTI library to load. Empty: search the loader path
+  /// (libcupti.so.13, libcupti.so), then `cuda_home` and the toolkit encore was built with.
+  std::string cupti_library;
+  /// CUDA toolkit root searched for CUPTI (lib64, extras/CUPTI/lib64); empty: not searched.
+  std::string cuda_home;
   /// Kernels the device can run; null means the built-in registry.
   std::shared_ptr<KernelRegistry> registry;
   /// Passes applied, with default PassOptions, to the command buffers of encoders that choose
@@ -123,6 +146,11 @@ std::optional<std::string> process_env(std::string_view name);
 /// | ENCORE_CUDA_SYNC_EACH | 1/0                                            | sync_each_dispatch|
 /// | ENCORE_CUDA_PDL       | 1/0                                            | programmatic_launch|
 /// | ENCORE_PASSES         | fuse,reorder,minimize (any list), all, none    | passes            |
+/// | ENCORE_PROFILE        | off, cb, dispatch                              | profile           |
+/// | ENCORE_TRACE          | a file path (implies dispatch unless           | trace_path        |
+/// |                       |   ENCORE_PROFILE is set)                       |                   |
+/// | ENCORE_CUPTI_LIBRARY  | a file path                                    | cupti_library     |
+/// | CUDA_HOME             | the CUDA toolkit root                          | cuda_home         |
 ///
 /// Unset variables leave the field alone. A malformed value throws Error(InvalidArgument) naming
 /// the variable, its value and what was expected; nothing is silently ignored.

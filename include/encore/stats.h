@@ -56,8 +56,19 @@ struct Stats {
   std::uint64_t graph_cache_evictions = 0;  ///< executables dropped to stay within capacity
   std::uint64_t graph_cache_entries = 0;    ///< executables cached now (not reset)
 
+  // Profiling (Device::profile()).
+  std::uint64_t submissions_profiled = 0;  ///< submissions recorded by the profiler
+  /// Dispatch executions timed by the profiler (CUDA: counted as CUPTI's records are handed
+  /// over, at the latest by Device::profile()).
+  std::uint64_t dispatches_profiled = 0;
+  /// Timings the profiler could not join to a dispatch: unknown graph node, records the driver
+  /// dropped, kernels of the process that matched no launch of a profiling device.
+  std::uint64_t profile_records_unattributed = 0;
+
   /// One "name value" pair per line.
   std::string to_string() const;
+  /// One JSON object, {"name": value, ...}, every counter of to_string() in the same order.
+  std::string to_json() const;
 };
 
 }  // namespace encore

@@ -12,6 +12,7 @@
 
 #include "core/allocation.h"
 #include "core/submission_state.h"
+#include "profile/profiler.h"
 
 namespace encore::detail {
 
@@ -33,16 +34,26 @@ class Backend {
   virtual void submit(std::shared_ptr<SubmissionState> submission) noexcept = 0;
   /// Blocks until every queued submission has completed.
   virtual void wait_idle() = 0;
+
+  /// Profiling: hands the profiler every timing the backend holds for finished work (CUDA:
+  /// flushes CUPTI's buffers). Never blocks on running work. Default: nothing is held back.
+  virtual void collect_profile() {}
+  /// Profiling: the profiler was reset; drop held timings and restart any clock of its own.
+  virtual void reset_profile() {}
 };
 
 /// A backend, or why it cannot be opened. Opening installs the backend's memory resource in
-/// `shared`.
+/// `shared`. `profiler` is null when profiling is off; otherwise the backend records every
+/// submission in it (and every dispatch, in per-dispatch mode, or it downgrades the profiler's
+/// mode while opening and says why). The profiler outlives the backend.
 struct BackendOpenResult {
   std::unique_ptr<Backend> backend;
   std::string unavailable_reason;
 };
 
-BackendOpenResult open_cpu_backend(const DeviceOptions& options, DeviceShared& shared);
-BackendOpenResult open_cuda_backend(const DeviceOptions& options, DeviceShared& shared);
+BackendOpenResult open_cpu_backend(const DeviceOptions& options, DeviceShared& shared,
+                                   Profiler* profiler);
+BackendOpenResult open_cuda_backend(const DeviceOptions& options, DeviceShared& shared,
+                                    Profiler* profiler);
 
 }  // namespace encore::detail

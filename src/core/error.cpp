@@ -34,6 +34,8 @@ std::string_view to_string(ErrorCode code) noexcept {
       return "DeviceLost";
     case ErrorCode::Internal:
       return "Internal";
+    case ErrorCode::IoError:
+      return "IoError";
   }
   return "Unknown";
 }

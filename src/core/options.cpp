@@ -49,6 +49,25 @@ std::string_view to_string(ExecutionPath path) noexcept {
   return "?";
 }
 
+std::string_view to_string(ProfileMode mode) noexcept {
+  switch (mode) {
+    case ProfileMode::Off:
+      return "off";
+    case ProfileMode::Submission:
+      return "cb";
+    case ProfileMode::Dispatch:
+      return "dispatch";
+  }
+  return "?";
+}
+
+std::optional<ProfileMode> parse_profile_mode(std::string_view text) noexcept {
+  for (ProfileMode m : {ProfileMode::Off, ProfileMode::Submission, ProfileMode::Dispatch}) {
+    if (text == to_string(m)) return m;
+  }
+  return std::nullopt;
+}
+
 std::optional<ExecutionPath> parse_execution_path(std::string_view text) noexcept {
   for (ExecutionPath p :
        {ExecutionPath::Graph, ExecutionPath::MultiStream, ExecutionPath::SingleStream}) {
@@ -148,6 +167,30 @@ std::uint64_t parse_u64(std::string_view name, std::string_view value, std::uint
   return out;
 }
 
+void read_profiling(DeviceOptions& base, const EnvLookup& lookup) {
+  const std::optional<std::string> profile = lookup("ENCORE_PROFILE");
+  if (profile) {
+    auto mode = parse_profile_mode(*profile);
+    if (!mode) throw_bad_value("ENCORE_PROFILE", *profile, "off, cb or dispatch");
+    base.profile = *mode;
+  }
+  if (auto v = lookup("ENCORE_TRACE")) {
+    if (v->empty()) throw_bad_value("ENCORE_TRACE", *v, "a file path");
+    base.trace_path = *v;
+    // A trace without ENCORE_PROFILE means "show me every dispatch".
+    if (!profile) base.profile = ProfileMode::Dispatch;
+    if (base.profile == ProfileMode::Off) {
+      throw Error(ErrorCode::InvalidArgument,
+                  "ENCORE_TRACE='" + *v + "' needs profiling, but ENCORE_PROFILE='off'");
+    }
+  }
+  if (auto v = lookup("ENCORE_CUPTI_LIBRARY")) {
+    if (v->empty()) throw_bad_value("ENCORE_CUPTI_LIBRARY", *v, "a file path");
+    base.cupti_library = *v;
+  }
+  if (auto v = lookup("CUDA_HOME")) base.cuda_home = *v;
+}
+
 }  // namespace
 
 DeviceOptions options_from_env(DeviceOptions base, const EnvLookup& lookup) {
@@ -200,6 +243,7 @@ DeviceOptions options_from_env(DeviceOptions base, const EnvLookup& lookup) {
     }
     base.passes = std::move(*passes);
   }
+  read_profiling(base, lookup);
   return base;
 }
 

@@ -39,7 +39,10 @@
   X(graph_instantiations)             \
   X(graph_cache_hits)                 \
   X(graph_nodes_patched)              \
-  X(graph_cache_evictions)
+  X(graph_cache_evictions)            \
+  X(submissions_profiled)             \
+  X(dispatches_profiled)              \
+  X(profile_records_unattributed)
 
 // Gauges of what is alive now; reset leaves them alone.
 #define ENCORE_GAUGE_COUNTERS(X) \

@@ -100,4 +100,18 @@ void Device::wait_idle() {
 Stats Device::stats() const { return impl_->shared->counters.snapshot(); }
 void Device::reset_stats() { impl_->shared->counters.reset(); }
 
+ProfileMode Device::profile_mode() const noexcept {
+  return impl_->profiler ? impl_->profiler->mode() : ProfileMode::Off;
+}
+std::string_view Device::profile_note() const noexcept {
+  return impl_->profiler ? std::string_view(impl_->profiler->note()) : std::string_view();
+}
+Profile Device::profile() const { return impl_->profile(); }
+void Device::reset_profile() {
+  if (!impl_->profiler) return;
+  impl_->backend->collect_profile();  // so that nothing collected later predates the reset
+  impl_->profiler->reset();
+  impl_->backend->reset_profile();
+}
+
 }  // namespace encore

@@ -1,6 +1,7 @@
 #include "runtime/device_impl.h"
 
 #include <atomic>
+#include <cstdio>
 #include <string>
 
 #include "encore/error.h"
@@ -20,9 +21,17 @@ std::shared_ptr<DeviceImpl> DeviceImpl::open(const DeviceOptions& options) {
   d->shared = std::make_shared<DeviceShared>();
   d->shared->device_id = g_next_device_id.fetch_add(1, std::memory_order_relaxed);
   d->passes = PassPipeline(options.passes);
+  if (!options.trace_path.empty() && options.profile == ProfileMode::Off) {
+    throw Error(ErrorCode::InvalidArgument,
+                "trace_path '" + options.trace_path +
+                    "' needs profiling: set DeviceOptions::profile to Submission or Dispatch");
+  }
+  if (options.profile != ProfileMode::Off) {
+    d->profiler = std::make_unique<Profiler>(options.profile, d->shared->counters);
+  }
 
   if (options.backend == BackendKind::Cuda || options.backend == BackendKind::Auto) {
-    BackendOpenResult cuda = open_cuda_backend(options, *d->shared);
+    BackendOpenResult cuda = open_cuda_backend(options, *d->shared, d->profiler.get());
     if (cuda.backend) {
       d->backend = std::move(cuda.backend);
       return d;
@@ -32,8 +41,12 @@ std::shared_ptr<DeviceImpl> DeviceImpl::open(const DeviceOptions& options) {
                   "the CUDA backend cannot be opened: " + cuda.unavailable_reason);
     }
     d->fallback_reason = std::move(cuda.unavailable_reason);
+    // A fresh profiler: the failed attempt may have changed the mode in effect.
+    if (d->profiler) {
+      d->profiler = std::make_unique<Profiler>(options.profile, d->shared->counters);
+    }
   }
-  BackendOpenResult cpu = open_cpu_backend(options, *d->shared);
+  BackendOpenResult cpu = open_cpu_backend(options, *d->shared, d->profiler.get());
   if (!cpu.backend) {
     throw Error(ErrorCode::BackendUnavailable,
                 "the CPU backend cannot be opened: " + cpu.unavailable_reason);
@@ -42,7 +55,29 @@ std::shared_ptr<DeviceImpl> DeviceImpl::open(const DeviceOptions& options) {
   return d;
 }
 
-DeviceImpl::~DeviceImpl() { backend.reset(); }
+DeviceImpl::~DeviceImpl() {
+  if (profiler && !options.trace_path.empty() && backend) {
+    try {
+      backend->wait_idle();
+      profile().write_chrome_trace(options.trace_path);
+    } catch (const std::exception& e) {
+      // A destructor cannot throw; the user asked for the file, so say why it is missing.
+      std::fprintf(stderr, "encore: the trace was not written: %s\n", e.what());
+    }
+  }
+  backend.reset();
+}
+
+Profile DeviceImpl::profile() {
+  if (!profiler) {
+    Profile off;
+    off.set_source(backend->name(), backend->kind(),
+                   "profiling is off (DeviceOptions::profile, ENCORE_PROFILE)");
+    return off;
+  }
+  backend->collect_profile();
+  return profiler->snapshot(backend->name(), backend->kind());
+}
 
 PassResult DeviceImpl::apply_passes(const PassPipeline& pipeline, const Recording& recording) {
   PassResult result = pipeline.apply(recording);

@@ -14,13 +14,17 @@
 #include "core/allocation.h"
 #include "core/command_list_pool.h"
 #include "core/submission_state.h"
+#include "profile/profiler.h"
 
 namespace encore::detail {
 
 class DeviceImpl {
  public:
   static std::shared_ptr<DeviceImpl> open(const DeviceOptions& options);
-  ~DeviceImpl();  // waits for all submitted work (the backend drains), then releases it
+  /// Waits for all submitted work (the backend drains), writes the trace when asked for
+  /// (options.trace_path), then releases the backend. Never throws: a trace that cannot be
+  /// written is reported on stderr.
+  ~DeviceImpl();
   DeviceImpl(const DeviceImpl&) = delete;
   DeviceImpl& operator=(const DeviceImpl&) = delete;
 
@@ -48,9 +52,14 @@ class DeviceImpl {
     return expected_args_.load(std::memory_order_relaxed);
   }
 
+  /// A snapshot of the profile (after the backend handed over what it holds).
+  Profile profile();
+
   DeviceOptions options;
   std::shared_ptr<KernelRegistry> registry;
   std::shared_ptr<DeviceShared> shared;
+  /// Null when profiling is off. Declared before the backend, which records into it.
+  std::unique_ptr<Profiler> profiler;
   std::unique_ptr<Backend> backend;
   std::string fallback_reason;
   std::shared_ptr<CommandListPool> command_lists = std::make_shared<CommandListPool>();

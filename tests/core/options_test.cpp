@@ -60,6 +60,10 @@ DeviceOptions unusual_base() {
   base.sync_each_dispatch = true;
   base.programmatic_launch = false;
   base.passes = {Pass::Minimize};
+  base.profile = ProfileMode::Submission;
+  base.trace_path = "base.json";
+  base.cupti_library = "/base/libcupti.so";
+  base.cuda_home = "/base/cuda";
   return base;
 }
 
@@ -76,6 +80,10 @@ void expect_same_options(const DeviceOptions& got, const DeviceOptions& want) {
   EXPECT_EQ(got.sync_each_dispatch, want.sync_each_dispatch);
   EXPECT_EQ(got.programmatic_launch, want.programmatic_launch);
   EXPECT_EQ(got.passes, want.passes);
+  EXPECT_EQ(got.profile, want.profile);
+  EXPECT_EQ(got.trace_path, want.trace_path);
+  EXPECT_EQ(got.cupti_library, want.cupti_library);
+  EXPECT_EQ(got.cuda_home, want.cuda_home);
 }
 
 // With no variable set, the base comes back unchanged (defaults and a non-default base alike).
@@ -95,7 +103,8 @@ TEST(OptionsFromEnv, LooksUpEveryDocumentedVariable) {
   for (const char* name :
        {"ENCORE_BACKEND", "ENCORE_ORDERING", "ENCORE_RETAIN_BUFFERS", "ENCORE_VALIDATE",
         "ENCORE_SHUFFLE", "ENCORE_CPU_THREADS", "ENCORE_CUDA_DEVICE", "ENCORE_CUDA_PATH",
-        "ENCORE_CUDA_SYNC_EACH", "ENCORE_CUDA_PDL", "ENCORE_PASSES"}) {
+        "ENCORE_CUDA_SYNC_EACH", "ENCORE_CUDA_PDL", "ENCORE_PASSES", "ENCORE_PROFILE",
+        "ENCORE_TRACE", "ENCORE_CUPTI_LIBRARY", "CUDA_HOME"}) {
     EXPECT_EQ(asked.count(name), 1U) << name << " was not looked up";
   }
 }
@@ -208,6 +217,38 @@ TEST(OptionsFromEnv, DevicePassesApplyToEncodersThatChooseNone) {
   EXPECT_EQ(dev.stats().recordings_optimized, 1U);
 }
 
+// ENCORE_PROFILE takes off, cb (per submission) and dispatch; the names round-trip.
+TEST(OptionsFromEnv, ProfileModeIsParsed) {
+  EXPECT_EQ(from({{"ENCORE_PROFILE", "off"}}, unusual_base()).profile, ProfileMode::Off);
+  EXPECT_EQ(from({{"ENCORE_PROFILE", "cb"}}).profile, ProfileMode::Submission);
+  EXPECT_EQ(from({{"ENCORE_PROFILE", "dispatch"}}).profile, ProfileMode::Dispatch);
+  for (ProfileMode m : {ProfileMode::Off, ProfileMode::Submission, ProfileMode::Dispatch}) {
+    EXPECT_EQ(parse_profile_mode(to_string(m)), m);
+  }
+  EXPECT_EQ(parse_profile_mode("on"), std::nullopt);
+}
+
+// ENCORE_TRACE sets the trace path and, without ENCORE_PROFILE, asks for per-dispatch records;
+// with ENCORE_PROFILE=cb the trace holds submissions only; with ENCORE_PROFILE=off it is an error.
+TEST(OptionsFromEnv, TraceImpliesDispatchProfilingUnlessProfileSaysOtherwise) {
+  DeviceOptions o = from({{"ENCORE_TRACE", "step.json"}});
+  EXPECT_EQ(o.trace_path, "step.json");
+  EXPECT_EQ(o.profile, ProfileMode::Dispatch);
+  o = from({{"ENCORE_TRACE", "step.json"}, {"ENCORE_PROFILE", "cb"}});
+  EXPECT_EQ(o.profile, ProfileMode::Submission);
+  const Error e = error_for({{"ENCORE_TRACE", "step.json"}, {"ENCORE_PROFILE", "off"}});
+  EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
+  EXPECT_TRUE(testing::mentions(e.what(), "ENCORE_TRACE='step.json'")) << e.what();
+  EXPECT_TRUE(testing::mentions(e.what(), "ENCORE_PROFILE='off'")) << e.what();
+}
+
+// Where CUPTI is looked for: ENCORE_CUPTI_LIBRARY names the file, CUDA_HOME the toolkit.
+TEST(OptionsFromEnv, CuptiLocationIsParsed) {
+  EXPECT_EQ(from({{"ENCORE_CUPTI_LIBRARY", "/opt/libcupti.so.13"}}).cupti_library,
+            "/opt/libcupti.so.13");
+  EXPECT_EQ(from({{"CUDA_HOME", "/usr/local/cuda-13.0"}}).cuda_home, "/usr/local/cuda-13.0");
+}
+
 // Each variable only changes its own field.
 TEST(OptionsFromEnv, EachVariableSetsOnlyItsField) {
   DeviceOptions want = unusual_base();
@@ -237,6 +278,10 @@ TEST(OptionsFromEnv, MalformedValuesThrowNamingVariableAndValue) {
       {"ENCORE_VALIDATE", ""},
       {"ENCORE_PASSES", "fuse,reoder"},
       {"ENCORE_PASSES", "fuse,"},
+      {"ENCORE_PROFILE", "on"},
+      {"ENCORE_PROFILE", "dispatches"},
+      {"ENCORE_TRACE", ""},
+      {"ENCORE_CUPTI_LIBRARY", ""},
   };
   for (const auto& [name, value] : cases) {
     const Error e = error_for({{name, value}});

@@ -164,7 +164,7 @@ Step lone_float_step(ProgramChoices& choices, const Program& p) {
 void add_fillers(ProgramChoices& choices, Program& p) {
   for (std::uint32_t k = choices.in_range(0, 3); k > 0; --k) {
     p.steps.push_back(choices.any_bool() ? lone_float_step(choices, p)
-                                         : u32_step(choices, p, choices.in_range(0, 95)));
+                                         : u32_step(choices, p, choices.in_range(0, 100)));
   }
 }
 

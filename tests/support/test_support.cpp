@@ -151,6 +151,9 @@ std::vector<std::pair<std::string, std::uint64_t*>> named_counters(Stats& s) {
       {"graph_nodes_patched", &s.graph_nodes_patched},
       {"graph_cache_evictions", &s.graph_cache_evictions},
       {"graph_cache_entries", &s.graph_cache_entries},
+      {"submissions_profiled", &s.submissions_profiled},
+      {"dispatches_profiled", &s.dispatches_profiled},
+      {"profile_records_unattributed", &s.profile_records_unattributed},
   };
 }
 

@@ -1,6 +1,7 @@
 // encore-demo: records a small multi-dispatch program once, runs it on the best backend present,
-// replays it with a patched slot, checks every result against the host, and prints what it did
-// and the device counters.
+// replays it with a patched slot, checks every result against the host, and prints what it did,
+// the profile (per dispatch by default: time by label, op kind and kernel) and the device
+// counters.
 //
 // The program: four independent chains, interleaved in program order (as a decode step
 // interleaves attention heads or layers' independent work):
@@ -133,6 +134,8 @@ int main(int argc, char** argv) {
   std::uint64_t shuffle = 0;
   std::uint32_t threads = 0;
   std::string dot_path;
+  std::string profile;
+  std::string trace_path;
   app.add_option("--backend", backend, "auto, cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   app.add_option("--ordering", ordering, "serial, barriers, auto_barrier or auto_dag")
@@ -143,6 +146,10 @@ int main(int argc, char** argv) {
   app.add_option("--shuffle", shuffle, "CPU: seed for running ready dispatches in random order");
   app.add_option("--threads", threads, "CPU worker threads (0 = all cores)");
   app.add_option("--dot", dot_path, "write the recording as Graphviz DOT to this file");
+  app.add_option("--profile", profile,
+                 "off, cb or dispatch (default: ENCORE_PROFILE, else dispatch)")
+      ->check(CLI::IsMember({"off", "cb", "dispatch"}));
+  app.add_option("--trace", trace_path, "write the profile as a Chrome trace (JSON) to this file");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -158,6 +165,18 @@ int main(int argc, char** argv) {
     options.validate = options.validate || validate;
     if (shuffle != 0) options.shuffle_seed = shuffle;
     if (threads != 0) options.cpu_threads = threads;
+    if (!profile.empty()) {
+      options.profile = *parse_profile_mode(profile);
+    } else if (!process_env("ENCORE_PROFILE") && options.trace_path.empty()) {
+      options.profile = ProfileMode::Dispatch;  // the demo shows where the time goes
+    }
+    if (!trace_path.empty()) {
+      if (options.profile == ProfileMode::Off) {
+        std::fprintf(stderr, "encore-demo: --trace needs profiling (--profile cb or dispatch)\n");
+        return 2;
+      }
+      options.trace_path = trace_path;  // written when the device closes
+    }
     Device device = Device::open(options);
 
     std::printf("encore-demo\n  device     %s\n", device.name().c_str());
@@ -199,6 +218,13 @@ int main(int argc, char** argv) {
     if (replays > 0) {
       ok &= check("last replay (alpha patched)", program, alpha);
       std::printf("  %d replays: %.1f us each, host to host\n", replays, us / replays);
+    }
+
+    if (device.profile_mode() != ProfileMode::Off) {
+      std::printf("\n%s", device.profile().report(12).c_str());
+      if (!options.trace_path.empty()) {
+        std::printf("  trace: %s (written when the device closes)\n", options.trace_path.c_str());
+      }
     }
 
     std::printf("\ncounters\n");

@@ -45,8 +45,9 @@ class HostMemory final : public MemoryResource {
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(const DeviceOptions& options)
-      : pool_(options.cpu_threads),
+  CpuBackend(const DeviceOptions& options, Profiler* profiler)
+      : profiler_(profiler),
+        pool_(options.cpu_threads),
         config_{pool_.size(), options.shuffle_seed, options.validate},
         queue_thread_([this] { queue_loop(); }) {}
 
@@ -105,10 +106,15 @@ class CpuBackend final : public Backend {
   }
 
   void execute(SubmissionState& s) {
-    const auto start = std::chrono::steady_clock::now();
     std::optional<Error> failure = wait_for_fences(s.waits);
+    // After the fence waits: the time is the command buffer's own work.
+    const auto start = std::chrono::steady_clock::now();
+    ExecutionConfig config = config_;
+    if (profiler_ != nullptr) {  // the one profiling branch of a submission
+      config.epoch = profiler_->epoch();
+      if (profiler_->per_dispatch()) config.timings = &timings_;
+    }
     if (!failure) {
-      ExecutionConfig config = config_;
       // Each submission draws its own order from the seed, reproducibly.
       if (config.shuffle_seed) *config.shuffle_seed ^= s.sequence * 0x9E3779B97F4A7C15ULL;
       failure = execute_command_list(*s.commands, s.slot_values, pool_, config);
@@ -116,13 +122,44 @@ class CpuBackend final : public Backend {
         StatsCounters::add(s.device->counters.dispatches_validated, s.commands->dispatch_count);
       }
     }
+    const auto end = std::chrono::steady_clock::now();
     if (failure && !s.label.empty()) failure->add_context("command buffer '" + s.label + "'");
-    s.complete(std::move(failure), std::chrono::steady_clock::now() - start);
+    if (profiler_ != nullptr) record_profile(s, config, start, end, failure.has_value());
+    s.complete(std::move(failure), end - start);
+  }
+
+  // Hands the submission (and, per dispatch, what each worker measured) to the profiler, before
+  // complete() wakes anyone who might then take a snapshot.
+  void record_profile(const SubmissionState& s, const ExecutionConfig& config,
+                      std::chrono::steady_clock::time_point start,
+                      std::chrono::steady_clock::time_point end, bool failed) {
+    const auto since = [&](std::chrono::steady_clock::time_point t) {
+      return std::chrono::duration_cast<std::chrono::nanoseconds>(t - config.epoch).count();
+    };
+    raw_.clear();
+    if (config.timings != nullptr && !failed) {
+      const CommandList& list = *s.commands;
+      for (std::uint32_t i = 0; i < list.nodes.size() && i < timings_.size(); ++i) {
+        if (list.nodes[i].kind != NodeKind::Dispatch) continue;
+        const DispatchTiming& t = timings_[i];
+        raw_.push_back({s.sequence, i, t.lane, t.start_ns, t.end_ns});
+      }
+    }
+    try {
+      profiler_->add_submission(s, since(start), since(end), since(end) - since(start), failed,
+                                raw_);
+    } catch (const std::exception&) {
+      // Out of memory while profiling: the work itself succeeded, so only the record is lost.
+    }
   }
 
   DeviceLimits limits_;
+  Profiler* profiler_;  // null when profiling is off
   ThreadPool pool_;
   ExecutionConfig config_;
+  // Profiling scratch, used by the queue thread only.
+  std::vector<DispatchTiming> timings_;
+  std::vector<RawDispatch> raw_;
 
   std::mutex mutex_;
   std::condition_variable cv_;
@@ -134,9 +171,10 @@ class CpuBackend final : public Backend {
 
 }  // namespace
 
-BackendOpenResult open_cpu_backend(const DeviceOptions& options, DeviceShared& shared) {
+BackendOpenResult open_cpu_backend(const DeviceOptions& options, DeviceShared& shared,
+                                   Profiler* profiler) {
   shared.memory = std::make_unique<HostMemory>();
-  return {std::make_unique<CpuBackend>(options), {}};
+  return {std::make_unique<CpuBackend>(options, profiler), {}};
 }
 
 }  // namespace encore::detail

@@ -1,5 +1,7 @@
 #include "backends/cpu/graph_executor.h"
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <functional>
@@ -70,8 +72,10 @@ class GraphRun {
     }
   }
 
+  template <bool kTimed>
   void worker() {
     WorkerScratch scratch;
+    const std::uint32_t lane = kTimed ? next_lane_.fetch_add(1, std::memory_order_relaxed) : 0;
     std::unique_lock lock(mutex_);
     while (true) {
       cv_.wait(lock, [&] { return !ready_.empty() || running_ == 0; });
@@ -79,7 +83,17 @@ class GraphRun {
       const std::uint32_t node = ready_.pop();
       ++running_;
       lock.unlock();
-      std::optional<Error> failure = run_node(node, scratch);
+      std::optional<Error> failure;
+      if constexpr (kTimed) {
+        const auto start = std::chrono::steady_clock::now();
+        failure = run_node(node, scratch);
+        const auto end = std::chrono::steady_clock::now();
+        // Each node runs once, on one worker: no other thread writes this entry, and the
+        // team's join orders these writes before the caller reads them.
+        (*config_.timings)[node] = {lane, since_epoch(start), since_epoch(end)};
+      } else {
+        failure = run_node(node, scratch);
+      }
       lock.lock();
       --running_;
       ++done_;
@@ -105,6 +119,10 @@ class GraphRun {
   }
 
  private:
+  std::int64_t since_epoch(std::chrono::steady_clock::time_point t) const {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(t - config_.epoch).count();
+  }
+
   std::optional<Error> run_node(std::uint32_t index, WorkerScratch& scratch) {
     if (list_.nodes[index].kind == NodeKind::Barrier) return std::nullopt;
     std::optional<WriteValidator> validator;
@@ -138,6 +156,7 @@ class GraphRun {
   ReadySet ready_;
   std::size_t running_ = 0;
   std::size_t done_ = 0;
+  std::atomic<std::uint32_t> next_lane_{0};
   std::optional<Error> error_;
 };
 
@@ -150,7 +169,12 @@ std::optional<Error> execute_command_list(const CommandList& list,
   GraphRun run(list, slot_values, config);
   // Validation compares memory around each dispatch, so dispatches must run one at a time.
   const std::size_t team = config.validate ? 1 : config.threads;
-  pool.run_team(team, [&run] { run.worker(); });
+  if (config.timings != nullptr) {
+    config.timings->assign(list.nodes.size(), DispatchTiming{});
+    pool.run_team(team, [&run] { run.worker<true>(); });
+  } else {
+    pool.run_team(team, [&run] { run.worker<false>(); });
+  }
   return run.result();
 }
 

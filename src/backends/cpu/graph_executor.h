@@ -12,9 +12,11 @@
 // A failing dispatch stops the scheduling of further nodes (those running finish); the first
 // failure is reported with the dispatch that caused it.
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <vector>
 
 #include "encore/error.h"
 
@@ -23,10 +25,21 @@
 
 namespace encore::detail {
 
+/// When and where one dispatch ran (profiling).
+struct DispatchTiming {
+  std::uint32_t lane = 0;     ///< the team slot of the worker that ran it (0 .. threads-1)
+  std::int64_t start_ns = 0;  ///< steady clock, since ExecutionConfig::epoch
+  std::int64_t end_ns = 0;
+};
+
 struct ExecutionConfig {
   std::size_t threads = 1;
   std::optional<std::uint64_t> shuffle_seed;
   bool validate = false;
+  /// Profiling: when set, sized to the node count and filled for every dispatch that ran. Null
+  /// costs nothing per dispatch (the untimed worker is a separate instantiation).
+  std::vector<DispatchTiming>* timings = nullptr;
+  std::chrono::steady_clock::time_point epoch;
 };
 
 /// Runs `list`; returns the first failure, if any.

@@ -1,14 +1,20 @@
 #include "backends/cuda/completion_queue.h"
 
 #include <chrono>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "backends/cuda/cuda_check.h"
 
 namespace encore::detail {
 
-CompletionQueue::CompletionQueue(int ordinal, std::function<void(cudaError_t)> on_fault)
-    : ordinal_(ordinal), on_fault_(std::move(on_fault)), thread_([this] { loop(); }) {}
+CompletionQueue::CompletionQueue(int ordinal, std::function<void(cudaError_t)> on_fault,
+                                 Profiler* profiler)
+    : ordinal_(ordinal),
+      on_fault_(std::move(on_fault)),
+      profiler_(profiler),
+      thread_([this] { loop(); }) {}
 
 CompletionQueue::~CompletionQueue() {
   {
@@ -31,10 +37,11 @@ Event CompletionQueue::take_event() {
   return make_event(true);
 }
 
-void CompletionQueue::push(std::shared_ptr<SubmissionState> s, Event start, Event end) {
+void CompletionQueue::push(std::shared_ptr<SubmissionState> s, Event start, Event end,
+                           std::int64_t launch_ns) {
   {
     std::lock_guard lock(mutex_);
-    queue_.push_back({std::move(s), std::move(start), std::move(end)});
+    queue_.push_back({std::move(s), std::move(start), std::move(end), launch_ns});
   }
   cv_.notify_all();
 }
@@ -56,7 +63,7 @@ void CompletionQueue::loop() {
     lock.unlock();
     finish(item);
     lock.lock();
-    pool_.push_back(std::move(item.start));
+    if (item.start) pool_.push_back(std::move(item.start));  // kept by the profile chain if not
     pool_.push_back(std::move(item.end));
     busy_ = false;
     cv_.notify_all();
@@ -65,31 +72,58 @@ void CompletionQueue::loop() {
 
 void CompletionQueue::finish(InFlight& item) {
   SubmissionState& s = *item.submission;
+  std::optional<Error> failure;
+  std::int64_t elapsed_ns = 0;
   const cudaError_t status = cudaEventSynchronize(item.end.get());
   if (status != cudaSuccess) {
     if (is_sticky(status)) on_fault_(status);
-    Error e(ErrorCode::KernelFailed,
-            "the device reported " + describe(status) +
-                " while running this command buffer; the device is lost. Open it with "
-                "sync_each_dispatch (ENCORE_CUDA_SYNC_EACH=1) to name the dispatch");
-    if (!s.label.empty()) e.add_context("command buffer '" + s.label + "'");
-    s.complete(std::move(e), {});
-    return;
-  }
-  // A fence waited for on the device cannot stop the work when its signaller failed; the
-  // submission still fails, as it would have on a host wait.
-  for (const FenceWait& w : s.waits) {
-    if (w.fence->value_failed(w.value)) {
-      Error e(ErrorCode::DependencyFailed,
-              "the command buffer that signals fence value " + std::to_string(w.value) + " failed");
-      if (!s.label.empty()) e.add_context("command buffer '" + s.label + "'");
-      s.complete(std::move(e), {});
-      return;
+    failure = Error(ErrorCode::KernelFailed,
+                    "the device reported " + describe(status) +
+                        " while running this command buffer; the device is lost. Open it with "
+                        "sync_each_dispatch (ENCORE_CUDA_SYNC_EACH=1) to name the dispatch");
+  } else {
+    // A fence waited for on the device cannot stop the work when its signaller failed; the
+    // submission still fails, as it would have on a host wait.
+    for (const FenceWait& w : s.waits) {
+      if (w.fence->value_failed(w.value)) {
+        failure =
+            Error(ErrorCode::DependencyFailed, "the command buffer that signals fence value " +
+                                                   std::to_string(w.value) + " failed");
+        break;
+      }
     }
   }
-  float ms = 0.0F;
-  (void)cudaEventElapsedTime(&ms, item.start.get(), item.end.get());
-  s.complete(std::nullopt, std::chrono::nanoseconds(static_cast<std::int64_t>(ms * 1e6)));
+  if (!failure) {
+    float ms = 0.0F;
+    (void)cudaEventElapsedTime(&ms, item.start.get(), item.end.get());
+    elapsed_ns = static_cast<std::int64_t>(static_cast<double>(ms) * 1e6);
+  } else if (!s.label.empty()) {
+    failure->add_context("command buffer '" + s.label + "'");
+  }
+  if (profiler_ != nullptr) record_profile(item, failure.has_value(), elapsed_ns);
+  s.complete(std::move(failure), std::chrono::nanoseconds(elapsed_ns));
+}
+
+void CompletionQueue::record_profile(InFlight& item, bool failed, std::int64_t elapsed_ns) {
+  std::int64_t start_ns = item.launch_ns;
+  if (!failed) {
+    const std::uint64_t generation = profiler_->generation();
+    float ms = 0.0F;
+    if (chain_event_ && chain_generation_ == generation &&
+        cudaEventElapsedTime(&ms, chain_event_.get(), item.start.get()) == cudaSuccess) {
+      start_ns = chain_ns_ + static_cast<std::int64_t>(static_cast<double>(ms) * 1e6);
+    }
+    // This start becomes the chain's reference; the previous one goes back to the pool.
+    std::swap(chain_event_, item.start);
+    chain_ns_ = start_ns;
+    chain_generation_ = generation;
+  }
+  try {
+    profiler_->add_submission(*item.submission, start_ns, start_ns + elapsed_ns, elapsed_ns,
+                              failed);
+  } catch (const std::exception&) {
+    // Out of memory while profiling: the work itself is unaffected, only its record is lost.
+  }
 }
 
 }  // namespace encore::detail

@@ -4,6 +4,12 @@
 // one thread waits on those events in launch order and completes the submissions (releasing
 // their buffers, signalling fences, waking waiters), off the launching thread. A CUDA call is
 // never made from a stream callback, where the driver forbids them.
+//
+// Profiling: each submission is recorded in the profiler before it completes. Its place on the
+// profile clock comes from the events: the first submission after the profiler's epoch starts
+// when it was launched (host clock), each later one at the previous start plus the time between
+// the two start events, so submissions keep their GPU spacing (cudaEventElapsedTime between
+// neighbours stays precise where one far-away reference event would lose float precision).
 
 #include <condition_variable>
 #include <cstddef>
@@ -17,6 +23,7 @@
 
 #include "backends/cuda/cuda_handles.h"
 #include "core/submission_state.h"
+#include "profile/profiler.h"
 
 namespace encore::detail {
 
@@ -24,7 +31,8 @@ class CompletionQueue {
  public:
   /// `on_fault` is called (on the queue's thread) with the error when an event reports that the
   /// context failed; the submission then fails with KernelFailed.
-  explicit CompletionQueue(int ordinal, std::function<void(cudaError_t)> on_fault);
+  explicit CompletionQueue(int ordinal, std::function<void(cudaError_t)> on_fault,
+                           Profiler* profiler = nullptr);
   ~CompletionQueue();  // waits for every submission it holds
   CompletionQueue(const CompletionQueue&) = delete;
   CompletionQueue& operator=(const CompletionQueue&) = delete;
@@ -32,7 +40,8 @@ class CompletionQueue {
   /// A timing event from the pool (created when the pool is empty).
   Event take_event();
   /// Completes `s` once `end` has fired; its time is the span from `start` to `end`.
-  void push(std::shared_ptr<SubmissionState> s, Event start, Event end);
+  /// `launch_ns`: when it was launched on the profile clock (profiling only).
+  void push(std::shared_ptr<SubmissionState> s, Event start, Event end, std::int64_t launch_ns = 0);
   /// Blocks until every pushed submission has completed.
   void wait_idle();
 
@@ -41,13 +50,21 @@ class CompletionQueue {
     std::shared_ptr<SubmissionState> submission;
     Event start;
     Event end;
+    std::int64_t launch_ns = 0;
   };
 
   void loop();
   void finish(InFlight& item);
+  /// The submission's record, before it completes.
+  void record_profile(InFlight& item, bool failed, std::int64_t elapsed_ns);
 
   int ordinal_;
   std::function<void(cudaError_t)> on_fault_;
+  Profiler* profiler_;
+  // The chain of submission starts (profiling, loop thread only).
+  Event chain_event_;
+  std::int64_t chain_ns_ = 0;
+  std::uint64_t chain_generation_ = 0;
   std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<InFlight> queue_;

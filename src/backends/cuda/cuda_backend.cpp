@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <nvtx3/nvToolsExt.h>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -23,10 +24,12 @@
 #include "backends/cuda/completion_queue.h"
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/cuda_memory.h"
+#include "backends/cuda/cuda_profiling.h"
 #include "backends/cuda/graph_builder.h"
 #include "backends/cuda/graph_cache.h"
 #include "backends/cuda/kernel_params.h"
 #include "backends/cuda/stream_launcher.h"
+#include "profile/naming.h"
 
 namespace encore::detail {
 
@@ -75,7 +78,7 @@ struct HotWindow {
 class CudaBackend final : public Backend {
  public:
   CudaBackend(const DeviceOptions& options, DeviceShared& shared, CudaMemory& memory,
-              const cudaDeviceProp& props)
+              const cudaDeviceProp& props, Profiler* profiler)
       : options_(options),
         shared_(shared),
         memory_(memory),
@@ -87,7 +90,10 @@ class CudaBackend final : public Backend {
         persisting_max_(static_cast<std::size_t>(props.persistingL2CacheMaxSize)),
         cache_(options.graph_cache_capacity == 0 ? 1 : options.graph_cache_capacity),
         streams_(kLanes),
-        completions_(memory.ordinal(), [this](cudaError_t e) { mark_lost(e); }) {}
+        profiling_(profiler != nullptr ? std::make_unique<CudaProfiling>(options, *profiler)
+                                       : nullptr),
+        completions_(
+            memory.ordinal(), [this](cudaError_t e) { mark_lost(e); }, profiler) {}
 
   ~CudaBackend() override {
     // Members are destroyed in reverse order: the completion queue drains first. The L2
@@ -108,18 +114,38 @@ class CudaBackend final : public Backend {
     } catch (Error& e) {
       if (e.code() == ErrorCode::DeviceLost) mark_lost_message(e.message());
       if (!s->label.empty()) e.add_context("command buffer '" + s->label + "'");
+      record_failure(*s);
       s->complete(std::move(e), {});
     } catch (const std::exception& e) {
+      record_failure(*s);
       s->complete(Error(ErrorCode::Internal, std::string("launch failed: ") + e.what()), {});
     }
   }
 
   void wait_idle() override { completions_.wait_idle(); }
 
+  void collect_profile() override {
+    if (profiling_) profiling_->collect();
+  }
+  void reset_profile() override {
+    if (profiling_) profiling_->reset();
+  }
+
  private:
   void launch(const std::shared_ptr<SubmissionState>& s);
-  void launch_graph(const CommandList& list, std::span<const std::byte> slots,
-                    const HotWindow& hot);
+  /// The executable for `list` with `slots`, from the cache (patched) or instantiated.
+  GraphEntry& prepare_graph(const CommandList& list, std::span<const std::byte> slots,
+                            const HotWindow& hot);
+  void launch_graph(const SubmissionState& s, const HotWindow& hot);
+  void launch_streams(const SubmissionState& s, const HotWindow& hot);
+  void record_failure(const SubmissionState& s) noexcept {
+    if (!profiling_) return;
+    try {
+      profiling_->profiler().add_submission(s, 0, 0, 0, true);
+    } catch (const std::exception&) {
+      // Only the failed submission's record is lost.
+    }
+  }
   HotWindow hot_window(const CommandList& list);
   void set_stream_window(const HotWindow& hot);
   void allow_shared_memory(const CommandList& list);
@@ -161,7 +187,8 @@ class CudaBackend final : public Backend {
   std::mutex lost_mutex_;
   std::string lost_why_;
 
-  CompletionQueue completions_;  // last: destroyed first, after the work it watches
+  std::unique_ptr<CudaProfiling> profiling_;  // null when profiling is off
+  CompletionQueue completions_;               // last: destroyed first, after the work it watches
 };
 
 std::string CudaBackend::check_signature(const KernelDef& def) const {
@@ -273,17 +300,15 @@ void CudaBackend::set_stream_window(const HotWindow& hot) {
   streams_.set_window(value);
 }
 
-void CudaBackend::launch_graph(const CommandList& list, std::span<const std::byte> slots,
-                               const HotWindow& hot) {
+GraphEntry& CudaBackend::prepare_graph(const CommandList& list, std::span<const std::byte> slots,
+                                       const HotWindow& hot) {
   StatsCounters& c = shared_.counters;
-  cudaStream_t queue = memory_.queue();
   // A replay of the very same recording with the same slot values: nothing to check or patch.
   if (GraphEntry* e = cache_.find_list(list.id);
       e != nullptr &&
       std::equal(slots.begin(), slots.end(), e->last_slots.begin(), e->last_slots.end())) {
     StatsCounters::add(c.graph_cache_hits, 1);
-    ENCORE_CUDA_CHECK(cudaGraphLaunch(e->exec.get(), queue));
-    return;
+    return *e;
   }
   params_.pack(list, slots);
   describe_structure(list, options_.programmatic_launch, structure_);
@@ -328,11 +353,18 @@ void CudaBackend::launch_graph(const CommandList& list, std::span<const std::byt
       }
     }
     cudaGraphExec_t exec = nullptr;
-    ENCORE_CUDA_CHECK(cudaGraphInstantiateWithFlags(&exec, built.graph.get(), 0));
+    {
+      // Per-dispatch profiling learns here which executable node each dispatch became.
+      CloneCapture clones;
+      std::optional<ScopedCloneCapture> capture;
+      if (profiling_ && profiling_->per_dispatch()) capture.emplace(clones);
+      ENCORE_CUDA_CHECK(cudaGraphInstantiateWithFlags(&exec, built.graph.get(), 0));
+      fresh->exec = GraphExec(exec);
+      if (capture) fresh->profile_nodes = profiling_->map_nodes(list, built.nodes, clones);
+    }
     fresh->key = key;
     fresh->structure = structure_;
     fresh->graph = std::move(built.graph);
-    fresh->exec = GraphExec(exec);
     fresh->nodes = std::move(built.nodes);
     fresh->params.assign(params_.all_bytes().begin(), params_.all_bytes().end());
     fresh->param_offsets.assign(params_.byte_offsets().begin(), params_.byte_offsets().end());
@@ -344,7 +376,35 @@ void CudaBackend::launch_graph(const CommandList& list, std::span<const std::byt
   }
   cache_.note_list(*entry, list.id);
   entry->last_slots.assign(slots.begin(), slots.end());
-  ENCORE_CUDA_CHECK(cudaGraphLaunch(entry->exec.get(), queue));
+  return *entry;
+}
+
+void CudaBackend::launch_graph(const SubmissionState& s, const HotWindow& hot) {
+  const CommandList& list = *s.commands;
+  GraphEntry& entry = prepare_graph(list, s.slot_values, hot);
+  if (profiling_ && profiling_->per_dispatch()) {
+    const LaunchTag tag(
+        profiling_->sink(), s.sequence,
+        entry.profile_nodes ? entry.profile_nodes : std::make_shared<const GraphNodeMap>(),
+        list.dispatch_count);
+    ENCORE_CUDA_CHECK(cudaGraphLaunch(entry.exec.get(), memory_.queue()));
+  } else {
+    ENCORE_CUDA_CHECK(cudaGraphLaunch(entry.exec.get(), memory_.queue()));
+  }
+}
+
+void CudaBackend::launch_streams(const SubmissionState& s, const HotWindow& hot) {
+  const CommandList& list = *s.commands;
+  params_.pack(list, s.slot_values);
+  if (hot) set_stream_window(hot);
+  std::optional<LaunchTag> tag;
+  if (profiling_ && profiling_->per_dispatch()) tag.emplace(profiling_->sink(), s.sequence);
+  streams_.launch(list, params_, memory_.queue(),
+                  options_.sync_each_dispatch ? ExecutionPath::SingleStream : list.path,
+                  options_.sync_each_dispatch,
+                  options_.programmatic_launch && !options_.sync_each_dispatch,
+                  tag ? &*tag : nullptr);
+  if (hot) set_stream_window(HotWindow{});
 }
 
 void CudaBackend::launch(const std::shared_ptr<SubmissionState>& s) {
@@ -353,7 +413,8 @@ void CudaBackend::launch(const std::shared_ptr<SubmissionState>& s) {
     throw Error(ErrorCode::DeviceLost, "the device was lost earlier: " + lost_why_);
   }
   const CommandList& list = *s->commands;
-  nvtxRangePushA(s->label.empty() ? "encore.command_buffer" : s->label.c_str());
+  // The same name as the submission's profile record.
+  nvtxRangePushA(command_buffer_name(s->label.c_str()));
   struct PopRange {
     ~PopRange() { nvtxRangePop(); }
   } pop;
@@ -363,29 +424,25 @@ void CudaBackend::launch(const std::shared_ptr<SubmissionState>& s) {
   Event end = completions_.take_event();
   cudaStream_t queue = memory_.queue();
   order_after_fences(*s, queue);
+  const std::int64_t launch_ns = profiling_ ? profiling_->profiler().now_ns() : 0;
   ENCORE_CUDA_CHECK(cudaEventRecord(start.get(), queue));
   if (list.dispatch_count > 0) {
     const HotWindow hot = hot_window(list);
     if (options_.sync_each_dispatch || list.path != ExecutionPath::Graph) {
-      params_.pack(list, s->slot_values);
-      if (hot) set_stream_window(hot);
-      streams_.launch(list, params_, queue,
-                      options_.sync_each_dispatch ? ExecutionPath::SingleStream : list.path,
-                      options_.sync_each_dispatch,
-                      options_.programmatic_launch && !options_.sync_each_dispatch);
-      if (hot) set_stream_window(HotWindow{});
+      launch_streams(*s, hot);
     } else {
-      launch_graph(list, s->slot_values, hot);
+      launch_graph(*s, hot);
     }
   }
   attach_signal(*s, queue);
   ENCORE_CUDA_CHECK(cudaEventRecord(end.get(), queue));
-  completions_.push(s, std::move(start), std::move(end));
+  completions_.push(s, std::move(start), std::move(end), launch_ns);
 }
 
 }  // namespace
 
-BackendOpenResult open_cuda_backend(const DeviceOptions& options, DeviceShared& shared) {
+BackendOpenResult open_cuda_backend(const DeviceOptions& options, DeviceShared& shared,
+                                    Profiler* profiler) {
   int count = 0;
   const cudaError_t status = cudaGetDeviceCount(&count);
   if (status != cudaSuccess) {
@@ -402,7 +459,7 @@ BackendOpenResult open_cuda_backend(const DeviceOptions& options, DeviceShared& 
     auto memory = std::make_unique<CudaMemory>(options.cuda_ordinal);
     CudaMemory& memory_ref = *memory;
     shared.memory = std::move(memory);
-    return {std::make_unique<CudaBackend>(options, shared, memory_ref, props), {}};
+    return {std::make_unique<CudaBackend>(options, shared, memory_ref, props, profiler), {}};
   } catch (const Error& e) {
     shared.memory.reset();
     return {nullptr, e.message()};

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "backends/cuda/cuda_handles.h"
+#include "backends/cuda/cupti_session.h"
 
 namespace encore::detail {
 
@@ -33,6 +34,9 @@ struct GraphEntry {
   /// The command list and slot values of the last launch (for the O(1) replay check).
   std::uint64_t last_list = 0;
   std::vector<std::byte> last_slots;
+  /// Per-dispatch profiling: executable node id -> dispatch index (null when not profiling).
+  /// The same for every command list that shares this structure.
+  std::shared_ptr<const GraphNodeMap> profile_nodes;
 };
 
 class GraphCache {

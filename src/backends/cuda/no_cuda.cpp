@@ -4,7 +4,8 @@
 
 namespace encore::detail {
 
-BackendOpenResult open_cuda_backend(const DeviceOptions& /*options*/, DeviceShared& /*shared*/) {
+BackendOpenResult open_cuda_backend(const DeviceOptions& /*options*/, DeviceShared& /*shared*/,
+                                    Profiler* /*profiler*/) {
   return {nullptr, "encore was built without the CUDA backend"};
 }
 

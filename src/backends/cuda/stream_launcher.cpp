@@ -62,9 +62,20 @@ void StreamLauncher::launch_one(const CommandList& list, std::uint32_t node, Pac
 }
 
 void StreamLauncher::launch(const CommandList& list, PackedParams& params, cudaStream_t queue,
-                            ExecutionPath path, bool sync_each, bool programmatic) {
+                            ExecutionPath path, bool sync_each, bool programmatic, LaunchTag* tag) {
+  if (tag != nullptr) {
+    launch_all<true>(list, params, queue, path, sync_each, programmatic, tag);
+  } else {
+    launch_all<false>(list, params, queue, path, sync_each, programmatic, nullptr);
+  }
+}
+
+template <bool kTagged>
+void StreamLauncher::launch_all(const CommandList& list, PackedParams& params, cudaStream_t queue,
+                                ExecutionPath path, bool sync_each, bool programmatic,
+                                LaunchTag* tag) {
   if (path == ExecutionPath::MultiStream && !sync_each && lane_count_ > 1) {
-    launch_lanes(list, params, queue);
+    launch_lanes<kTagged>(list, params, queue, tag);
     return;
   }
   const Predecessors preds = programmatic ? predecessors_of(list) : Predecessors{};
@@ -74,13 +85,15 @@ void StreamLauncher::launch(const CommandList& list, PackedParams& params, cudaS
     if (list.nodes[i].kind != NodeKind::Dispatch) continue;
     const bool early =
         programmatic && previous != kNoNode && programmatic_predecessor(list, cover, i) == previous;
+    if constexpr (kTagged) tag->next_dispatch(i);
     launch_one(list, i, params, queue, sync_each, early);
     previous = i;
   }
 }
 
-void StreamLauncher::launch_lanes(const CommandList& list, PackedParams& params,
-                                  cudaStream_t queue) {
+template <bool kTagged>
+void StreamLauncher::launch_lanes(const CommandList& list, PackedParams& params, cudaStream_t queue,
+                                  LaunchTag* tag) {
   while (lanes_.size() < lane_count_) lanes_.push_back(make_stream());
   const std::size_t n = list.nodes.size();
   const Predecessors preds = predecessors_of(list);
@@ -121,7 +134,10 @@ void StreamLauncher::launch_lanes(const CommandList& list, PackedParams& params,
     for (std::uint32_t p : preds.of(i)) {
       if (lane_of_[p] != lane_of_[i]) ENCORE_CUDA_CHECK(cudaStreamWaitEvent(stream, event(p), 0));
     }
-    if (list.nodes[i].kind == NodeKind::Dispatch) launch_one(list, i, params, stream, false);
+    if (list.nodes[i].kind == NodeKind::Dispatch) {
+      if constexpr (kTagged) tag->next_dispatch(i);
+      launch_one(list, i, params, stream, false);
+    }
     if (needs_event_[i]) ENCORE_CUDA_CHECK(cudaEventRecord(event(i), stream));
   }
 

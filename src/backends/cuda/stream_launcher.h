@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "backends/cuda/cuda_handles.h"
+#include "backends/cuda/cupti_session.h"
 #include "backends/cuda/kernel_params.h"
 #include "core/command_list.h"
 
@@ -24,16 +25,23 @@ class StreamLauncher {
   /// dispatch whose kernel allows it and whose covering predecessor (the one all its other
   /// predecessors precede) is the kernel launched just before it is launched programmatically
   /// (it may start while that kernel runs).
+  /// With `tag` (per-dispatch profiling) each launch is announced to it first; without, the
+  /// untagged instantiation runs and profiling costs nothing per dispatch.
   void launch(const CommandList& list, PackedParams& params, cudaStream_t queue, ExecutionPath path,
-              bool sync_each, bool programmatic);
+              bool sync_each, bool programmatic, LaunchTag* tag = nullptr);
 
   /// Sets (num_bytes 0: clears) the L2 access-policy window of the lanes.
   void set_window(const cudaStreamAttrValue& value);
 
  private:
+  template <bool kTagged>
+  void launch_all(const CommandList& list, PackedParams& params, cudaStream_t queue,
+                  ExecutionPath path, bool sync_each, bool programmatic, LaunchTag* tag);
   void launch_one(const CommandList& list, std::uint32_t node, PackedParams& params,
                   cudaStream_t stream, bool sync_each, bool programmatic = false);
-  void launch_lanes(const CommandList& list, PackedParams& params, cudaStream_t queue);
+  template <bool kTagged>
+  void launch_lanes(const CommandList& list, PackedParams& params, cudaStream_t queue,
+                    LaunchTag* tag);
   cudaEvent_t event(std::size_t index);
 
   std::size_t lane_count_;

@@ -23,6 +23,7 @@
 // Scanning is left to right; F sits at B's position, so a later rule may fuse it again
 // (add -> rms_norm -> mul becomes add_rms_norm_mul_f32).
 
+#include <bit>
 #include <string>
 
 #include "encore/error.h"
@@ -105,10 +106,11 @@ class Fuser {
     resolve_rules();
     PassCounts counts;
     if (rules_.empty()) return counts;
+    p_.ensure_masks();
     for (std::size_t pos = 0; pos < p_.sequence.size(); ++pos) {
       const std::uint32_t id = p_.sequence[pos];
-      if (id == kNoNode || p_.nodes[id].kind != NodeKind::Dispatch) continue;
-      const Node& n = p_.nodes[id];
+      if (id == kNoNode || p_.node(id).kind != NodeKind::Dispatch) continue;
+      const Node& n = p_.node(id);
       for (const ResolvedRule& r : rules_) {
         if (r.first == n.kernel && n.op == r.first->op && try_fuse(pos, r)) {
           ++counts.nodes_fused;
@@ -118,7 +120,6 @@ class Fuser {
     }
     if (counts.nodes_fused != 0) {
       std::erase(p_.sequence, kNoNode);
-      p_.graph_valid = false;
       // Reasons minimize recorded for kept barriers may name a dispatch that is gone now.
       p_.barrier_reason.clear();
     }
@@ -164,6 +165,7 @@ class Fuser {
            a.offset == b.offset && a.size == b.size;
   }
   bool node_reads(std::uint32_t id, const BoundArg& view) const {
+    if ((p_.read_mask[id] & PassProgram::resource_bit(view.resource)) == 0) return false;
     for (const BoundArg& a : p_.args(id)) {
       if (reads_bytes(a, view)) return true;
     }
@@ -182,7 +184,7 @@ class Fuser {
     const std::size_t end = std::min(p_.sequence.size(), pos_a + 1 + o_.fusion_distance);
     for (std::size_t pos = pos_a + 1; pos < end; ++pos) {
       const std::uint32_t y = p_.sequence[pos];
-      if (y == kNoNode || p_.nodes[y].kind != NodeKind::Dispatch) continue;
+      if (y == kNoNode || p_.node(y).kind != NodeKind::Dispatch) continue;
       if (node_reads(y, intermediate)) return pos;
       if (nodes_conflict(p_, a, y)) {
         if (notes_ != nullptr) {
@@ -197,9 +199,10 @@ class Fuser {
 
   // Step 3: whether the bytes of I that F no longer writes may be observed later.
   std::string observed_later(std::size_t pos_b, const BoundArg& i) const {
+    const std::uint64_t bit = PassProgram::resource_bit(i.resource);
     for (std::size_t pos = pos_b + 1; pos < p_.sequence.size(); ++pos) {
       const std::uint32_t y = p_.sequence[pos];
-      if (y == kNoNode || p_.nodes[y].kind != NodeKind::Dispatch) continue;
+      if (y == kNoNode || ((p_.read_mask[y] | p_.write_mask[y]) & bit) == 0) continue;
       if (node_reads(y, i)) return "the intermediate is read by " + describe(y);
       for (const BoundArg& a : p_.args(y)) {
         if (a.kind == Arg::Kind::Buffer && writes(a.access) && a.resource == i.resource &&
@@ -218,7 +221,11 @@ class Fuser {
     return {};
   }
 
-  // Step 4, within one dispatch: a read and a write that overlap must be the same view.
+  // Step 4, within one dispatch: two args that overlap, one of them written, must be the same
+  // view.
+  bool self_aliased(std::uint32_t id) const {
+    return (p_.read_mask[id] & p_.write_mask[id]) != 0 && self_aliased(p_.args(id));
+  }
   static bool self_aliased(std::span<const BoundArg> args) {
     for (const BoundArg& w : args) {
       if (w.kind != Arg::Kind::Buffer || !writes(w.access)) continue;
@@ -236,6 +243,19 @@ class Fuser {
   // Step 4. `from_first[k]` says which dispatch fused arg k came from.
   static std::string alias_problem(const std::vector<BoundArg>& args,
                                    const std::vector<bool>& from_first) {
+    std::uint64_t read = 0;
+    std::uint64_t written = 0;
+    std::size_t outputs = 0;
+    for (const BoundArg& a : args) {
+      if (a.kind != Arg::Kind::Buffer) continue;
+      if (reads(a.access)) read |= PassProgram::resource_bit(a.resource);
+      if (writes(a.access)) {
+        // Two outputs on one allocation show as a single bit: count them instead.
+        written |= PassProgram::resource_bit(a.resource);
+        ++outputs;
+      }
+    }
+    if ((read & written) == 0 && std::popcount(written) == static_cast<int>(outputs)) return {};
     for (std::size_t i = 0; i < args.size(); ++i) {
       if (args[i].kind != Arg::Kind::Buffer || !writes(args[i].access)) continue;
       const ByteRange wi{args[i].offset, args[i].offset + args[i].size};
@@ -262,7 +282,7 @@ class Fuser {
     const std::size_t pos_b = find_consumer(pos_a, intermediate, r);
     if (pos_b == 0) return false;
     const std::uint32_t b = p_.sequence[pos_b];
-    const Node& nb = p_.nodes[b];
+    const Node& nb = p_.node(b);
     if (nb.kernel != r.second || nb.op != r.second->op) {
       if (notes_ != nullptr) {
         note("not fused: " + describe(a) + " (" + r.rule->name() + "): its output is read by " +
@@ -298,8 +318,10 @@ class Fuser {
         return false;
       }
     }
-    std::vector<BoundArg> args;
-    std::vector<bool> from_first;
+    std::vector<BoundArg>& args = args_;
+    std::vector<bool>& from_first = from_first_;
+    args.clear();
+    from_first.clear();
     bool writes_intermediate = r.keeps_intermediate;
     for (const FusedArg& m : r.rule->args) {
       const bool first = m.from == FusedArg::From::First;
@@ -312,7 +334,7 @@ class Fuser {
       from_first.push_back(first);
       writes_intermediate |= writes(args.back().access) && same_view(args.back(), intermediate);
     }
-    if (self_aliased(args_a) || self_aliased(args_b)) {
+    if (self_aliased(a) || self_aliased(b)) {
       if (notes_ != nullptr) {
         note(refused(a, b, r) + "a dispatch reads and writes overlapping views that differ, so " +
              "its result depends on its kernel's element order");
@@ -331,7 +353,7 @@ class Fuser {
     }
     // Declared extra ranges of both stay tracked.
     const auto extras = [&](std::uint32_t id, std::span<const BoundArg> all) {
-      for (std::size_t k = p_.nodes[id].kernel_args; k < all.size(); ++k) args.push_back(all[k]);
+      for (std::size_t k = p_.node(id).kernel_args; k < all.size(); ++k) args.push_back(all[k]);
     };
     extras(a, args_a);
     extras(b, args_b);
@@ -351,11 +373,12 @@ class Fuser {
     f.kind = NodeKind::Dispatch;
     f.kernel = r.fused;
     f.op = r.fused->op;
-    f.launch = p_.nodes[r.rule->launch_of_second ? b : a].launch;
-    f.args_begin = static_cast<std::uint32_t>(p_.input->args.size() + p_.fused_args.size());
+    f.launch = p_.node(r.rule->launch_of_second ? b : a).launch;
+    f.args_begin = static_cast<std::uint32_t>(p_.fused_args.size());
     f.args_count = static_cast<std::uint32_t>(args.size());
     f.kernel_args = static_cast<std::uint32_t>(r.rule->args.size());
     p_.fused_args.insert(p_.fused_args.end(), args.begin(), args.end());
+    p_.add_masks(args);
     std::string_view base = p_.label(a);
     if (base.empty()) base = p_.label(b);
     if (!base.empty()) {
@@ -365,10 +388,10 @@ class Fuser {
       p_.labels += label;
       p_.labels += '\0';
     }
-    const auto id = static_cast<std::uint32_t>(p_.nodes.size());
-    p_.nodes.push_back(f);
-    p_.origins.push_back({p_.origins[a].first, p_.origins[b].first});
-    p_.recomputable.push_back(0);
+    const std::uint32_t id = p_.node_count();
+    p_.fused.push_back(f);
+    p_.fused_origins.push_back({p_.origin(a).first, p_.origin(b).first});
+    fuse_in_graph(p_, a, b, id);
     return id;
   }
 
@@ -376,6 +399,8 @@ class Fuser {
   const PassOptions& o_;
   PassNotes notes_;
   std::vector<ResolvedRule> rules_;
+  std::vector<BoundArg> args_;  // scratch of try_fuse
+  std::vector<bool> from_first_;
 };
 
 }  // namespace

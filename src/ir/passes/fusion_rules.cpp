@@ -62,18 +62,18 @@ std::string both(std::string first, std::string second) { return first.empty() ?
 
 }  // namespace
 
-Launch FusionCandidate::launch() const noexcept { return program_->nodes[node_].launch; }
+Launch FusionCandidate::launch() const noexcept { return program_->node(node_).launch; }
 
 std::uint64_t FusionCandidate::bytes(std::size_t param) const {
   const auto args = program_->args(node_);
-  if (param >= program_->nodes[node_].kernel_args) return 0;
+  if (param >= program_->node(node_).kernel_args) return 0;
   const BoundArg& a = args[param];
   return a.kind == Arg::Kind::Buffer ? a.size : 0;
 }
 
 std::span<const std::byte> FusionCandidate::value_bytes(std::size_t param) const {
   const auto args = program_->args(node_);
-  if (param >= program_->nodes[node_].kernel_args) return {};
+  if (param >= program_->node(node_).kernel_args) return {};
   const BoundArg& a = args[param];
   if (a.kind != Arg::Kind::Value) return {};
   return {program_->input->value_bytes(a), static_cast<std::size_t>(a.size)};

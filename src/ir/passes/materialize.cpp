@@ -5,7 +5,10 @@
 //    the dispatches since the last barrier, and records that conflict as its reason;
 //  - auto_dag: one edge per earlier dispatch it conflicts with since the last barrier, dropping
 //    an edge another edge's source implies directly (the encoder's pruning) or, after minimize,
-//    every edge some path of other edges implies (transitive reduction).
+//    every edge some path of other edges implies (transitive reduction). For the reduction each
+//    dispatch keeps a 64-bit mask of its ancestors among the 64 nodes before it, so "is candidate
+//    c an ancestor of candidate c'" is one bit test when they are at most 64 nodes apart (edges
+//    of decode-like recordings almost always are); further apart, a walk over the edges decides.
 // Conflicts come from the program's hazard graph, whose edges cover every hazard (program.h).
 // Explicit barriers are kept, except one with no dispatch since the previous barrier: it orders
 // nothing, and the encoder does not record one either.
@@ -24,12 +27,12 @@ namespace {
 class Materializer {
  public:
   Materializer(const PassProgram& p, CommandList& out) : p_(p), out_(out) {
-    new_index_.assign(p.nodes.size(), kNoNode);
+    new_index_.assign(p.node_count(), kNoNode);
   }
 
   void run() {
     for (std::uint32_t id : p_.sequence) {
-      if (p_.nodes[id].kind == NodeKind::Barrier) {
+      if (p_.node(id).kind == NodeKind::Barrier) {
         if (group_start_ < out_.nodes.size()) append_barrier(id, nullptr);
         continue;
       }
@@ -41,6 +44,7 @@ class Materializer {
   // The new index of an earlier dispatch; a dependency on one not yet placed means a pass moved
   // a node before one it conflicts with: never mis-order silently.
   std::uint32_t placed(std::uint32_t id, std::uint32_t later) const {
+    id = p_.rep(id);
     const std::uint32_t index = new_index_[id];
     if (index == kNoNode) {
       throw Error(ErrorCode::Internal, "a pass placed " + p_.describe(later) + " before " +
@@ -71,13 +75,13 @@ class Materializer {
     last_barrier_ = static_cast<std::uint32_t>(out_.nodes.size());
     group_start_ = last_barrier_ + 1;
     out_.nodes.push_back(barrier);
-    out_.origins.push_back(inferred_from != nullptr ? NodeOrigin{} : p_.origins[id]);
+    out_.origins.push_back(inferred_from != nullptr ? NodeOrigin{} : p_.origin(id));
     ++out_.barrier_count;
   }
 
   // barriers / auto_barrier: a barrier before `id` when it conflicts with the open group.
   void infer_barrier(std::uint32_t id) {
-    for (const Dependency& d : p_.graph.of(id)) {
+    for (const Dependency& d : p_.preds(id)) {
       if (placed(d.node, id) >= group_start_) {
         const Dependency reason = renumbered(d, id);
         append_barrier(id, &reason);
@@ -90,7 +94,7 @@ class Materializer {
     const Ordering ordering = p_.ordering;
     if (ordering == Ordering::Barriers || ordering == Ordering::AutoBarrier) infer_barrier(id);
     const auto index = static_cast<std::uint32_t>(out_.nodes.size());
-    Node n = p_.nodes[id];
+    Node n = p_.node(id);
     n.deps_begin = static_cast<std::uint32_t>(out_.deps.size());
     if (ordering == Ordering::Serial && last_dispatch_ != kNoNode) {
       out_.deps.push_back({last_dispatch_, DependencyKind::ProgramOrder, 0, {}, {}});
@@ -98,67 +102,96 @@ class Materializer {
       append_edges(id);
     }
     n.deps_count = static_cast<std::uint32_t>(out_.deps.size()) - n.deps_begin;
+    if (p_.reduce_edges) record_ancestors(index, n);
     const auto args = p_.args(id);
     n.args_begin = static_cast<std::uint32_t>(out_.args.size());
     out_.args.insert(out_.args.end(), args.begin(), args.end());
     n.barrier_before = last_barrier_;
     out_.nodes.push_back(n);
-    out_.origins.push_back(p_.origins[id]);
+    out_.origins.push_back(p_.origin(id));
     new_index_[id] = index;
     last_dispatch_ = index;
     ++out_.dispatch_count;
   }
 
+  // Candidates go straight into the output's deps; implied ones are removed in place.
   void append_edges(std::uint32_t id) {
-    candidates_.clear();
-    for (const Dependency& d : p_.graph.of(id)) {
+    if (mark_.size() < out_.nodes.size()) mark_.resize(out_.nodes.size() + 64, 0);
+    stamp_ += 2;
+    const std::size_t first = out_.deps.size();
+    for (const Dependency& d : p_.preds(id)) {
       const std::uint32_t from = placed(d.node, id);
-      if (from < group_start_) continue;  // the last barrier orders it
-      candidates_.push_back(d);
-      candidates_.back().node = from;
+      // The last barrier orders what precedes it; fused parts may name one node twice.
+      if (from < group_start_ || mark_[from] == stamp_) continue;
+      mark_[from] = stamp_;
+      out_.deps.push_back(d);
+      out_.deps.back().node = from;
     }
-    if (candidates_.size() > 1) {
-      if (mark_.size() < out_.nodes.size()) mark_.resize(out_.nodes.size() + 64, 0);
-      stamp_ += 2;
-      for (const Dependency& c : candidates_) mark_[c.node] = stamp_;
-      if (p_.reduce_edges) {
-        mark_reachable_candidates();
-      } else {
-        mark_direct_candidates();
-      }
+    const std::span<Dependency> candidates(out_.deps.data() + first, out_.deps.size() - first);
+    if (candidates.size() < 2) return;
+    if (p_.reduce_edges) {
+      mark_reachable_candidates(candidates);
+    } else {
+      mark_direct_candidates(candidates);
     }
-    for (const Dependency& c : candidates_) {
-      if (candidates_.size() > 1 && mark_[c.node] == stamp_ + 1) continue;  // implied
-      out_.deps.push_back(c);
-    }
+    const auto implied = [&](const Dependency& c) { return mark_[c.node] == stamp_ + 1; };
+    out_.deps.erase(std::remove_if(out_.deps.begin() + static_cast<std::ptrdiff_t>(first),
+                                   out_.deps.end(), implied),
+                    out_.deps.end());
   }
 
   // The encoder's pruning: a candidate another candidate depends on directly is implied.
-  void mark_direct_candidates() {
-    for (const Dependency& c : candidates_) {
+  void mark_direct_candidates(std::span<const Dependency> candidates) {
+    for (const Dependency& c : candidates) {
       for (const Dependency& d : out_.node_deps(out_.nodes[c.node])) {
         if (mark_[d.node] == stamp_) mark_[d.node] = stamp_ + 1;
       }
     }
   }
 
-  // Transitive reduction: a candidate reachable from another candidate is implied. One walk
-  // over the ancestors of all candidates, down to the earliest candidate.
-  void mark_reachable_candidates() {
-    std::uint32_t lowest = UINT32_MAX;
-    for (const Dependency& c : candidates_) lowest = std::min(lowest, c.node);
+  // Ancestors of dispatch `index` among the 64 nodes before it (bit k: node index - 1 - k), from
+  // its edges. Barrier ordering is left out: candidates of a later dispatch all follow its last
+  // barrier, so no path between two of them runs through a barrier.
+  void record_ancestors(std::uint32_t index, const Node& n) {
+    if (ancestors_.size() <= index) ancestors_.resize(index + 64, 0);
+    std::uint64_t mask = 0;
+    for (const Dependency& d : out_.node_deps(n)) {
+      const std::uint32_t gap = index - d.node;
+      if (gap > 64) continue;
+      mask |= std::uint64_t{1} << (gap - 1);
+      if (gap < 64) mask |= ancestors_[d.node] << gap;
+    }
+    ancestors_[index] = mask;
+  }
+
+  // Whether `from` is an ancestor of `to` (from < to).
+  bool reaches(std::uint32_t from, std::uint32_t to) {
+    const std::uint32_t gap = to - from;
+    if (gap <= 64) return ((ancestors_[to] >> (gap - 1)) & 1U) != 0;
     if (seen_.size() < mark_.size()) seen_.resize(mark_.size(), 0);
     ++walk_;
-    stack_.clear();
-    for (const Dependency& c : candidates_) stack_.push_back(c.node);
+    stack_.assign(1, to);
     while (!stack_.empty()) {
       const std::uint32_t v = stack_.back();
       stack_.pop_back();
       for (const Dependency& d : out_.node_deps(out_.nodes[v])) {
-        if (d.node < lowest || seen_[d.node] == walk_) continue;
+        if (d.node == from) return true;
+        if (d.node < from || seen_[d.node] == walk_) continue;
         seen_[d.node] = walk_;
-        if (mark_[d.node] == stamp_) mark_[d.node] = stamp_ + 1;
         stack_.push_back(d.node);
+      }
+    }
+    return false;
+  }
+
+  // Transitive reduction: a candidate that is an ancestor of another candidate is implied.
+  void mark_reachable_candidates(std::span<const Dependency> candidates) {
+    for (const Dependency& c : candidates) {
+      for (const Dependency& other : candidates) {
+        if (other.node > c.node && reaches(c.node, other.node)) {
+          mark_[c.node] = stamp_ + 1;
+          break;
+        }
       }
     }
   }
@@ -169,40 +202,38 @@ class Materializer {
   std::uint32_t last_barrier_ = kNoNode;
   std::uint32_t last_dispatch_ = kNoNode;
   std::uint32_t group_start_ = 0;
-  std::vector<Dependency> candidates_;
   std::vector<std::uint32_t> mark_;  // 2k: candidate of the current dispatch, 2k+1: implied
   std::uint32_t stamp_ = 0;
   std::vector<std::uint32_t> seen_;
   std::uint32_t walk_ = 0;
   std::vector<std::uint32_t> stack_;
+  std::vector<std::uint64_t> ancestors_;  // by new index, after minimize
 };
 
 }  // namespace
 
-std::shared_ptr<CommandList> materialize(PassProgram& p) {
+void materialize(PassProgram& p, CommandList& out) {
   if (p.ordering != Ordering::Serial) ensure_hazard_graph(p);
   const CommandList& in = *p.input;
-  auto out = std::make_shared<CommandList>();
-  out->id = next_command_list_id();
-  out->device_id = in.device_id;
-  out->path = in.path;
-  out->ordering = in.ordering;
-  out->label = in.label;
-  out->values = in.values;
-  out->label_arena = p.labels;
-  out->resources = in.resources;
-  out->retained = in.retained;
-  out->slots = in.slots;
-  out->slot_initial = in.slot_initial;
-  out->hot = in.hot;
-  out->waits = in.waits;
-  out->registry = in.registry;
-  out->nodes.reserve(p.sequence.size() + 8);
-  out->origins.reserve(p.sequence.size() + 8);
-  out->args.reserve(in.args.size());
-  out->deps.reserve(in.deps.size() + p.sequence.size());
-  Materializer(p, *out).run();
-  return out;
+  out.id = next_command_list_id();
+  out.device_id = in.device_id;
+  out.path = in.path;
+  out.ordering = in.ordering;
+  out.label = in.label;
+  out.values = in.values;
+  out.label_arena = p.labels;
+  out.resources = in.resources;
+  out.retained = in.retained;
+  out.slots = in.slots;
+  out.slot_initial = in.slot_initial;
+  out.hot = in.hot;
+  out.waits = in.waits;
+  out.registry = in.registry;
+  out.nodes.reserve(p.sequence.size() + 8);
+  out.origins.reserve(p.sequence.size() + 8);
+  out.args.reserve(in.args.size());
+  out.deps.reserve(in.deps.size() + p.sequence.size());
+  Materializer(p, out).run();
 }
 
 }  // namespace encore::detail

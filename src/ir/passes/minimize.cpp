@@ -27,18 +27,18 @@ PassCounts minimize(PassProgram& p, const PassOptions& /*options*/, PassNotes no
   PassCounts counts;
   p.reduce_edges = true;
   bool any_barrier = false;
-  for (std::uint32_t id : p.sequence) any_barrier |= p.nodes[id].kind == NodeKind::Barrier;
+  for (std::uint32_t id : p.sequence) any_barrier |= p.node(id).kind == NodeKind::Barrier;
   if (!any_barrier) return counts;
-  ensure_hazard_graph(p);
+  ensure_hazard_graph(p, /*across_barriers=*/true);
   // Position of each dispatch in the current sequence, for "is this node in the merged group".
-  std::vector<std::uint32_t> position(p.nodes.size(), kNoNode);
+  std::vector<std::uint32_t> position(p.node_count(), kNoNode);
   for (std::uint32_t pos = 0; pos < p.sequence.size(); ++pos) position[p.sequence[pos]] = pos;
   std::vector<std::uint32_t> kept;
   kept.reserve(p.sequence.size());
   std::uint32_t merged_start = 0;  // position of the merged group's first node
   for (std::uint32_t pos = 0; pos < p.sequence.size(); ++pos) {
     const std::uint32_t id = p.sequence[pos];
-    if (p.nodes[id].kind != NodeKind::Barrier) {
+    if (p.node(id).kind != NodeKind::Barrier) {
       kept.push_back(id);
       continue;
     }
@@ -47,9 +47,10 @@ PassCounts minimize(PassProgram& p, const PassOptions& /*options*/, PassNotes no
     std::uint32_t later = kNoNode;
     for (std::uint32_t q = pos + 1; q < p.sequence.size() && across == nullptr; ++q) {
       const std::uint32_t h = p.sequence[q];
-      if (p.nodes[h].kind == NodeKind::Barrier) break;
-      for (const Dependency& d : p.graph.of(h)) {
-        if (position[d.node] >= merged_start && position[d.node] < pos) {
+      if (p.node(h).kind == NodeKind::Barrier) break;
+      for (const Dependency& d : p.preds(h)) {
+        const std::uint32_t from = position[p.rep(d.node)];
+        if (from >= merged_start && from < pos) {
           across = &d;
           later = h;
           break;
@@ -62,7 +63,7 @@ PassCounts minimize(PassProgram& p, const PassOptions& /*options*/, PassNotes no
         notes->push_back("dropped " + p.describe(id) + ": no hazard crosses it");
       continue;
     }
-    if (p.barrier_reason.size() < p.nodes.size()) p.barrier_reason.resize(p.nodes.size());
+    if (p.barrier_reason.size() < p.node_count()) p.barrier_reason.resize(p.node_count());
     p.barrier_reason[id] = *across;
     if (notes != nullptr) {
       notes->push_back("kept " + p.describe(id) + ": " + p.describe(later) + " " +

@@ -1,14 +1,21 @@
 // PassPipeline: runs the passes in order on one program form (program.h), rebuilds the recording
 // once at the end, and reports what each pass did. With invariant checks or explanations on, the
 // recording is also rebuilt after each pass (to check it, count it and keep it).
+//
+// A pipeline keeps the programs it worked on (their capacity) and recycles the command lists of
+// the recordings it made once they are dropped, like the encoder's command list pool, so a
+// steady stream of applications (an encoder with passes committing every step) allocates almost
+// nothing.
 
 #include <chrono>
 #include <cstdio>
+#include <mutex>
 #include <string>
 #include <utility>
 
 #include "encore/error.h"
 
+#include "core/command_list_pool.h"
 #include "ir/passes/passes.h"
 #include "ir/passes/program.h"
 
@@ -56,7 +63,7 @@ std::string micros(std::uint64_t ns) {
 }  // namespace
 
 RecordingShape RecordingShape::of(const Recording& r) {
-  return {r.dispatch_count(), r.barrier_count(), r.edge_count()};
+  return r ? detail::shape_of(r.commands()) : RecordingShape{};
 }
 
 // ---- report ----------------------------------------------------------------------------------
@@ -113,17 +120,39 @@ std::string PassReport::dumps(bool dot) const {
 // ---- pipeline --------------------------------------------------------------------------------
 
 struct PassPipeline::Impl {
+  Impl(std::vector<Pass> p, PassOptions o) : passes(std::move(p)), options(std::move(o)) {}
+
+  std::unique_ptr<detail::PassProgram> acquire_program() const {
+    {
+      std::lock_guard lock(mutex);
+      if (!programs.empty()) {
+        std::unique_ptr<detail::PassProgram> p = std::move(programs.back());
+        programs.pop_back();
+        return p;
+      }
+    }
+    return std::make_unique<detail::PassProgram>();
+  }
+  void release_program(std::unique_ptr<detail::PassProgram> p) const {
+    p->input = nullptr;
+    std::lock_guard lock(mutex);
+    if (programs.size() < 4) programs.push_back(std::move(p));
+  }
+
   std::vector<Pass> passes;
   PassOptions options;
+  std::shared_ptr<detail::CommandListPool> lists = std::make_shared<detail::CommandListPool>();
+  mutable std::mutex mutex;
+  mutable std::vector<std::unique_ptr<detail::PassProgram>> programs;
 };
 
 PassPipeline::PassPipeline() {
-  static const auto none = std::make_shared<const Impl>();
+  static const auto none = std::make_shared<const Impl>(std::vector<Pass>{}, PassOptions{});
   impl_ = none;
 }
 
 PassPipeline::PassPipeline(std::vector<Pass> passes, PassOptions options)
-    : impl_(std::make_shared<const Impl>(Impl{std::move(passes), std::move(options)})) {}
+    : impl_(std::make_shared<const Impl>(std::move(passes), std::move(options))) {}
 
 PassPipeline PassPipeline::parse(std::string_view spec, PassOptions options) {
   std::string bad;
@@ -144,7 +173,10 @@ const PassOptions& PassPipeline::options() const noexcept { return impl_->option
 std::string PassPipeline::to_string() const {
   if (empty()) return "none";
   std::string out;
-  for (Pass p : impl_->passes) out += (out.empty() ? "" : ",") + std::string(encore::to_string(p));
+  for (Pass p : impl_->passes) {
+    if (!out.empty()) out += ',';
+    out += encore::to_string(p);
+  }
   return out;
 }
 
@@ -153,8 +185,8 @@ PassResult PassPipeline::apply(const Recording& recording) const {
   const Clock::time_point start = Clock::now();
   PassResult result;
   PassReport& report = result.report;
-  report.before = RecordingShape::of(recording);
   if (empty()) {
+    report.before = RecordingShape::of(recording);
     result.recording = recording;
     report.after = report.before;
     return result;
@@ -163,9 +195,20 @@ PassResult PassPipeline::apply(const Recording& recording) const {
   const bool check = o.check_invariants.value_or(kDebugBuild);
   const std::vector<std::byte> slot_values(recording.slot_values().begin(),
                                            recording.slot_values().end());
-  detail::PassProgram program;
+  struct Release {
+    const Impl& impl;
+    std::unique_ptr<detail::PassProgram> program;
+    ~Release() { impl.release_program(std::move(program)); }
+  } scratch{*impl_, impl_->acquire_program()};
+  detail::PassProgram& program = *scratch.program;
+  const auto materialize = [&] {
+    std::unique_ptr<detail::CommandList> list = impl_->lists->acquire();
+    detail::materialize(program, *list);
+    return impl_->lists->share(std::move(list));
+  };
   Clock::time_point t = Clock::now();
   detail::build_program(recording.commands(), program);
+  report.before = {recording.dispatch_count(), recording.barrier_count(), program.input_edges};
   report.build_nanoseconds += since(t);
   if (o.explain) report.input = recording;
 
@@ -183,20 +226,20 @@ PassResult PassPipeline::apply(const Recording& recording) const {
     stage.barriers_dropped = counts.barriers_dropped;
     if (check || o.explain) {
       t = Clock::now();
-      stage_list = detail::materialize(program);
+      stage_list = materialize();
       if (check) detail::check_invariants(*stage_list, pass);
+      stage.shape = detail::shape_of(*stage_list);
       Recording after(stage_list, slot_values);
-      stage.shape = RecordingShape::of(after);
       if (o.explain) stage.recording = std::move(after);
       report.check_nanoseconds += since(t);
     }
   }
   t = Clock::now();
   // After the last pass the stage's list is the result; rebuild only when there was none.
-  if (!stage_list) stage_list = detail::materialize(program);
+  if (!stage_list) stage_list = materialize();
+  report.after = detail::shape_of(*stage_list);
   result.recording = Recording(std::move(stage_list), slot_values);
   report.build_nanoseconds += since(t);
-  report.after = RecordingShape::of(result.recording);
   report.total_nanoseconds = since(start);
   return result;
 }

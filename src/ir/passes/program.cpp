@@ -5,44 +5,75 @@
 #include "encore/error.h"
 
 #include "core/allocation.h"
-#include "core/hazard_tracker.h"
 
 namespace encore::detail {
 
 std::string PassProgram::describe(std::uint32_t id) const {
-  const NodeOrigin& o = origins[id];
+  const NodeOrigin o = origin(id);
   if (o.second == kNoNode) return input->describe_node(o.first);
   std::string out = "fused dispatch";
   const std::string_view name = label(id);
   if (!name.empty()) out += " '" + std::string(name) + "'";
-  out += " (kernel " + nodes[id].kernel->name + ", of #" + std::to_string(o.first) + " and #" +
+  out += " (kernel " + node(id).kernel->name + ", of #" + std::to_string(o.first) + " and #" +
          std::to_string(o.second) + ")";
   return out;
+}
+
+void PassProgram::add_masks(std::span<const BoundArg> node_args) {
+  std::uint64_t r = 0;
+  std::uint64_t w = 0;
+  for (const BoundArg& a : node_args) {
+    if (a.kind != Arg::Kind::Buffer) continue;
+    if (reads(a.access)) r |= resource_bit(a.resource);
+    if (writes(a.access)) w |= resource_bit(a.resource);
+  }
+  read_mask.push_back(r);
+  write_mask.push_back(w);
+}
+
+void PassProgram::ensure_masks() {
+  if (read_mask.size() == node_count()) return;
+  read_mask.clear();
+  write_mask.clear();
+  read_mask.reserve(node_count() + node_count() / 4);
+  write_mask.reserve(node_count() + node_count() / 4);
+  for (std::uint32_t id = 0; id < node_count(); ++id) add_masks(args(id));
+}
+
+RecordingShape shape_of(const CommandList& list) {
+  RecordingShape s{list.dispatch_count, list.barrier_count, 0};
+  for (const Node& n : list.nodes) {
+    if (n.kind == NodeKind::Dispatch) s.edges += n.deps_count;
+  }
+  return s;
 }
 
 void build_program(const CommandList& list, PassProgram& p) {
   p.input = &list;
   p.ordering = list.ordering;
-  p.nodes.assign(list.nodes.begin(), list.nodes.end());
-  const std::size_t n = list.nodes.size();
-  p.origins.resize(n);
-  p.recomputable.assign(n, 0);
-  p.barrier_reason.clear();
+  p.fused.clear();
+  p.fused_origins.clear();
   p.fused_args.clear();
   p.labels = list.label_arena;
   p.sequence.clear();
-  p.sequence.reserve(n);
-  p.graph_valid = false;
+  p.barrier_reason.clear();
   p.reduce_edges = false;
   p.untagged_node = kNoNode;
+  const auto n = static_cast<std::uint32_t>(list.nodes.size());
+  p.marks.assign(n, kNoNode);
+  p.sequence.reserve(n);
+  p.read_mask.clear();
+  p.write_mask.clear();
+  p.input_edges = 0;
   for (std::uint32_t i = 0; i < n; ++i) {
     const Node& node = list.nodes[i];
-    p.origins[i] = {i, kNoNode};
     if (node.kind == NodeKind::Barrier) {
       // Inferred barriers are derived ordering, like auto_dag edges: materialize recomputes them.
-      if (node.inferred) continue;
-      p.recomputable[i] = list.ordering == Ordering::Barriers ? 1 : 0;
-    } else if (p.untagged_node == kNoNode) {
+      if (!node.inferred) p.sequence.push_back(i);
+      continue;
+    }
+    p.input_edges += node.deps_count;
+    if (p.untagged_node == kNoNode) {
       const auto args = list.node_args(node);
       for (std::uint32_t a = 0; a < args.size(); ++a) {
         if (args[a].kind == Arg::Kind::Buffer && !args[a].tagged) {
@@ -54,19 +85,18 @@ void build_program(const CommandList& list, PassProgram& p) {
     }
     p.sequence.push_back(i);
   }
-  // An auto_dag list without barriers already holds such a graph: the encoder's edges (the
-  // tracker's conflicts, minus edges another edge's source implies directly).
-  if (list.ordering == Ordering::AutoDag && list.barrier_count == 0) {
-    p.graph.storage.clear();
-    p.graph.preds.resize(n);
-    for (std::uint32_t i = 0; i < n; ++i) p.graph.preds[i] = list.node_deps(list.nodes[i]);
-    p.graph_valid = true;
-  }
+  HazardGraph& g = p.graph;
+  g.storage.clear();
+  g.ranges.clear();
+  g.forward.assign(n, kNoNode);
+  g.imported = list.ordering == Ordering::AutoDag;
+  g.across_barriers = g.imported && list.barrier_count == 0;
+  p.graph_valid = g.imported;
 }
 
 void require_complete_annotation(const PassProgram& p, Pass pass) {
   if (p.untagged_node == kNoNode) return;
-  const KernelDef& def = *p.nodes[p.untagged_node].kernel;
+  const KernelDef& def = *p.node(p.untagged_node).kernel;
   std::string param;
   if (p.untagged_arg < def.params.size()) param = " ('" + def.params[p.untagged_arg].name + "')";
   Error e(ErrorCode::InvalidArgument,
@@ -80,48 +110,69 @@ void require_complete_annotation(const PassProgram& p, Pass pass) {
   throw e;
 }
 
-void ensure_hazard_graph(PassProgram& p) {
-  if (p.graph_valid) return;
+void ensure_hazard_graph(PassProgram& p, bool across_barriers) {
+  if (p.graph_valid && (p.graph.across_barriers || !across_barriers)) return;
   HazardGraph& g = p.graph;
+  g.imported = false;
+  g.across_barriers = true;
   g.storage.clear();
-  g.preds.assign(p.nodes.size(), {});
-  std::vector<std::uint32_t> begin(p.nodes.size(), 0);
-  std::vector<std::uint32_t> mark(p.nodes.size(), kNoNode);
-  std::vector<Hazard> hazards;
-  HazardTracker tracker;
+  g.forward.assign(p.node_count(), kNoNode);
+  g.ranges.assign(p.node_count(), {});
+  p.marks.assign(p.node_count(), kNoNode);
+  p.tracker.reset();
   for (std::uint32_t id : p.sequence) {
-    if (p.nodes[id].kind != NodeKind::Dispatch) continue;
-    hazards.clear();
+    if (p.node(id).kind != NodeKind::Dispatch) continue;
+    p.hazards.clear();
     for (const BoundArg& a : p.args(id)) {
       if (a.kind != Arg::Kind::Buffer) continue;
-      tracker.access(id, {a.resource, {a.offset, a.offset + a.size}, writes(a.access)}, hazards);
+      p.tracker.access(id, {a.resource, {a.offset, a.offset + a.size}, writes(a.access)},
+                       p.hazards);
     }
-    begin[id] = static_cast<std::uint32_t>(g.storage.size());
-    for (const Hazard& h : hazards) {
-      if (mark[h.node] == id) continue;  // one edge per earlier node: the first hazard names it
-      mark[h.node] = id;
+    const auto begin = static_cast<std::uint32_t>(g.storage.size());
+    for (const Hazard& h : p.hazards) {
+      if (p.marks[h.node] == id) continue;  // one edge per earlier node: the first hazard names it
+      p.marks[h.node] = id;
       g.storage.push_back({h.node, h.kind, p.input->resources[h.resource]->id, h.earlier, h.later});
     }
-  }
-  // Spans last, once the storage no longer moves: each dispatch's edges end where the next
-  // dispatch's begin.
-  std::uint32_t previous = kNoNode;
-  for (std::uint32_t id : p.sequence) {
-    if (p.nodes[id].kind != NodeKind::Dispatch) continue;
-    if (previous != kNoNode) {
-      g.preds[previous] = std::span<const Dependency>(g.storage).subspan(
-          begin[previous], begin[id] - begin[previous]);
-    }
-    previous = id;
-  }
-  if (previous != kNoNode) {
-    g.preds[previous] = std::span<const Dependency>(g.storage).subspan(
-        begin[previous], g.storage.size() - begin[previous]);
+    g.ranges[id] = {begin, static_cast<std::uint32_t>(g.storage.size()) - begin};
   }
   p.graph_valid = true;
 }
 
+void fuse_in_graph(PassProgram& p, std::uint32_t a, std::uint32_t b, std::uint32_t f) {
+  HazardGraph& g = p.graph;
+  g.forward.resize(p.node_count(), kNoNode);
+  if (!p.graph_valid) return;
+  if (!g.across_barriers) {
+    // Imported from an auto_dag list with barriers, the graph has no edges across them, which f
+    // (in b's place) may need to a's hazards on the other side: compute it afresh when needed.
+    p.graph_valid = false;
+    return;
+  }
+  g.ranges.resize(p.node_count());
+  p.marks.resize(p.node_count(), kNoNode);
+  const auto begin = static_cast<std::uint32_t>(g.storage.size());
+  for (const std::uint32_t part : {a, b}) {
+    const std::span<const Dependency> edges = p.preds(part);
+    for (std::size_t k = 0; k < edges.size(); ++k) {
+      // Copied by index: storage may grow (and move) while edges of a fused part are appended.
+      const Dependency d = p.preds(part)[k];
+      const std::uint32_t from = p.rep(d.node);
+      if (from == a || from == b || p.marks[from] == f) continue;
+      p.marks[from] = f;
+      g.storage.push_back(d);
+    }
+  }
+  g.ranges[f] = {begin, static_cast<std::uint32_t>(g.storage.size()) - begin};
+  g.forward[a] = f;
+  g.forward[b] = f;
+}
+
 bool nodes_conflict(const PassProgram& p, std::uint32_t a, std::uint32_t b) {
+  if (((p.write_mask[a] & (p.read_mask[b] | p.write_mask[b])) |
+       (p.read_mask[a] & p.write_mask[b])) == 0) {
+    return false;
+  }
   const auto args_b = p.args(b);
   for (const BoundArg& x : p.args(a)) {
     if (x.kind != Arg::Kind::Buffer) continue;

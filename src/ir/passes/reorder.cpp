@@ -26,6 +26,7 @@
 // positions whose occupant changed, which counts every node a pull shifts down as well.)
 
 #include <algorithm>
+#include <span>
 #include <string>
 
 #include "ir/passes/passes.h"
@@ -70,14 +71,15 @@ class Reorderer {
     PassCounts counts;
     if (p_.ordering == Ordering::Barriers) {
       const std::size_t before = p_.sequence.size();
-      std::erase_if(p_.sequence, [&](std::uint32_t id) { return p_.recomputable[id] != 0; });
+      std::erase_if(p_.sequence, [&](std::uint32_t id) { return p_.recomputable(id); });
       counts.barriers_dropped = before - p_.sequence.size();
     }
     ensure_hazard_graph(p_);
+    compact_preds();
     const std::vector<std::uint32_t>& in = p_.sequence;
     const std::size_t n = in.size();
-    group_.assign(p_.nodes.size(), 0);
-    skipped_.assign(p_.nodes.size(), 0);
+    group_.assign(p_.node_count(), 0);
+    skipped_.assign(p_.node_count(), 0);
     std::vector<std::uint8_t> used(n, 0);
     out_.clear();
     out_.reserve(n);
@@ -85,7 +87,7 @@ class Reorderer {
     for (std::size_t i0 = 0; i0 < n; ++i0) {
       if (used[i0] != 0) continue;
       const std::uint32_t id0 = in[i0];
-      if (p_.nodes[id0].kind == NodeKind::Barrier) {  // a fence that also closes the group
+      if (p_.node(id0).kind == NodeKind::Barrier) {  // a fence that also closes the group
         ++current_;
         out_.push_back(id0);
         ++current_;
@@ -121,7 +123,7 @@ class Reorderer {
 
  private:
   bool reorderable(std::uint32_t id) const {
-    const Node& n = p_.nodes[id];
+    const Node& n = p_.node(id);
     if (n.kind != NodeKind::Dispatch) return false;
     if (n.op == OpKind::Other) {
       return std::find(o_.reorderable.begin(), o_.reorderable.end(), n.kernel->name) !=
@@ -130,16 +132,37 @@ class Reorderer {
     return reorderable_kind(n.op);
   }
 
+  // The lookahead reads each node's predecessors many times: keep them as plain ids (resolved
+  // through fusion's forwarding), not as 48-byte dependency records.
+  void compact_preds() {
+    pred_begin_.assign(p_.node_count() + 1, 0);
+    pred_ids_.clear();
+    std::uint32_t previous = 0;
+    for (std::uint32_t id = 0; id < p_.node_count(); ++id) {
+      pred_begin_[id] = previous;
+      if (p_.node(id).kind == NodeKind::Dispatch && in_sequence(id)) {
+        for (const Dependency& d : p_.preds(id)) pred_ids_.push_back(p_.rep(d.node));
+      }
+      previous = static_cast<std::uint32_t>(pred_ids_.size());
+    }
+    pred_begin_[p_.node_count()] = previous;
+  }
+  bool in_sequence(std::uint32_t id) const { return p_.graph.forward[id] == kNoNode; }
+  std::span<const std::uint32_t> preds_of(std::uint32_t id) const {
+    return std::span<const std::uint32_t>(pred_ids_).subspan(pred_begin_[id],
+                                                             pred_begin_[id + 1] - pred_begin_[id]);
+  }
+
   bool has_pred_in_group(std::uint32_t id) const {
-    for (const Dependency& d : p_.graph.of(id)) {
-      if (group_[d.node] == current_) return true;
+    for (const std::uint32_t from : preds_of(id)) {
+      if (group_[from] == current_) return true;
     }
     return false;
   }
 
   bool blocked(std::uint32_t id) const {
-    for (const Dependency& d : p_.graph.of(id)) {
-      if (group_[d.node] == current_ || skipped_[d.node] == stamp_) return true;
+    for (const std::uint32_t from : preds_of(id)) {
+      if (group_[from] == current_ || skipped_[from] == stamp_) return true;
     }
     return false;
   }
@@ -148,6 +171,8 @@ class Reorderer {
   const PassOptions& o_;
   PassNotes notes_;
   std::vector<std::uint32_t> out_;
+  std::vector<std::uint32_t> pred_begin_;  // CSR of resolved predecessor ids, by node id
+  std::vector<std::uint32_t> pred_ids_;
   std::vector<std::uint32_t> group_;    // by id: group the node was placed in (0: not yet)
   std::vector<std::uint32_t> skipped_;  // by id: stamp of the lookahead that skipped it
   std::uint32_t current_ = 1;

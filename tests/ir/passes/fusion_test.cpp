@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "encore/encore.h"
+#include "encore/ops.h"
 
 #include "ir/passes/pass_test_helpers.h"
 
@@ -130,6 +131,32 @@ TEST(Fusion, AddNormMulChainFusesIntoOneDispatch) {
   EXPECT_EQ(kernels_of(r.recording), (std::vector<std::string>{"add_rms_norm_mul_f32"}));
   EXPECT_EQ(labels_of(r.recording), (std::vector<std::string>{"blk.1.residual+rms_norm+mul"}));
   EXPECT_EQ(r.report.nodes_fused(), 2U);
+}
+
+// A block recorded with the op library's encode helpers (unfused norms, weight multiplies and the
+// in-place residual add) fuses into rms_norm_mul_f32 and add_rms_norm_mul_f32, byte-identical.
+TEST(Fusion, OpLibraryRecordingsFuse) {
+  NormMul f;
+  Buffer residual = upload_floats(f.dev, ramp(kElems, 0.5F), "residual");
+  Buffer y2 = f.dev.alloc(kElems * 4, "y2");
+  const ops::OpEncoder ops(f.dev);
+  Encoder enc = f.dev.encoder();
+  ops.rms_norm(enc, f.x, f.t, kN, kEps, "blk.0.attn_norm");
+  ops.mul(enc, f.t, f.w, f.y, "blk.0.attn_norm.w");
+  ops.add(enc, residual, f.y, residual, "blk.0.residual");
+  ops.rms_norm(enc, residual, f.t, kN, kEps, "blk.0.ffn_norm");
+  ops.mul(enc, f.w, f.t, y2, "blk.0.ffn_norm.w");
+  const Recording rec = enc.finish();
+  const auto run = [&](const Recording& which) {
+    residual.upload(std::span<const float>(ramp(kElems, 0.5F)));
+    return run_floats(f.dev, which, {f.y, residual, y2});
+  };
+  const PassResult r = checked({Pass::Fuse}, {.live_out = {f.y, residual, y2}}).apply(rec);
+  EXPECT_EQ(kernels_of(r.recording),
+            (std::vector<std::string>{"rms_norm_mul_f32", "add_rms_norm_mul_f32"}));
+  EXPECT_EQ(labels_of(r.recording),
+            (std::vector<std::string>{"blk.0.attn_norm+mul", "blk.0.residual+rms_norm+mul"}));
+  EXPECT_EQ(run(r.recording), run(rec));
 }
 
 // The in-place residual add (sum == a, the very same view) keeps its alias in the fused kernel.
@@ -316,6 +343,29 @@ TEST(Fusion, IndependentDispatchInBetweenLetsTheNormMoveDown) {
   EXPECT_EQ(kernels_of(r.recording), (std::vector<std::string>{"fill_f32", "rms_norm_mul_f32"}));
 }
 
+// auto_dag with an explicit barrier between norm and mul: the fused dispatch lands after the
+// barrier, so a later write of the norm's input, which only the barrier ordered after the norm,
+// now needs an edge to the fused dispatch. (Found by the pass property test.)
+TEST(Fusion, FusionAcrossAnExplicitBarrierKeepsLaterHazardsOrdered) {
+  NormMul f;
+  Encoder enc = f.dev.encoder();
+  f.dispatch_norm(enc, f.x, f.t);
+  enc.barrier();
+  f.dispatch_mul(enc, f.t, f.w, f.y);
+  enc.dispatch(f.fill, Launch::threads(kElems, 64), {out(f.x), value(3.0F), value(kElems)},
+               {.label = "overwrite x"});
+  const Recording rec = enc.finish();
+  const auto run = [&](const Recording& which) {
+    f.x.upload(std::span<const float>(ramp(kElems)));
+    return run_floats(f.dev, which, {f.y, f.x});
+  };
+  const PassResult r = checked({Pass::Fuse}).apply(rec);
+  EXPECT_EQ(run(r.recording), run(rec));
+  ASSERT_EQ(kernels_of(r.recording), (std::vector<std::string>{"rms_norm_mul_f32", "fill_f32"}));
+  ASSERT_EQ(r.recording.node(1).dependencies.size(), 1U) << r.recording.to_string();
+  EXPECT_EQ(r.recording.node(1).dependencies[0].kind, DependencyKind::WriteAfterRead);
+}
+
 // Fused args may alias only as one of the dispatches already did: a mul writing back into the
 // norm's input would make the fused kernel write what it reads.
 TEST(Fusion, AliasTheFusedKernelWouldAddIsRefused) {
@@ -382,7 +432,9 @@ TEST(Fusion, TestsCanAddRules) {
                  .params = {Param::in("x"), Param::out("y"), Param::value<float>("alpha"),
                             Param::value<std::uint32_t>("n")},
                  .op = OpKind::ElemScale,
-                 .cpu = registry->find("scale_f32")->cpu});
+                 // scale(copy(x)) is scale(x): scale_f32's implementations compute it.
+                 .cpu = registry->find("scale_f32")->cpu,
+                 .cuda = registry->find("scale_f32")->cuda});
   Device dev = testing::make_cpu_device({}, registry);
   Buffer x = upload_floats(dev, ramp(kElems)), t = dev.alloc(kElems * 4), y = dev.alloc(kElems * 4);
   Encoder enc = dev.encoder();
@@ -407,6 +459,35 @@ TEST(Fusion, TestsCanAddRules) {
   EXPECT_EQ(r.recording.node(0).launch, Launch::threads(kElems, 32));
   y.upload(std::span<const float>(std::vector<float>(kElems, 0.0F)));
   EXPECT_EQ(run_floats(dev, r.recording, {y}), want);
+}
+
+// A fused kernel must run wherever its parts ran: without the CPU implementation both parts have,
+// the rule is skipped, and says so.
+TEST(Fusion, RuleWhoseFusedKernelLacksAnImplementationIsSkipped) {
+  auto registry = testing::make_norm_registry();
+  registry->add({.name = "scaled_copy_f32",
+                 .params = {Param::in("x"), Param::out("y"), Param::value<float>("alpha"),
+                            Param::value<std::uint32_t>("n")},
+                 .op = OpKind::ElemScale});
+  Device dev = testing::make_cpu_device({}, registry);
+  Buffer x = dev.alloc(kElems * 4), t = dev.alloc(kElems * 4), y = dev.alloc(kElems * 4);
+  Encoder enc = dev.encoder();
+  enc.dispatch(dev.kernel("copy_f32"), Launch::threads(kElems, 64), {in(x), out(t), value(kElems)});
+  enc.dispatch(dev.kernel("scale_f32"), Launch::threads(kElems, 64),
+               {in(t), out(y), value(2.0F), value(kElems)});
+  using From = FusedArg::From;
+  PassOptions options;
+  options.fusion_rules = {
+      {.first = "copy_f32",
+       .second = "scale_f32",
+       .fused = "scaled_copy_f32",
+       .intermediate = 1,
+       .second_inputs = {0},
+       .args = {{From::First, 0}, {From::Second, 1}, {From::Second, 2}, {From::Second, 3}}}};
+  const PassResult r = checked({Pass::Fuse}, options).apply(enc.finish());
+  EXPECT_EQ(r.recording.dispatch_count(), 2U);
+  EXPECT_TRUE(mentions(notes_of(r.report), "lacks an implementation its parts have"))
+      << notes_of(r.report);
 }
 
 // A rule that maps the wrong number of args (or a param of the wrong kind) is an error naming

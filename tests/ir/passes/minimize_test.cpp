@@ -138,6 +138,32 @@ TEST(Minimize, RemovesEdgesAPathOfOtherEdgesImplies) {
   EXPECT_EQ(run(r.recording), run(rec));
 }
 
+// The reduction is exact beyond its 64-node ancestor masks too: a chain of 70 copies from slice 0
+// to slice 70, then a dispatch reading slices 0 and 70, loses its edge to the chain's start.
+TEST(Minimize, RemovesImpliedEdgesBetweenDispatchesMoreThan64NodesApart) {
+  Device dev = make_cpu_device();
+  constexpr std::uint32_t kLinks = 70;
+  Buffer chain = dev.alloc((kLinks + 1) * kN * 4, "chain");
+  Buffer sum = dev.alloc(kN * 4, "sum");
+  const auto slice = [&](std::uint32_t k) { return chain.view_of<float>(k * kN, kN); };
+  Encoder enc = dev.encoder();
+  enc.dispatch(dev.kernel("fill_f32"), Launch::threads(kN, 64),
+               {out(slice(0)), value(1.0F), value(kN)});
+  for (std::uint32_t k = 1; k <= kLinks; ++k) {
+    enc.dispatch(dev.kernel("copy_f32"), Launch::threads(kN, 64),
+                 {in(slice(k - 1)), out(slice(k)), value(kN)});
+  }
+  enc.dispatch(dev.kernel("add_f32"), Launch::threads(kN, 64),
+               {in(slice(0)), in(slice(kLinks)), out(sum), value(kN)});
+  const Recording rec = enc.finish();
+  ASSERT_EQ(rec.node(kLinks + 1).dependencies.size(), 2U) << "the encoder keeps both";
+  const PassResult r = checked({Pass::Minimize}).apply(rec);
+  const NodeInfo last = r.recording.node(kLinks + 1);
+  ASSERT_EQ(last.dependencies.size(), 1U);
+  EXPECT_EQ(last.dependencies[0].node, kLinks);
+  EXPECT_EQ(r.report.edges_removed(), 1U);
+}
+
 // Without the reduction (no minimize) the recomputed edges are the encoder's.
 TEST(Minimize, OtherPassesKeepTheEncodersEdges) {
   Buffers f;

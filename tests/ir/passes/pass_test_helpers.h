@@ -27,24 +27,25 @@ inline PassPipeline checked(std::vector<Pass> passes, PassOptions options = {}) 
   return PassPipeline(std::move(passes), std::move(options));
 }
 
-/// One entry per node: the dispatch's kernel name, or "|" for a barrier.
-inline std::vector<std::string> kernels_of(const Recording& r) {
+/// One entry per node: `field` of the dispatch, or "|" for a barrier.
+template <class Field>
+std::vector<std::string> per_node(const Recording& r, Field field) {
   std::vector<std::string> out;
   for (std::size_t i = 0; i < r.node_count(); ++i) {
     const NodeInfo n = r.node(i);
-    out.emplace_back(n.kind == NodeKind::Barrier ? std::string("|") : std::string(n.kernel));
+    out.emplace_back(n.kind == NodeKind::Barrier ? std::string("|") : std::string(field(n)));
   }
   return out;
 }
 
+/// One entry per node: the dispatch's kernel name, or "|" for a barrier.
+inline std::vector<std::string> kernels_of(const Recording& r) {
+  return per_node(r, [](const NodeInfo& n) { return n.kernel; });
+}
+
 /// One entry per node: the dispatch's label, or "|" for a barrier.
 inline std::vector<std::string> labels_of(const Recording& r) {
-  std::vector<std::string> out;
-  for (std::size_t i = 0; i < r.node_count(); ++i) {
-    const NodeInfo n = r.node(i);
-    out.emplace_back(n.kind == NodeKind::Barrier ? std::string("|") : std::string(n.label));
-  }
-  return out;
+  return per_node(r, [](const NodeInfo& n) { return n.label; });
 }
 
 /// Every note of every stage, one per line.

@@ -1,0 +1,103 @@
+// Profile: the snapshot value and its summary arithmetic (grouping, totals, nearest-rank
+// percentiles, shares). Rendering lives in profile_table.cpp and chrome_trace.cpp.
+
+#include "encore/profile.h"
+
+#include <algorithm>
+#include <map>
+#include <utility>
+
+#include "profile/naming.h"
+
+namespace encore {
+
+std::string_view to_string(ProfileGroup group) noexcept {
+  switch (group) {
+    case ProfileGroup::Label:
+      return "label";
+    case ProfileGroup::Op:
+      return "op";
+    case ProfileGroup::Kernel:
+      return "kernel";
+    case ProfileGroup::Submission:
+      return "submission";
+  }
+  return "?";
+}
+
+Profile::Profile(ProfileMode mode, std::vector<SubmissionRecord> submissions,
+                 std::vector<DispatchRecord> dispatches)
+    : mode_(mode), submissions_(std::move(submissions)), dispatches_(std::move(dispatches)) {}
+
+void Profile::set_source(std::string device_name, BackendKind backend, std::string note) {
+  device_name_ = std::move(device_name);
+  backend_ = backend;
+  note_ = std::move(note);
+}
+
+namespace {
+
+// Nearest rank: the value at 1-based rank ceil(p/100 * n) of the sorted durations.
+std::int64_t nearest_rank(const std::vector<std::int64_t>& sorted, int percent) {
+  const std::size_t n = sorted.size();
+  std::size_t rank = (static_cast<std::size_t>(percent) * n + 99) / 100;
+  rank = std::clamp<std::size_t>(rank, 1, n);
+  return sorted[rank - 1];
+}
+
+}  // namespace
+
+std::vector<ProfileRow> Profile::summary(ProfileGroup group) const {
+  // std::map keeps the groups in name order, which makes ties stable.
+  std::map<std::string, std::vector<std::int64_t>, std::less<>> groups;
+  if (group == ProfileGroup::Submission) {
+    for (const SubmissionRecord& s : submissions_) {
+      if (s.failed) continue;
+      const std::string_view name =
+          s.label.empty() ? std::string_view(detail::kUnlabelledCommandBuffer) : s.label;
+      groups[std::string(name)].push_back(s.duration_ns());
+    }
+  } else {
+    for (const DispatchRecord& d : dispatches_) {
+      std::string_view name;
+      switch (group) {
+        case ProfileGroup::Label:
+          name = d.name();
+          break;
+        case ProfileGroup::Op:
+          name = to_string(d.op);
+          break;
+        default:
+          name = d.kernel;
+          break;
+      }
+      auto it = groups.find(name);
+      if (it == groups.end())
+        it = groups.emplace(std::string(name), std::vector<std::int64_t>{}).first;
+      it->second.push_back(d.duration_ns());
+    }
+  }
+  std::vector<ProfileRow> rows;
+  std::int64_t all = 0;
+  for (auto& [name, durations] : groups) {
+    std::sort(durations.begin(), durations.end());
+    ProfileRow row;
+    row.name = name;
+    row.count = durations.size();
+    for (std::int64_t d : durations) row.total_ns += d;
+    row.mean_ns = static_cast<double>(row.total_ns) / static_cast<double>(row.count);
+    row.p50_ns = nearest_rank(durations, 50);
+    row.p99_ns = nearest_rank(durations, 99);
+    all += row.total_ns;
+    rows.push_back(std::move(row));
+  }
+  for (ProfileRow& row : rows) {
+    row.share = all > 0 ? static_cast<double>(row.total_ns) / static_cast<double>(all) : 0.0;
+  }
+  std::stable_sort(rows.begin(), rows.end(), [](const ProfileRow& a, const ProfileRow& b) {
+    return a.total_ns > b.total_ns;
+  });
+  return rows;
+}
+
+}  // namespace encore
