@@ -89,54 +89,123 @@ std::string gemv_kernel_name(GemvInput input, GemvOutput output, std::string_vie
   return name + "_bf16_" + std::string(variant);
 }
 
+std::vector<GemvArg> gemv_arg_order(GemvInput input, GemvOutput output) {
+  std::vector<GemvArg> order = {GemvArg::W, GemvArg::X};
+  if (input == GemvInput::AddNorm) order.push_back(GemvArg::B);
+  if (input != GemvInput::X) order.push_back(GemvArg::NormW);
+  if (input == GemvInput::AddNorm) order.push_back(GemvArg::Sum);
+  if (gemv_has_bias(output)) order.push_back(GemvArg::Bias);
+  order.push_back(GemvArg::Y);
+  if (gemv_rope(output))
+    order.insert(order.end(), {GemvArg::KCache, GemvArg::VCache, GemvArg::InvFreq});
+  order.insert(order.end(), {GemvArg::Rows, GemvArg::Cols});
+  if (input != GemvInput::X) order.push_back(GemvArg::Eps);
+  if (gemv_rope(output)) order.insert(order.end(), {GemvArg::Pos, GemvArg::Rope});
+  return order;
+}
+
 GemvArgLayout gemv_arg_layout(GemvInput input, GemvOutput output) {
   GemvArgLayout l;
-  std::size_t next = 1;  // 0: w
-  l.x = next++;
-  if (input == GemvInput::AddNorm) l.b = next++;
-  if (input != GemvInput::X) l.norm_w = next++;
-  if (input == GemvInput::AddNorm) l.sum = next++;
-  if (gemv_has_bias(output)) l.bias = next++;
-  l.y = next++;
-  if (gemv_rope(output)) {
-    l.k_cache = next++;
-    l.v_cache = next++;
-    l.inv_freq = next++;
+  const std::vector<GemvArg> order = gemv_arg_order(input, output);
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    switch (order[i]) {
+      case GemvArg::W:
+        break;  // always 0
+      case GemvArg::X:
+        l.x = i;
+        break;
+      case GemvArg::B:
+        l.b = i;
+        break;
+      case GemvArg::NormW:
+        l.norm_w = i;
+        break;
+      case GemvArg::Sum:
+        l.sum = i;
+        break;
+      case GemvArg::Bias:
+        l.bias = i;
+        break;
+      case GemvArg::Y:
+        l.y = i;
+        break;
+      case GemvArg::KCache:
+        l.k_cache = i;
+        break;
+      case GemvArg::VCache:
+        l.v_cache = i;
+        break;
+      case GemvArg::InvFreq:
+        l.inv_freq = i;
+        break;
+      case GemvArg::Rows:
+        l.rows = i;
+        break;
+      case GemvArg::Cols:
+        l.cols = i;
+        break;
+      case GemvArg::Eps:
+        l.eps = i;
+        break;
+      case GemvArg::Pos:
+        l.pos = i;
+        break;
+      case GemvArg::Rope:
+        l.rope = i;
+        break;
+    }
   }
-  l.rows = next++;
-  l.cols = next++;
-  if (input != GemvInput::X) l.eps = next++;
-  if (gemv_rope(output)) {
-    l.pos = next++;
-    l.rope = next++;
-  }
-  l.count = next;
+  l.count = order.size();
   return l;
 }
+
+namespace {
+
+Param gemv_param(GemvArg arg, GemvInput input) {
+  switch (arg) {
+    case GemvArg::W:
+      return Param::in("w");
+    case GemvArg::X:
+      return Param::in(input == GemvInput::AddNorm ? "a" : "x");
+    case GemvArg::B:
+      return Param::in("b");
+    case GemvArg::NormW:
+      return Param::in("norm_w");
+    case GemvArg::Sum:
+      return Param::out("sum");
+    case GemvArg::Bias:
+      return Param::in("bias");
+    case GemvArg::Y:
+      return Param::out("y");
+    case GemvArg::KCache:  // one row (at a per-step position) is written, the rest kept
+      return Param::inout("k_cache");
+    case GemvArg::VCache:
+      return Param::inout("v_cache");
+    case GemvArg::InvFreq:
+      return Param::in("inv_freq");
+    case GemvArg::Rows:
+      return Param::value<std::uint32_t>("rows");
+    case GemvArg::Cols:
+      return Param::value<std::uint32_t>("cols");
+    case GemvArg::Eps:
+      return Param::value<float>("eps");
+    case GemvArg::Pos:
+      return Param::value<std::uint32_t>("pos");
+    case GemvArg::Rope:
+      return Param::value<RopeKvParams>("rope");
+  }
+  return Param::in("unknown");
+}
+
+}  // namespace
 
 void register_gemv_kernels(KernelRegistry& registry) {
   for (const GemvInput input : kInputs) {
     for (const GemvOutput output : kOutputs) {
-      const GemvArgLayout l = gemv_arg_layout(input, output);
-      std::vector<Param> params(l.count);
-      params[0] = Param::in("w");
-      params[l.x] = Param::in(input == GemvInput::AddNorm ? "a" : "x");
-      if (l.b != kNoArg) params[l.b] = Param::in("b");
-      if (l.norm_w != kNoArg) params[l.norm_w] = Param::in("norm_w");
-      if (l.sum != kNoArg) params[l.sum] = Param::out("sum");
-      if (l.bias != kNoArg) params[l.bias] = Param::in("bias");
-      params[l.y] = Param::out("y");
-      if (gemv_rope(output)) {
-        // The caches are inout: one row (at a per-step position) is written, the rest kept.
-        params[l.k_cache] = Param::inout("k_cache");
-        params[l.v_cache] = Param::inout("v_cache");
-        params[l.inv_freq] = Param::in("inv_freq");
-        params[l.pos] = Param::value<std::uint32_t>("pos");
-        params[l.rope] = Param::value<RopeKvParams>("rope");
+      std::vector<Param> params;
+      for (const GemvArg arg : gemv_arg_order(input, output)) {
+        params.push_back(gemv_param(arg, input));
       }
-      params[l.rows] = Param::value<std::uint32_t>("rows");
-      params[l.cols] = Param::value<std::uint32_t>("cols");
-      if (l.eps != kNoArg) params[l.eps] = Param::value<float>("eps");
       for (const GemvVariant& v : gemv_table(output)) {
         registry.add({.name = gemv_kernel_name(input, output, v.name),
                       .params = params,

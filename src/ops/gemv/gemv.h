@@ -32,6 +32,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "encore/kernel.h"
 
@@ -87,6 +88,26 @@ std::span<const GemvVariant, kGemvPairVariantCount> gemv_pair_variants();
 std::span<const GemvVariant> gemv_table(GemvOutput output);
 /// Index into gemv_table(output) of the variant for a shape.
 std::size_t gemv_variant_index(GemvOutput output, std::uint32_t rows, std::uint32_t cols);
+
+/// The parameters a gemv kernel may take; gemv_arg_order lists a family's in order.
+enum class GemvArg : std::uint8_t {
+  W,
+  X,
+  B,
+  NormW,
+  Sum,
+  Bias,
+  Y,
+  KCache,
+  VCache,
+  InvFreq,
+  Rows,
+  Cols,
+  Eps,
+  Pos,
+  Rope
+};
+std::vector<GemvArg> gemv_arg_order(GemvInput input, GemvOutput output);
 
 /// Index of each parameter of a family's kernels (kNoArg where the family has none).
 inline constexpr std::size_t kNoArg = ~std::size_t{0};

@@ -97,8 +97,7 @@ void store_rope(const CpuKernelContext& ctx, const GemvArgLayout& l, const RopeP
 }
 
 void gemv_rows(const CpuKernelContext& ctx, GemvInput input, GemvOutput output,
-               std::uint32_t rows_per_block) {
-  const GemvArgLayout l = gemv_arg_layout(input, output);
+               const GemvArgLayout& l, std::uint32_t rows_per_block) {
   const auto rows = ctx.value<std::uint32_t>(l.rows);
   const auto cols = ctx.value<std::uint32_t>(l.cols);
   const std::uint64_t first = std::uint64_t{ctx.block_index().x} * rows_per_block;
@@ -144,8 +143,9 @@ void gemv_rows(const CpuKernelContext& ctx, GemvInput input, GemvOutput output,
 }  // namespace
 
 CpuKernelFn gemv_cpu(GemvInput input, GemvOutput output, std::uint32_t rows_per_block) {
-  return [input, output, rows_per_block](const CpuKernelContext& ctx) {
-    gemv_rows(ctx, input, output, rows_per_block);
+  return [input, output, layout = gemv_arg_layout(input, output),
+          rows_per_block](const CpuKernelContext& ctx) {
+    gemv_rows(ctx, input, output, layout, rows_per_block);
   };
 }
 

@@ -90,6 +90,52 @@ void check_views(std::string_view op, std::string_view label, const BufferView& 
   outputs.push_back({"sum", *n.sum});
 }
 
+// The argument of one kernel parameter (the kernel's family fits `f`).
+Arg bind(GemvArg arg, const BufferView& w, const BufferView& x, const BufferView& y,
+         const GemvFusion& f, std::uint32_t out_rows, std::uint32_t cols) {
+  switch (arg) {
+    case GemvArg::W:
+      return in(w);
+    case GemvArg::X:
+      return in(x);
+    case GemvArg::B:
+      return in(*f.norm->add);
+    case GemvArg::NormW:
+      return in(f.norm->weight);
+    case GemvArg::Sum:
+      return out(*f.norm->sum);
+    case GemvArg::Bias:
+      return in(*f.bias);
+    case GemvArg::Y:
+      return out(y);
+    case GemvArg::KCache:
+      return inout(f.rope_kv->k_cache);
+    case GemvArg::VCache:
+      return inout(f.rope_kv->v_cache);
+    case GemvArg::InvFreq:
+      return in(f.rope_kv->inv_freq);
+    case GemvArg::Rows:
+      return value(out_rows);
+    case GemvArg::Cols:
+      return value(cols);
+    case GemvArg::Eps:
+      return value(f.norm->eps);
+    case GemvArg::Pos:
+      return f.rope_kv->pos;
+    case GemvArg::Rope: {
+      const GemvRopeKv& r = *f.rope_kv;
+      const std::uint64_t row = std::uint64_t{r.n_kv_heads} * r.head_dim;
+      return value(
+          RopeKvParams{.n_heads = r.n_heads,
+                       .n_kv_heads = r.n_kv_heads,
+                       .head_dim = r.head_dim,
+                       .style = r.style == RopeStyle::NeoX ? 0U : 1U,
+                       .max_rows = static_cast<std::uint32_t>(r.k_cache.size() / 2 / row)});
+    }
+  }
+  return value(0U);
+}
+
 }  // namespace
 
 void encode_gemv(std::span<const Kernel> kernels, Encoder& enc, std::string_view op,
@@ -142,36 +188,9 @@ void encode_gemv(std::span<const Kernel> kernels, Encoder& enc, std::string_view
   const auto blocks = static_cast<std::uint32_t>(ceil_div(out_rows, variant.rows_per_block()));
   const std::uint32_t shared = input == GemvInput::X ? 0 : cols * sizeof(float);
   const Launch launch = Launch::groups(blocks, kGemvBlockThreads).shared(shared);
-  const GemvArgLayout l = gemv_arg_layout(input, output);
-  std::vector<Arg> args(l.count, value(0U));
-  args[0] = in(w);
-  args[l.x] = in(x);
-  if (f.norm) {
-    args[l.norm_w] = in(f.norm->weight);
-    args[l.eps] = value(f.norm->eps);
-    if (f.norm->add) {
-      args[l.b] = in(*f.norm->add);
-      args[l.sum] = out(*f.norm->sum);
-    }
-  }
-  if (f.bias) args[l.bias] = in(*f.bias);
-  args[l.y] = out(y);
-  if (f.rope_kv) {
-    const GemvRopeKv& r = *f.rope_kv;
-    args[l.k_cache] = inout(r.k_cache);
-    args[l.v_cache] = inout(r.v_cache);
-    args[l.inv_freq] = in(r.inv_freq);
-    args[l.pos] = r.pos;
-    const std::uint64_t row = std::uint64_t{r.n_kv_heads} * r.head_dim;
-    args[l.rope] =
-        value(RopeKvParams{.n_heads = r.n_heads,
-                           .n_kv_heads = r.n_kv_heads,
-                           .head_dim = r.head_dim,
-                           .style = r.style == RopeStyle::NeoX ? 0U : 1U,
-                           .max_rows = static_cast<std::uint32_t>(r.k_cache.size() / 2 / row)});
-  }
-  args[l.rows] = value(out_rows);
-  args[l.cols] = value(cols);
+  std::vector<Arg> args;
+  for (const GemvArg arg : gemv_arg_order(input, output))
+    args.push_back(bind(arg, w, x, y, f, out_rows, cols));
   enc.dispatch(kernels[gemv_kernel_slot(input, output, i)], launch, args, {.label = label});
 }
 
