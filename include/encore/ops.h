@@ -107,7 +107,24 @@ struct GemvNorm {
   std::optional<BufferView> sum;  ///< f32 [cols], 16-byte aligned; given exactly with `add`
 };
 
-/// What a fused gemv computes beyond y = W x. Fields combine freely, except bias + silu_mul.
+/// The rope + kv-cache append epilogue of a fused q|k|v gemv: W holds the q, k and v heads
+/// ([(n_heads + 2 n_kv_heads) head_dim, cols], gemv_fused's rows counting all of them); y
+/// receives q turned by rope at `pos`, and row `pos` of the caches (bf16 [max_rows, n_kv_heads
+/// head_dim]) receives bf16(rope(k)) and bf16(v) (nothing when pos >= max_rows): what gemv
+/// followed by rope_kv_append leaves, bit for bit on the CPU, without the k and v floats.
+struct GemvRopeKv {
+  BufferView inv_freq;  ///< f32 [head_dim / 2]
+  BufferView k_cache;
+  BufferView v_cache;
+  std::uint32_t n_heads = 0;
+  std::uint32_t n_kv_heads = 0;
+  std::uint32_t head_dim = 0;
+  Arg pos = value(0U);  ///< u32 value or slot
+  RopeStyle style = RopeStyle::NeoX;
+};
+
+/// What a fused gemv computes beyond y = W x. Fields combine freely, except that silu_mul and
+/// rope_kv exclude each other and silu_mul takes no bias.
 struct GemvFusion {
   std::optional<GemvNorm> norm;    ///< x from an rms_norm prologue
   std::optional<BufferView> bias;  ///< y += bias (f32 [rows])
@@ -115,6 +132,7 @@ struct GemvFusion {
   /// gate|up matrix) and y[i] = silu(W_gate[i] x) * (W_up[i] x), as silu_mul of the two
   /// halves of a plain gemv computes it (bit for bit on the CPU).
   bool silu_mul = false;
+  std::optional<GemvRopeKv> rope_kv;  ///< rope + kv-cache append epilogue (y = q)
 };
 /// The kernel gemv launches for a shape (with or without a bias).
 std::string gemv_kernel_for(std::uint32_t rows, std::uint32_t cols, bool bias = false);

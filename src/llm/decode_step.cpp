@@ -225,26 +225,28 @@ BufferView StepEncoder::norm_prologue(Context& ctx, const BufferView& add, const
   return x;
 }
 
-// Six dispatches: norm+qkv, rope+kv_append, attention, o, norm+gate|up+silu, down. The norm
-// before qkv adds the previous layer's MLP output (none before the first layer).
+// Five dispatches: norm+qkv+rope+kv_append, attention, o, norm+gate|up+silu, down. The norm
+// before qkv adds the previous layer's MLP output (none before the first layer); the qkv gemv
+// writes q (turned by rope) and appends the turned k and v to the caches itself.
 void StepEncoder::encode_fused_layer(Context& ctx, std::uint32_t l) const {
   const DecodeBuffers& b = *buffers_;
   const ModelConfig& c = weights_->config;
   const DeviceLayer& w = weights_->layers[l];
   const std::uint32_t h = c.hidden_size;
   const std::uint64_t q_bytes = std::uint64_t{c.q_dim()} * 4;
-  const std::uint64_t kv_bytes = std::uint64_t{c.kv_dim()} * 4;
 
-  ops::GemvFusion qkv;
+  ops::GemvFusion qkv{.rope_kv = ops::GemvRopeKv{.inv_freq = weights_->rope_inv_freq,
+                                                 .k_cache = b.k_cache(l),
+                                                 .v_cache = b.v_cache(l),
+                                                 .n_heads = c.num_heads,
+                                                 .n_kv_heads = c.num_kv_heads,
+                                                 .head_dim = c.head_dim,
+                                                 .pos = ctx.args.pos,
+                                                 .style = ops::RopeStyle::NeoX}};
   if (w.qkv_bias) qkv.bias = w.qkv_bias.view();
   const BufferView x =
       norm_prologue(ctx, l == 0 ? BufferView() : b.mlp_out_.view(), w.attn_norm, qkv);
-  ops_.gemv_fused(ctx.enc, w.qkv, x, b.qkv_, c.qkv_rows(), h, qkv, blk(l, "qkv"));
-  ctx.stage();
-  ops_.rope_kv_append(ctx.enc, b.qkv_.view(0, q_bytes), b.qkv_.view(q_bytes, kv_bytes),
-                      b.qkv_.view(q_bytes + kv_bytes, kv_bytes), weights_->rope_inv_freq,
-                      b.k_cache(l), b.v_cache(l), c.num_heads, c.num_kv_heads, c.head_dim,
-                      ctx.args.pos, ops::RopeStyle::NeoX, blk(l, "rope_kv_append"));
+  ops_.gemv_fused(ctx.enc, w.qkv, x, b.qkv_.view(0, q_bytes), c.qkv_rows(), h, qkv, blk(l, "qkv"));
   ctx.stage();
   ops_.attention_decode(ctx.enc, b.qkv_.view(0, q_bytes), b.k_cache(l), b.v_cache(l), b.attn_,
                         b.attention_scratch_, b.attention_, ctx.args.kv_len,

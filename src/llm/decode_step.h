@@ -23,9 +23,9 @@
 namespace encore::llm {
 
 /// How the step is fused:
-///  - `Fused` (the default): every fusion of the op library, 6 dispatches per layer: the norm
-///    (with the residual add) is the prologue of the next gemv (qkv, gate|up, lm_head), silu*mul
-///    the epilogue of the gate|up gemv, rope and the kv-cache append one dispatch;
+///  - `Fused` (the default): every fusion of the op library, 5 dispatches per layer: the norm
+///    (with the residual add) is the prologue of the next gemv (qkv, gate|up, lm_head), rope
+///    and the kv-cache append the epilogue of the qkv gemv, silu*mul that of the gate|up gemv;
 ///  - `Standalone`: the norms as their own hand-fused dispatches (rms_norm_mul,
 ///    add_rms_norm_mul), rope, kv_append and silu_mul separate: 11 dispatches per layer, what
 ///    the fusion pass makes of `Split`;

@@ -1,7 +1,8 @@
-// gemv_fused on the CPU backend: the rms_norm prologue (with and without the residual add) and
-// the silu*mul epilogue give bit for bit what the unfused sequences give (rms_norm_mul /
-// add_rms_norm_mul, gemv, silu_mul), on every variant of every family with partial last
-// blocks; the silu output against a scalar reference; the variant tables; and refusals.
+// gemv_fused on the CPU backend: the rms_norm prologue (with and without the residual add), the
+// silu*mul epilogue and the rope + kv-cache append epilogue give bit for bit what the unfused
+// sequences give (rms_norm_mul / add_rms_norm_mul, gemv, silu_mul, rope_kv_append), on every
+// variant of every family with partial last blocks; the silu output against a scalar reference;
+// the variant tables; and refusals.
 
 #include <cmath>
 #include <cstdint>
@@ -243,6 +244,118 @@ TEST_F(GemvFusedOps, BadShapesAndViewsAreRefused) {
   EXPECT_TRUE(mentions(e.what(), "w holds 1024 elements, expected 2048"));
   EXPECT_EQ(enc.dispatch_count(), 0U);
   fused(y, {.norm = with_add, .silu_mul = true});
+  EXPECT_EQ(enc.dispatch_count(), 1U);
+}
+
+// The rope + kv-cache append epilogue of the q|k|v gemv leaves what gemv followed by
+// rope_kv_append leaves (q, both caches), bit for bit: with and without a bias, with the norm
+// prologue (and its add), both rope styles, positions inside and past the cache.
+TEST_F(GemvFusedOps, RopeKvEpilogueEqualsGemvThenRopeKvAppendBitForBit) {
+  struct Shape {
+    std::uint32_t heads, kv_heads, head_dim, cols;
+  };
+  constexpr std::uint32_t kRows = 4;  // cache rows
+  for (const Shape s :
+       {Shape{14, 2, 64, 896}, Shape{8, 2, 128, 256}, Shape{3, 1, 8, 64}, Shape{4, 2, 16, 1024}}) {
+    const std::uint32_t q_rows = s.heads * s.head_dim;
+    const std::uint32_t kv_rows = s.kv_heads * s.head_dim;
+    const std::uint32_t rows = q_rows + 2 * kv_rows;
+    Buffer w = upload(dev_, random_bf16(std::size_t{rows} * s.cols, rows, 0.2F));
+    Buffer x = upload(dev_, random_floats(s.cols, 5, -2.0F, 2.0F));
+    Buffer add = upload(dev_, random_floats(s.cols, 6));
+    Buffer norm_w = upload(dev_, random_floats(s.cols, 7, 0.5F, 1.5F));
+    Buffer bias = upload(dev_, random_floats(rows, 8));
+    std::vector<float> inv(s.head_dim / 2);
+    for (std::uint32_t j = 0; j < inv.size(); ++j) inv[j] = std::pow(1e4F, -2.0F * j / s.head_dim);
+    Buffer inv_freq = upload(dev_, inv);
+    for (const bool with_bias : {false, true}) {
+      for (const bool with_norm : {false, true}) {
+        for (const ops::RopeStyle style : {ops::RopeStyle::NeoX, ops::RopeStyle::Interleaved}) {
+          SCOPED_TRACE(std::to_string(s.heads) + "/" + std::to_string(s.kv_heads) + " heads of " +
+                       std::to_string(s.head_dim) + (with_bias ? ", bias" : "") +
+                       (with_norm ? ", add+norm" : "") +
+                       (style == ops::RopeStyle::NeoX ? ", neox" : ", interleaved"));
+          GemvFusion f;
+          if (with_bias) f.bias = bias.view();
+          Buffer sum = dev_.alloc(std::uint64_t{s.cols} * 4);
+          if (with_norm) {
+            f.norm = GemvNorm{.weight = norm_w, .eps = kEps, .add = add.view(), .sum = sum.view()};
+          }
+          // Unfused: the gemv into qkv, then rope_kv_append; fused: one dispatch.
+          Buffer qkv = dev_.alloc(std::uint64_t{rows} * 4);
+          Buffer q = dev_.alloc(std::uint64_t{q_rows} * 4);
+          const std::vector<std::uint16_t> fill(std::size_t{kRows} * kv_rows, 0x1357);
+          Buffer kc[2] = {upload(dev_, fill), upload(dev_, fill)};
+          Buffer vc[2] = {upload(dev_, fill), upload(dev_, fill)};
+          Encoder enc = dev_.encoder();
+          ops_.gemv_fused(enc, w, x, qkv, rows, s.cols, f);
+          ops_.rope_kv_append(
+              enc, qkv.view_of<float>(0, q_rows), qkv.view_of<float>(q_rows, kv_rows),
+              qkv.view_of<float>(q_rows + kv_rows, kv_rows), inv_freq, kc[0], vc[0], s.heads,
+              s.kv_heads, s.head_dim, slot<std::uint32_t>("pos", 0), style);
+          f.rope_kv = ops::GemvRopeKv{.inv_freq = inv_freq,
+                                      .k_cache = kc[1],
+                                      .v_cache = vc[1],
+                                      .n_heads = s.heads,
+                                      .n_kv_heads = s.kv_heads,
+                                      .head_dim = s.head_dim,
+                                      .pos = slot<std::uint32_t>("pos", 0),
+                                      .style = style};
+          ops_.gemv_fused(enc, w, x, q, rows, s.cols, f, "blk.0.qkv");
+          Recording rec = enc.finish();
+          EXPECT_EQ(rec.node(rec.node_count() - 1).op, OpKind::Gemv);
+          for (const std::uint32_t pos : {0U, 3U, kRows, 1000U, 1U}) {
+            rec.set("pos", pos);
+            dev_.submit(rec).wait();
+            const std::vector<float> all = qkv.download<float>();
+            EXPECT_TRUE(testing::all_identical(
+                q.download<float>(), std::vector<float>(all.begin(), all.begin() + q_rows)))
+                << "pos " << pos;
+            EXPECT_EQ(kc[1].download<std::uint16_t>(), kc[0].download<std::uint16_t>()) << pos;
+            EXPECT_EQ(vc[1].download<std::uint16_t>(), vc[0].download<std::uint16_t>()) << pos;
+          }
+          EXPECT_NE(kc[1].download<std::uint16_t>(), fill);  // rows were written
+        }
+      }
+    }
+  }
+}
+
+// The rope epilogue's shapes and views are checked like rope_kv_append's.
+TEST_F(GemvFusedOps, RopeKvEpilogueRefusesBadShapesAndOverlaps) {
+  const std::uint32_t rows = (4 + 2 * 2) * 64;
+  Buffer w = dev_.alloc(std::uint64_t{rows} * 64 * 2);
+  Buffer x = dev_.alloc(64 * 4);
+  Buffer inv = dev_.alloc(32 * 4);
+  Buffer caches = dev_.alloc(2 * 8 * 128 * 2);
+  Buffer q = dev_.alloc(4 * 64 * 4);
+  const BufferView kc = caches.view(0, 8 * 128 * 2);
+  const BufferView vc = caches.view(8 * 128 * 2, 8 * 128 * 2);
+  Encoder enc = dev_.encoder();
+  const auto fused = [&](std::uint32_t n_rows, const BufferView& y, const BufferView& k_cache,
+                         bool silu) {
+    ops_.gemv_fused(enc, w.view(0, std::uint64_t{n_rows} * 64 * 2 * (silu ? 2 : 1)), x, y, n_rows,
+                    64,
+                    {.silu_mul = silu,
+                     .rope_kv = ops::GemvRopeKv{.inv_freq = inv,
+                                                .k_cache = k_cache,
+                                                .v_cache = vc,
+                                                .n_heads = 4,
+                                                .n_kv_heads = 2,
+                                                .head_dim = 64}},
+                    "blk.4.qkv");
+  };
+  Error e = error_from([&] { fused(rows - 64, q, kc, false); });
+  EXPECT_TRUE(mentions(e.what(), "gemv_fused 'blk.4.qkv'"));
+  EXPECT_TRUE(mentions(e.what(), "rows must be (n_heads + 2 n_kv_heads) * head_dim = 512"));
+  e = error_from([&] { fused(rows / 2, q, kc, true); });
+  EXPECT_TRUE(mentions(e.what(), "rope_kv does not combine with silu_mul"));
+  e = error_from([&] { fused(rows, q, caches.view(0, 100 * 2), false); });
+  EXPECT_TRUE(mentions(e.what(), "n_kv_heads * head_dim = 128"));
+  e = error_from([&] { fused(rows, caches.view(0, 4 * 64 * 4), kc, false); });
+  EXPECT_TRUE(mentions(e.what(), "y overlaps k_cache"));
+  EXPECT_EQ(enc.dispatch_count(), 0U);
+  fused(rows, q, kc, false);
   EXPECT_EQ(enc.dispatch_count(), 1U);
 }
 

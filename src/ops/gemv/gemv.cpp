@@ -35,9 +35,10 @@ constexpr std::array<GemvVariant, kGemvVariantCount> kVariants{{
     {"r1s8", 1, 8, "otherwise", [](std::uint32_t, std::uint32_t) { return true; }},
 }};
 
-// The silu output: rows are pairs (a gate and an up row each), so a warp group of R = 1 already
-// streams two weight rows. Pairs per warp as for two-row groups above, split-K below.
-constexpr std::array<GemvVariant, kGemvSiluVariantCount> kSiluVariants{{
+// The paired outputs: rows are pairs (a gate and an up row, or the two rows of a rope pair), so
+// a warp group of R = 1 already streams two weight rows. Pairs per warp as for two-row groups
+// above, split-K below.
+constexpr std::array<GemvVariant, kGemvPairVariantCount> kPairVariants{{
     {"r1s1", 1, 1, "rows >= 2048 || cols < 512",
      [](std::uint32_t rows, std::uint32_t cols) { return rows >= 2048 || cols < 512; }},
     {"r1s2", 1, 2, "rows >= 512 || cols < 1024",
@@ -47,16 +48,17 @@ constexpr std::array<GemvVariant, kGemvSiluVariantCount> kSiluVariants{{
 
 constexpr std::array<GemvInput, kGemvInputCount> kInputs = {GemvInput::X, GemvInput::Norm,
                                                             GemvInput::AddNorm};
-constexpr std::array<GemvOutput, kGemvOutputCount> kOutputs = {GemvOutput::Plain, GemvOutput::Bias,
-                                                               GemvOutput::SiluMul};
+constexpr std::array<GemvOutput, kGemvOutputCount> kOutputs = {
+    GemvOutput::Plain, GemvOutput::Bias, GemvOutput::SiluMul, GemvOutput::RopeKv,
+    GemvOutput::RopeKvBias};
 
 }  // namespace
 
 std::span<const GemvVariant, kGemvVariantCount> gemv_variants() { return kVariants; }
-std::span<const GemvVariant, kGemvSiluVariantCount> gemv_silu_variants() { return kSiluVariants; }
+std::span<const GemvVariant, kGemvPairVariantCount> gemv_pair_variants() { return kPairVariants; }
 
 std::span<const GemvVariant> gemv_table(GemvOutput output) {
-  if (output == GemvOutput::SiluMul) return kSiluVariants;
+  if (gemv_paired(output)) return kPairVariants;
   return kVariants;
 }
 
@@ -72,46 +74,129 @@ std::string gemv_kernel_name(GemvInput input, GemvOutput output, std::string_vie
   std::string name = "gemv";
   if (input == GemvInput::Norm) name += "_norm";
   if (input == GemvInput::AddNorm) name += "_add_norm";
-  if (output == GemvOutput::Bias) name += "_bias";
+  if (gemv_has_bias(output)) name += "_bias";
   if (output == GemvOutput::SiluMul) name += "_silu";
+  if (gemv_rope(output)) name += "_rope_kv";
   return name + "_bf16_" + std::string(variant);
+}
+
+std::vector<GemvArg> gemv_arg_order(GemvInput input, GemvOutput output) {
+  std::vector<GemvArg> order = {GemvArg::W, GemvArg::X};
+  if (input == GemvInput::AddNorm) order.push_back(GemvArg::B);
+  if (input != GemvInput::X) order.push_back(GemvArg::NormW);
+  if (input == GemvInput::AddNorm) order.push_back(GemvArg::Sum);
+  if (gemv_has_bias(output)) order.push_back(GemvArg::Bias);
+  order.push_back(GemvArg::Y);
+  if (gemv_rope(output))
+    order.insert(order.end(), {GemvArg::KCache, GemvArg::VCache, GemvArg::InvFreq});
+  order.insert(order.end(), {GemvArg::Rows, GemvArg::Cols});
+  if (input != GemvInput::X) order.push_back(GemvArg::Eps);
+  if (gemv_rope(output)) order.insert(order.end(), {GemvArg::Pos, GemvArg::Rope});
+  return order;
 }
 
 GemvArgLayout gemv_arg_layout(GemvInput input, GemvOutput output) {
   GemvArgLayout l;
-  std::size_t next = 1;  // 0: w
-  l.x = next++;
-  if (input == GemvInput::AddNorm) l.b = next++;
-  if (input != GemvInput::X) l.norm_w = next++;
-  if (input == GemvInput::AddNorm) l.sum = next++;
-  if (output == GemvOutput::Bias) l.bias = next++;
-  l.y = next++;
-  l.rows = next++;
-  l.cols = next++;
-  if (input != GemvInput::X) l.eps = next++;
-  l.count = next;
+  const std::vector<GemvArg> order = gemv_arg_order(input, output);
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    switch (order[i]) {
+      case GemvArg::W:
+        break;  // always 0
+      case GemvArg::X:
+        l.x = i;
+        break;
+      case GemvArg::B:
+        l.b = i;
+        break;
+      case GemvArg::NormW:
+        l.norm_w = i;
+        break;
+      case GemvArg::Sum:
+        l.sum = i;
+        break;
+      case GemvArg::Bias:
+        l.bias = i;
+        break;
+      case GemvArg::Y:
+        l.y = i;
+        break;
+      case GemvArg::KCache:
+        l.k_cache = i;
+        break;
+      case GemvArg::VCache:
+        l.v_cache = i;
+        break;
+      case GemvArg::InvFreq:
+        l.inv_freq = i;
+        break;
+      case GemvArg::Rows:
+        l.rows = i;
+        break;
+      case GemvArg::Cols:
+        l.cols = i;
+        break;
+      case GemvArg::Eps:
+        l.eps = i;
+        break;
+      case GemvArg::Pos:
+        l.pos = i;
+        break;
+      case GemvArg::Rope:
+        l.rope = i;
+        break;
+    }
+  }
+  l.count = order.size();
   return l;
 }
 
-// GCC 13 reports a "potential null pointer dereference" in the Param assignments below (it cannot
-// see that l.count > l.y >= 1, so `params` is never empty); the diagnostic is a false positive.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
+namespace {
+
+Param gemv_param(GemvArg arg, GemvInput input) {
+  switch (arg) {
+    case GemvArg::W:
+      return Param::in("w");
+    case GemvArg::X:
+      return Param::in(input == GemvInput::AddNorm ? "a" : "x");
+    case GemvArg::B:
+      return Param::in("b");
+    case GemvArg::NormW:
+      return Param::in("norm_w");
+    case GemvArg::Sum:
+      return Param::out("sum");
+    case GemvArg::Bias:
+      return Param::in("bias");
+    case GemvArg::Y:
+      return Param::out("y");
+    case GemvArg::KCache:  // one row (at a per-step position) is written, the rest kept
+      return Param::inout("k_cache");
+    case GemvArg::VCache:
+      return Param::inout("v_cache");
+    case GemvArg::InvFreq:
+      return Param::in("inv_freq");
+    case GemvArg::Rows:
+      return Param::value<std::uint32_t>("rows");
+    case GemvArg::Cols:
+      return Param::value<std::uint32_t>("cols");
+    case GemvArg::Eps:
+      return Param::value<float>("eps");
+    case GemvArg::Pos:
+      return Param::value<std::uint32_t>("pos");
+    case GemvArg::Rope:
+      return Param::value<RopeKvParams>("rope");
+  }
+  return Param::in("unknown");
+}
+
+}  // namespace
+
 void register_gemv_kernels(KernelRegistry& registry) {
   for (const GemvInput input : kInputs) {
     for (const GemvOutput output : kOutputs) {
-      const GemvArgLayout l = gemv_arg_layout(input, output);
-      std::vector<Param> params(l.count);
-      params[0] = Param::in("w");
-      params[l.x] = Param::in(input == GemvInput::AddNorm ? "a" : "x");
-      if (l.b != kNoArg) params[l.b] = Param::in("b");
-      if (l.norm_w != kNoArg) params[l.norm_w] = Param::in("norm_w");
-      if (l.sum != kNoArg) params[l.sum] = Param::out("sum");
-      if (l.bias != kNoArg) params[l.bias] = Param::in("bias");
-      params[l.y] = Param::out("y");
-      params[l.rows] = Param::value<std::uint32_t>("rows");
-      params[l.cols] = Param::value<std::uint32_t>("cols");
-      if (l.eps != kNoArg) params[l.eps] = Param::value<float>("eps");
+      std::vector<Param> params;
+      for (const GemvArg arg : gemv_arg_order(input, output)) {
+        params.push_back(gemv_param(arg, input));
+      }
       for (const GemvVariant& v : gemv_table(output)) {
         registry.add({.name = gemv_kernel_name(input, output, v.name),
                       .params = params,
@@ -123,7 +208,6 @@ void register_gemv_kernels(KernelRegistry& registry) {
     }
   }
 }
-#pragma GCC diagnostic pop
 
 std::size_t gemv_kernel_slot(GemvInput input, GemvOutput output, std::size_t variant) {
   return (static_cast<std::size_t>(input) * kGemvOutputCount + static_cast<std::size_t>(output)) *

@@ -14,8 +14,7 @@ template <int R, int S, GemvOutput Out>
 __global__ void __launch_bounds__(kGemvBlockThreads)
     gemv_bf16(const std::uint16_t* __restrict__ w, const float* __restrict__ x,
               float* __restrict__ y, std::uint32_t rows, std::uint32_t cols) {
-  gemv_body<R, S, GemvInput::X, Out>(
-      {w, x, nullptr, nullptr, nullptr, nullptr, y, rows, cols, 0.0F});
+  gemv_body<R, S, GemvInput::X, Out>({.w = w, .x = x, .y = y, .rows = rows, .cols = cols});
 }
 
 template <int R, int S>
@@ -24,7 +23,7 @@ __global__ void __launch_bounds__(kGemvBlockThreads)
                    const float* __restrict__ bias, float* __restrict__ y, std::uint32_t rows,
                    std::uint32_t cols) {
   gemv_body<R, S, GemvInput::X, GemvOutput::Bias>(
-      {w, x, nullptr, nullptr, nullptr, bias, y, rows, cols, 0.0F});
+      {.w = w, .x = x, .bias = bias, .y = y, .rows = rows, .cols = cols});
 }
 
 template <int R, int S, bool kSilu = true>
@@ -38,8 +37,9 @@ const void* x_family(GemvOutput output) {
       if constexpr (kSilu)
         return reinterpret_cast<const void*>(&gemv_bf16<R, S, GemvOutput::SiluMul>);
       return nullptr;
+    default:
+      return nullptr;  // rope outputs: gemv_rope.cu
   }
-  return nullptr;
 }
 
 const void* x_kernel(GemvOutput output, std::uint32_t r, std::uint32_t s) {
@@ -64,6 +64,8 @@ const void* x_kernel(GemvOutput output, std::uint32_t r, std::uint32_t s) {
 
 const void* gemv_cuda_kernel(GemvInput input, GemvOutput output, std::uint32_t rows_per_group,
                              std::uint32_t warps_per_group) {
+  if (gemv_rope(output))
+    return gemv_rope_cuda_kernel(input, output, rows_per_group, warps_per_group);
   if (input == GemvInput::X) return x_kernel(output, rows_per_group, warps_per_group);
   return gemv_norm_cuda_kernel(input, output, rows_per_group, warps_per_group);
 }

@@ -10,6 +10,7 @@
 #include "ops/bf16.h"
 #include "ops/gemv/gemv.h"
 #include "ops/op_common.h"
+#include "ops/rope/rope.h"
 
 namespace encore::ops::detail {
 
@@ -60,9 +61,43 @@ double dot_row(const std::uint16_t* row, const float* x, std::uint32_t cols) {
   return acc;
 }
 
+// The rope epilogue of pair `pair` (weight-row totals in double, the bias added in double as
+// gemv adds it): what gemv followed by rope_kv_append leaves, bit for bit.
+void store_rope(const CpuKernelContext& ctx, const GemvArgLayout& l, const RopePair& pr,
+                double a_total, double b_total) {
+  const auto pos = ctx.value<std::uint32_t>(l.pos);
+  const auto p = ctx.value<RopeKvParams>(l.rope);
+  if (l.bias != kNoArg) {
+    a_total += ctx.ptr<const float>(l.bias)[pr.a];
+    b_total += ctx.ptr<const float>(l.bias)[pr.b];
+  }
+  const auto a = static_cast<float>(a_total);
+  const auto b = static_cast<float>(b_total);
+  const std::uint32_t q_rows = p.n_heads * p.head_dim;
+  const std::uint32_t kv_rows = p.n_kv_heads * p.head_dim;
+  const float* inv_freq = ctx.ptr<const float>(l.inv_freq);
+  if (pr.a < q_rows) {
+    const Turned t = rope_turn_cpu(a, b, pos, inv_freq[pr.j]);
+    ctx.ptr<float>(l.y)[pr.a] = t.a;
+    ctx.ptr<float>(l.y)[pr.b] = t.b;
+    return;
+  }
+  if (pos >= p.max_rows) return;
+  const std::uint64_t at = std::uint64_t{pos} * kv_rows;
+  check_arg_bytes(ctx, l.k_cache, (at + kv_rows) * 2, kKernel);
+  check_arg_bytes(ctx, l.v_cache, (at + kv_rows) * 2, kKernel);
+  if (pr.a < q_rows + kv_rows) {
+    const Turned t = rope_turn_cpu(a, b, pos, inv_freq[pr.j]);
+    ctx.ptr<std::uint16_t>(l.k_cache)[at + pr.a - q_rows] = float_to_bf16(t.a);
+    ctx.ptr<std::uint16_t>(l.k_cache)[at + pr.b - q_rows] = float_to_bf16(t.b);
+  } else {
+    ctx.ptr<std::uint16_t>(l.v_cache)[at + pr.a - q_rows - kv_rows] = float_to_bf16(a);
+    ctx.ptr<std::uint16_t>(l.v_cache)[at + pr.b - q_rows - kv_rows] = float_to_bf16(b);
+  }
+}
+
 void gemv_rows(const CpuKernelContext& ctx, GemvInput input, GemvOutput output,
-               std::uint32_t rows_per_block) {
-  const GemvArgLayout l = gemv_arg_layout(input, output);
+               const GemvArgLayout& l, std::uint32_t rows_per_block) {
   const auto rows = ctx.value<std::uint32_t>(l.rows);
   const auto cols = ctx.value<std::uint32_t>(l.cols);
   const std::uint64_t first = std::uint64_t{ctx.block_index().x} * rows_per_block;
@@ -71,11 +106,26 @@ void gemv_rows(const CpuKernelContext& ctx, GemvInput input, GemvOutput output,
   std::vector<float> xs;
   const float* x = form_x(ctx, l, input, cols, xs);
   if (first >= last) return;
+  const std::uint16_t* w = ctx.ptr<const std::uint16_t>(0);
+  if (gemv_rope(output)) {
+    const auto p = ctx.value<RopeKvParams>(l.rope);
+    const std::uint64_t weight_rows = 2ULL * rows;
+    const std::uint64_t q_rows = std::uint64_t{p.n_heads} * p.head_dim;
+    check_arg_bytes(ctx, 0, weight_rows * cols * sizeof(std::uint16_t), kKernel);
+    check_arg_bytes(ctx, l.y, q_rows * sizeof(float), kKernel);
+    check_arg_bytes(ctx, l.inv_freq, std::uint64_t{p.head_dim / 2} * sizeof(float), kKernel);
+    if (l.bias != kNoArg) check_arg_bytes(ctx, l.bias, weight_rows * sizeof(float), kKernel);
+    for (std::uint64_t r = first; r < last; ++r) {
+      const RopePair pr = rope_pair(static_cast<std::uint32_t>(r), p.head_dim, p.style);
+      store_rope(ctx, l, pr, dot_row(w + pr.a * std::uint64_t{cols}, x, cols),
+                 dot_row(w + pr.b * std::uint64_t{cols}, x, cols));
+    }
+    return;
+  }
   const std::uint64_t weight_rows = output == GemvOutput::SiluMul ? 2ULL * rows : last;
   check_arg_bytes(ctx, 0, weight_rows * cols * sizeof(std::uint16_t), kKernel);
   check_arg_bytes(ctx, l.y, last * sizeof(float), kKernel);
   if (output == GemvOutput::Bias) check_arg_bytes(ctx, l.bias, last * sizeof(float), kKernel);
-  const std::uint16_t* w = ctx.ptr<const std::uint16_t>(0);
   float* y = ctx.ptr<float>(l.y);
   for (std::uint64_t r = first; r < last; ++r) {
     double acc = dot_row(w + r * cols, x, cols);
@@ -93,8 +143,9 @@ void gemv_rows(const CpuKernelContext& ctx, GemvInput input, GemvOutput output,
 }  // namespace
 
 CpuKernelFn gemv_cpu(GemvInput input, GemvOutput output, std::uint32_t rows_per_block) {
-  return [input, output, rows_per_block](const CpuKernelContext& ctx) {
-    gemv_rows(ctx, input, output, rows_per_block);
+  return [input, output, layout = gemv_arg_layout(input, output),
+          rows_per_block](const CpuKernelContext& ctx) {
+    gemv_rows(ctx, input, output, layout, rows_per_block);
   };
 }
 

@@ -28,6 +28,27 @@ bool views_overlap(const BufferView& a, const BufferView& b) {
   return a.buffer().id() == b.buffer().id() && overlaps(a.range(), b.range());
 }
 
+// The rope epilogue's views: inv_freq, and two caches of whole rows of n_kv_heads * head_dim.
+void check_rope_views(std::string_view op, std::string_view label, const GemvRopeKv& r,
+                      std::vector<NamedView>& inputs, std::vector<NamedView>& outputs) {
+  expect_u32_scalar(op, label, "pos", r.pos);
+  expect_elements(op, label, "inv_freq", r.inv_freq, r.head_dim / 2, sizeof(float));
+  const std::uint64_t row = std::uint64_t{r.n_kv_heads} * r.head_dim;
+  if (!r.k_cache.buffer()) throw_invalid(op, label, "k_cache is a null buffer");
+  const std::uint64_t elements = element_count(op, label, "k_cache", r.k_cache, 2);
+  if (elements == 0 || elements % row != 0 || elements / row > UINT32_MAX) {
+    throw_invalid(op, label,
+                  "k_cache holds " + std::to_string(elements) +
+                      " bf16 values, not a positive multiple (below 2^32 rows) of n_kv_heads * "
+                      "head_dim = " +
+                      std::to_string(row));
+  }
+  expect_elements(op, label, "v_cache", r.v_cache, elements, 2);
+  inputs.push_back({"inv_freq", r.inv_freq});
+  outputs.push_back({"k_cache", r.k_cache});
+  outputs.push_back({"v_cache", r.v_cache});
+}
+
 // Every view of the fusion, checked for size and alignment; returns the inputs and outputs
 // (for the overlap rule).
 void check_views(std::string_view op, std::string_view label, const BufferView& w,
@@ -35,9 +56,11 @@ void check_views(std::string_view op, std::string_view label, const BufferView& 
                  const GemvFusion& f, std::vector<NamedView>& inputs,
                  std::vector<NamedView>& outputs) {
   const std::uint64_t weight_rows = std::uint64_t{rows} * (f.silu_mul ? 2 : 1);
+  const std::uint64_t y_rows =
+      f.rope_kv ? std::uint64_t{f.rope_kv->n_heads} * f.rope_kv->head_dim : rows;
   expect_elements(op, label, "w", w, weight_rows * cols, 2);
   expect_elements(op, label, "x", x, cols, sizeof(float));
-  expect_elements(op, label, "y", y, rows, sizeof(float));
+  expect_elements(op, label, "y", y, y_rows, sizeof(float));
   expect_aligned(op, label, "w", w, 16);
   expect_aligned(op, label, "x", x, 16);
   inputs = {{"w", w}, {"x", x}};
@@ -46,6 +69,7 @@ void check_views(std::string_view op, std::string_view label, const BufferView& 
     expect_elements(op, label, "bias", *f.bias, rows, sizeof(float));
     inputs.push_back({"bias", *f.bias});
   }
+  if (f.rope_kv) check_rope_views(op, label, *f.rope_kv, inputs, outputs);
   if (!f.norm) return;
   const GemvNorm& n = *f.norm;
   if (!std::isfinite(n.eps) || n.eps < 0.0F) {
@@ -66,6 +90,52 @@ void check_views(std::string_view op, std::string_view label, const BufferView& 
   outputs.push_back({"sum", *n.sum});
 }
 
+// The argument of one kernel parameter (the kernel's family fits `f`).
+Arg bind(GemvArg arg, const BufferView& w, const BufferView& x, const BufferView& y,
+         const GemvFusion& f, std::uint32_t out_rows, std::uint32_t cols) {
+  switch (arg) {
+    case GemvArg::W:
+      return in(w);
+    case GemvArg::X:
+      return in(x);
+    case GemvArg::B:
+      return in(*f.norm->add);
+    case GemvArg::NormW:
+      return in(f.norm->weight);
+    case GemvArg::Sum:
+      return out(*f.norm->sum);
+    case GemvArg::Bias:
+      return in(*f.bias);
+    case GemvArg::Y:
+      return out(y);
+    case GemvArg::KCache:
+      return inout(f.rope_kv->k_cache);
+    case GemvArg::VCache:
+      return inout(f.rope_kv->v_cache);
+    case GemvArg::InvFreq:
+      return in(f.rope_kv->inv_freq);
+    case GemvArg::Rows:
+      return value(out_rows);
+    case GemvArg::Cols:
+      return value(cols);
+    case GemvArg::Eps:
+      return value(f.norm->eps);
+    case GemvArg::Pos:
+      return f.rope_kv->pos;
+    case GemvArg::Rope: {
+      const GemvRopeKv& r = *f.rope_kv;
+      const std::uint64_t row = std::uint64_t{r.n_kv_heads} * r.head_dim;
+      return value(
+          RopeKvParams{.n_heads = r.n_heads,
+                       .n_kv_heads = r.n_kv_heads,
+                       .head_dim = r.head_dim,
+                       .style = r.style == RopeStyle::NeoX ? 0U : 1U,
+                       .max_rows = static_cast<std::uint32_t>(r.k_cache.size() / 2 / row)});
+    }
+  }
+  return value(0U);
+}
+
 }  // namespace
 
 void encode_gemv(std::span<const Kernel> kernels, Encoder& enc, std::string_view op,
@@ -73,6 +143,17 @@ void encode_gemv(std::span<const Kernel> kernels, Encoder& enc, std::string_view
                  std::uint32_t cols, const GemvFusion& f, std::string_view label) {
   require(can_gemv_fused(rows, cols, f.norm.has_value(), f.silu_mul), op, label);
   if (f.silu_mul && f.bias) throw_invalid(op, label, "a bias does not combine with silu_mul");
+  if (f.rope_kv) {
+    const GemvRopeKv& r = *f.rope_kv;
+    if (f.silu_mul) throw_invalid(op, label, "rope_kv does not combine with silu_mul");
+    require(can_rope_kv_append(r.n_heads, r.n_kv_heads, r.head_dim), op, label);
+    const std::uint64_t heads_rows = (std::uint64_t{r.n_heads} + 2ULL * r.n_kv_heads) * r.head_dim;
+    if (rows != heads_rows) {
+      throw_invalid(op, label,
+                    "with rope_kv, rows must be (n_heads + 2 n_kv_heads) * head_dim = " +
+                        std::to_string(heads_rows) + ", got " + std::to_string(rows));
+    }
+  }
   std::vector<NamedView> inputs;
   std::vector<NamedView> outputs;
   check_views(op, label, w, x, y, rows, cols, f, inputs, outputs);
@@ -96,30 +177,20 @@ void encode_gemv(std::span<const Kernel> kernels, Encoder& enc, std::string_view
   const GemvInput input = !f.norm       ? GemvInput::X
                           : f.norm->add ? GemvInput::AddNorm
                                         : GemvInput::Norm;
-  const GemvOutput output = f.silu_mul ? GemvOutput::SiluMul
-                            : f.bias   ? GemvOutput::Bias
-                                       : GemvOutput::Plain;
-  const std::size_t i = gemv_variant_index(output, rows, cols);
+  GemvOutput output = f.silu_mul ? GemvOutput::SiluMul
+                      : f.bias   ? GemvOutput::Bias
+                                 : GemvOutput::Plain;
+  if (f.rope_kv) output = f.bias ? GemvOutput::RopeKvBias : GemvOutput::RopeKv;
+  // The kernels count output rows: rope pairs for the rope outputs.
+  const std::uint32_t out_rows = f.rope_kv ? rows / 2 : rows;
+  const std::size_t i = gemv_variant_index(output, out_rows, cols);
   const GemvVariant& variant = gemv_table(output)[i];
-  const auto blocks = static_cast<std::uint32_t>(ceil_div(rows, variant.rows_per_block()));
+  const auto blocks = static_cast<std::uint32_t>(ceil_div(out_rows, variant.rows_per_block()));
   const std::uint32_t shared = input == GemvInput::X ? 0 : cols * sizeof(float);
   const Launch launch = Launch::groups(blocks, kGemvBlockThreads).shared(shared);
-  const GemvArgLayout l = gemv_arg_layout(input, output);
-  std::vector<Arg> args(l.count, value(0U));
-  args[0] = in(w);
-  args[l.x] = in(x);
-  if (f.norm) {
-    args[l.norm_w] = in(f.norm->weight);
-    args[l.eps] = value(f.norm->eps);
-    if (f.norm->add) {
-      args[l.b] = in(*f.norm->add);
-      args[l.sum] = out(*f.norm->sum);
-    }
-  }
-  if (f.bias) args[l.bias] = in(*f.bias);
-  args[l.y] = out(y);
-  args[l.rows] = value(rows);
-  args[l.cols] = value(cols);
+  std::vector<Arg> args;
+  for (const GemvArg arg : gemv_arg_order(input, output))
+    args.push_back(bind(arg, w, x, y, f, out_rows, cols));
   enc.dispatch(kernels[gemv_kernel_slot(input, output, i)], launch, args, {.label = label});
 }
 

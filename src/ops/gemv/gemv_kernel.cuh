@@ -18,8 +18,10 @@
 
 #include <cstdint>
 
+#include "ops/bf16.h"
 #include "ops/cuda_common.cuh"
 #include "ops/gemv/gemv.h"
+#include "ops/rope/rope_turn.cuh"
 
 namespace encore::ops::detail {
 
@@ -31,10 +33,16 @@ struct GemvArgs {
   const float* norm_w;
   float* sum;  ///< AddNorm: a + b, written by block 0
   const float* bias;
-  float* y;
-  std::uint32_t rows;  ///< output rows
+  float* y;            ///< y, or q (rope outputs)
+  std::uint32_t rows;  ///< output rows (pairs for the paired outputs)
   std::uint32_t cols;
   float eps;
+  // Rope outputs.
+  std::uint16_t* k_cache;
+  std::uint16_t* v_cache;
+  const float* inv_freq;
+  std::uint32_t pos;
+  RopeKvParams rope;
 };
 
 // acc + <8 bf16 of w, 8 f32 of (a, b)>, as one FMA chain.
@@ -132,6 +140,47 @@ __device__ __forceinline__ const float* gemv_input(const GemvArgs& args, float* 
   }
 }
 
+// The two weight rows of output pair `row` of a paired output.
+template <GemvOutput Out>
+__device__ __forceinline__ RopePair gemv_pair_rows(const GemvArgs& args, std::uint64_t row) {
+  if constexpr (Out == GemvOutput::SiluMul) {
+    return {static_cast<std::uint32_t>(row), static_cast<std::uint32_t>(args.rows + row), 0};
+  } else {
+    return rope_pair(static_cast<std::uint32_t>(row), args.rope.head_dim, args.rope.style);
+  }
+}
+
+// Rope output of pair `row` with weight-row totals (a, b): a q pair turned into y, a k pair
+// turned into the k cache's row pos, a v pair copied into the v cache's (as rope_kv_append).
+template <GemvOutput Out>
+__device__ __forceinline__ void gemv_store_rope(const GemvArgs& args, std::uint64_t row, float a,
+                                                float b) {
+  const RopePair pr = gemv_pair_rows<Out>(args, row);
+  if constexpr (Out == GemvOutput::RopeKvBias) {
+    a += args.bias[pr.a];
+    b += args.bias[pr.b];
+  }
+  const RopeKvParams& p = args.rope;
+  const std::uint32_t q_rows = p.n_heads * p.head_dim;
+  const std::uint32_t kv_rows = p.n_kv_heads * p.head_dim;
+  if (pr.a < q_rows) {
+    const Turned t = rope_turn(a, b, args.pos, args.inv_freq[pr.j]);
+    args.y[pr.a] = t.a;
+    args.y[pr.b] = t.b;
+    return;
+  }
+  if (args.pos >= p.max_rows) return;
+  const std::uint64_t at = std::uint64_t{args.pos} * kv_rows;
+  if (pr.a < q_rows + kv_rows) {
+    const Turned t = rope_turn(a, b, args.pos, args.inv_freq[pr.j]);
+    args.k_cache[at + pr.a - q_rows] = float_to_bf16(t.a);
+    args.k_cache[at + pr.b - q_rows] = float_to_bf16(t.b);
+  } else {
+    args.v_cache[at + pr.a - q_rows - kv_rows] = float_to_bf16(a);
+    args.v_cache[at + pr.b - q_rows - kv_rows] = float_to_bf16(b);
+  }
+}
+
 // Writes output row `row` from its weight rows' totals t[0..kRowsPerOut).
 template <GemvOutput Out>
 __device__ __forceinline__ void gemv_store(const GemvArgs& args, std::uint64_t row,
@@ -140,14 +189,16 @@ __device__ __forceinline__ void gemv_store(const GemvArgs& args, std::uint64_t r
     args.y[row] = t[0];
   } else if constexpr (Out == GemvOutput::Bias) {
     args.y[row] = t[0] + args.bias[row];
-  } else {
+  } else if constexpr (Out == GemvOutput::SiluMul) {
     args.y[row] = gemv_silu_mul(t[0], t[1]);
+  } else {
+    gemv_store_rope<Out>(args, row, t[0], t[1]);
   }
 }
 
 template <int R, int S, GemvInput In, GemvOutput Out>
 __device__ __forceinline__ void gemv_body(const GemvArgs& args) {
-  constexpr int kRowsPerOut = Out == GemvOutput::SiluMul ? 2 : 1;
+  constexpr int kRowsPerOut = gemv_paired(Out) ? 2 : 1;
   constexpr int WR = R * kRowsPerOut;  // weight rows per warp group
   constexpr int kLoads = 8;            // weight loads in flight per lane
   constexpr int kBatch = kLoads / WR > 0 ? kLoads / WR : 1;
@@ -165,9 +216,12 @@ __device__ __forceinline__ void gemv_body(const GemvArgs& args) {
 #pragma unroll
   for (int r = 0; r < R; ++r) {
     const std::uint64_t out = out0 + r < args.rows ? out0 + r : args.rows - 1;
-    wrow[r * kRowsPerOut] = reinterpret_cast<const uint4*>(args.w + out * args.cols);
-    if constexpr (kRowsPerOut == 2) {  // the up row of the pair
-      wrow[r * 2 + 1] = reinterpret_cast<const uint4*>(args.w + (args.rows + out) * args.cols);
+    if constexpr (kRowsPerOut == 2) {  // the pair's two weight rows
+      const RopePair pr = gemv_pair_rows<Out>(args, out);
+      wrow[r * 2] = reinterpret_cast<const uint4*>(args.w + std::uint64_t{pr.a} * args.cols);
+      wrow[r * 2 + 1] = reinterpret_cast<const uint4*>(args.w + std::uint64_t{pr.b} * args.cols);
+    } else {
+      wrow[r] = reinterpret_cast<const uint4*>(args.w + out * args.cols);
     }
   }
 

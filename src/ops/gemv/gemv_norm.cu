@@ -17,7 +17,7 @@ __global__ void __launch_bounds__(kGemvBlockThreads)
                    const float* __restrict__ norm_w, float* __restrict__ y, std::uint32_t rows,
                    std::uint32_t cols, float eps) {
   gemv_body<R, S, GemvInput::Norm, Out>(
-      {w, x, nullptr, norm_w, nullptr, nullptr, y, rows, cols, eps});
+      {.w = w, .x = x, .norm_w = norm_w, .y = y, .rows = rows, .cols = cols, .eps = eps});
 }
 
 template <int R, int S>
@@ -25,8 +25,14 @@ __global__ void __launch_bounds__(kGemvBlockThreads)
     gemv_norm_bias_bf16(const std::uint16_t* __restrict__ w, const float* __restrict__ x,
                         const float* __restrict__ norm_w, const float* __restrict__ bias,
                         float* __restrict__ y, std::uint32_t rows, std::uint32_t cols, float eps) {
-  gemv_body<R, S, GemvInput::Norm, GemvOutput::Bias>(
-      {w, x, nullptr, norm_w, nullptr, bias, y, rows, cols, eps});
+  gemv_body<R, S, GemvInput::Norm, GemvOutput::Bias>({.w = w,
+                                                      .x = x,
+                                                      .norm_w = norm_w,
+                                                      .bias = bias,
+                                                      .y = y,
+                                                      .rows = rows,
+                                                      .cols = cols,
+                                                      .eps = eps});
 }
 
 template <int R, int S, GemvOutput Out>
@@ -35,7 +41,15 @@ __global__ void __launch_bounds__(kGemvBlockThreads)
                        const float* __restrict__ b, const float* __restrict__ norm_w,
                        float* __restrict__ sum, float* __restrict__ y, std::uint32_t rows,
                        std::uint32_t cols, float eps) {
-  gemv_body<R, S, GemvInput::AddNorm, Out>({w, a, b, norm_w, sum, nullptr, y, rows, cols, eps});
+  gemv_body<R, S, GemvInput::AddNorm, Out>({.w = w,
+                                            .x = a,
+                                            .b = b,
+                                            .norm_w = norm_w,
+                                            .sum = sum,
+                                            .y = y,
+                                            .rows = rows,
+                                            .cols = cols,
+                                            .eps = eps});
 }
 
 template <int R, int S>
@@ -45,8 +59,16 @@ __global__ void __launch_bounds__(kGemvBlockThreads)
                             float* __restrict__ sum, const float* __restrict__ bias,
                             float* __restrict__ y, std::uint32_t rows, std::uint32_t cols,
                             float eps) {
-  gemv_body<R, S, GemvInput::AddNorm, GemvOutput::Bias>(
-      {w, a, b, norm_w, sum, bias, y, rows, cols, eps});
+  gemv_body<R, S, GemvInput::AddNorm, GemvOutput::Bias>({.w = w,
+                                                         .x = a,
+                                                         .b = b,
+                                                         .norm_w = norm_w,
+                                                         .sum = sum,
+                                                         .bias = bias,
+                                                         .y = y,
+                                                         .rows = rows,
+                                                         .cols = cols,
+                                                         .eps = eps});
 }
 
 template <int R, int S, bool kSilu = true>
@@ -65,8 +87,9 @@ const void* norm_family(GemvInput input, GemvOutput output) {
                    : reinterpret_cast<const void*>(&gemv_norm_bf16<R, S, GemvOutput::SiluMul>);
       }
       return nullptr;
+    default:
+      return nullptr;  // rope outputs: gemv_rope.cu
   }
-  return nullptr;
 }
 
 }  // namespace

@@ -7,22 +7,11 @@
 #include "ops/bf16.h"
 #include "ops/cuda_common.cuh"
 #include "ops/rope/rope.h"
+#include "ops/rope/rope_turn.cuh"
 
 namespace encore::ops::detail {
 
 namespace {
-
-struct Turned {
-  float a;
-  float b;
-};
-
-__device__ __forceinline__ Turned turn(float x0, float x1, std::uint32_t pos, float inv_freq_j) {
-  float s;
-  float c;
-  sincosf(static_cast<float>(pos) * inv_freq_j, &s, &c);
-  return {x0 * c - x1 * s, x0 * s + x1 * c};
-}
 
 __global__ void rope_f32(float* x, const float* inv_freq, std::uint32_t pos, std::uint32_t n_heads,
                          std::uint32_t head_dim, std::uint32_t style) {
@@ -31,14 +20,10 @@ __global__ void rope_f32(float* x, const float* inv_freq, std::uint32_t pos, std
   const std::uint32_t half = head_dim / 2;
   const std::uint32_t p = blockIdx.x * blockDim.x + threadIdx.x;
   if (p >= n_heads * half) return;
-  const std::uint32_t head = p / half;
-  const std::uint32_t j = p % half;
-  float* h = x + std::uint64_t{head} * head_dim;
-  float* a = style == 0 ? h + j : h + 2 * j;
-  float* b = style == 0 ? h + j + half : h + 2 * j + 1;
-  const Turned r = turn(*a, *b, pos, inv_freq[j]);
-  *a = r.a;
-  *b = r.b;
+  const RopePair pr = rope_pair(p, head_dim, style);
+  const Turned r = rope_turn(x[pr.a], x[pr.b], pos, inv_freq[pr.j]);
+  x[pr.a] = r.a;
+  x[pr.b] = r.b;
 }
 
 __global__ void rope_kv_append_bf16(float* __restrict__ q, const float* __restrict__ k,
@@ -62,19 +47,15 @@ __global__ void rope_kv_append_bf16(float* __restrict__ q, const float* __restri
     return;
   }
   const bool is_q = item < q_pairs;
-  const std::uint32_t pair = is_q ? item : item - q_pairs;
-  const std::uint32_t j = pair % half;
-  const std::uint32_t head = (pair / half) * p.head_dim;
-  const std::uint32_t a = p.style == 0 ? j : 2 * j;
-  const std::uint32_t b = p.style == 0 ? j + half : 2 * j + 1;
+  const RopePair pr = rope_pair(is_q ? item : item - q_pairs, p.head_dim, p.style);
   if (is_q) {
-    const Turned r = turn(q[head + a], q[head + b], pos, inv_freq[j]);
-    q[head + a] = r.a;
-    q[head + b] = r.b;
+    const Turned r = rope_turn(q[pr.a], q[pr.b], pos, inv_freq[pr.j]);
+    q[pr.a] = r.a;
+    q[pr.b] = r.b;
   } else if (append) {
-    const Turned r = turn(k[head + a], k[head + b], pos, inv_freq[j]);
-    k_cache[row + head + a] = float_to_bf16(r.a);
-    k_cache[row + head + b] = float_to_bf16(r.b);
+    const Turned r = rope_turn(k[pr.a], k[pr.b], pos, inv_freq[pr.j]);
+    k_cache[row + pr.a] = float_to_bf16(r.a);
+    k_cache[row + pr.b] = float_to_bf16(r.b);
   }
 }
 

@@ -16,9 +16,12 @@
 // value RopeKvParams. Launch: (n_heads + 2 n_kv_heads) * head_dim / 2 threads: one per q pair,
 // one per k pair, one per two v elements.
 
+#include <cmath>
 #include <cstdint>
 
 #include "encore/kernel.h"
+
+#include "ops/bf16.h"  // ENCORE_OPS_HOST_DEVICE
 
 namespace encore::ops::detail {
 
@@ -30,6 +33,36 @@ struct RopeKvParams {
   std::uint32_t style;     ///< 0 NeoX, 1 interleaved
   std::uint32_t max_rows;  ///< rows of each cache
 };
+
+/// The two elements rope turns together as pair `pair` (over consecutive heads of head_dim):
+/// offsets from the first head's start. NeoX: j and j + head_dim / 2 of the head; interleaved:
+/// 2j and 2j + 1.
+struct RopePair {
+  std::uint32_t a;
+  std::uint32_t b;
+  std::uint32_t j;  ///< index into inv_freq
+};
+ENCORE_OPS_HOST_DEVICE inline RopePair rope_pair(std::uint32_t pair, std::uint32_t head_dim,
+                                                 std::uint32_t style) {
+  const std::uint32_t half = head_dim / 2;
+  const std::uint32_t base = (pair / half) * head_dim;
+  const std::uint32_t j = pair % half;
+  return style == 0 ? RopePair{base + j, base + j + half, j}
+                    : RopePair{base + 2 * j, base + 2 * j + 1, j};
+}
+
+/// CPU: (x0, x1) turned by the f32 angle pos * inv_freq_j (std::cos, std::sin of the f32
+/// angle), the arithmetic of every CPU rope reference.
+struct Turned {
+  float a;
+  float b;
+};
+inline Turned rope_turn_cpu(float x0, float x1, std::uint32_t pos, float inv_freq_j) {
+  const float angle = static_cast<float>(pos) * inv_freq_j;
+  const float c = std::cos(angle);
+  const float s = std::sin(angle);
+  return {x0 * c - x1 * s, x0 * s + x1 * c};
+}
 
 /// Work items (threads) of rope_kv_append_bf16.
 inline std::uint64_t rope_kv_items(const RopeKvParams& p) {

@@ -14,26 +14,6 @@ namespace encore::ops::detail {
 
 namespace {
 
-struct Pair {
-  float a;
-  float b;
-};
-
-// Offsets of pair j's two elements within a head.
-void pair_offsets(std::uint32_t j, std::uint32_t half, std::uint32_t style, std::uint32_t* a,
-                  std::uint32_t* b) {
-  *a = style == 0 ? j : 2 * j;
-  *b = style == 0 ? j + half : 2 * j + 1;
-}
-
-// (x0, x1) turned by pos * inv_freq_j.
-Pair rotate(float x0, float x1, std::uint32_t pos, float inv_freq_j) {
-  const float angle = static_cast<float>(pos) * inv_freq_j;
-  const float c = std::cos(angle);
-  const float s = std::sin(angle);
-  return {x0 * c - x1 * s, x0 * s + x1 * c};
-}
-
 // Items [first, last) of a launch of `block` threads per block over `items`.
 bool block_items(const CpuKernelContext& ctx, std::uint64_t items, std::uint64_t* first,
                  std::uint64_t* last) {
@@ -58,14 +38,10 @@ void rope_cpu(const CpuKernelContext& ctx) {
   float* x = ctx.ptr<float>(0);
   const float* inv_freq = ctx.ptr<const float>(1);
   for (std::uint64_t p = first; p < last; ++p) {
-    const std::uint32_t j = static_cast<std::uint32_t>(p % half);
-    std::uint32_t a = 0;
-    std::uint32_t b = 0;
-    pair_offsets(j, half, style, &a, &b);
-    float* h = x + (p / half) * head_dim;
-    const Pair r = rotate(h[a], h[b], pos, inv_freq[j]);
-    h[a] = r.a;
-    h[b] = r.b;
+    const RopePair pr = rope_pair(static_cast<std::uint32_t>(p), head_dim, style);
+    const Turned r = rope_turn_cpu(x[pr.a], x[pr.b], pos, inv_freq[pr.j]);
+    x[pr.a] = r.a;
+    x[pr.b] = r.b;
   }
 }
 
@@ -105,20 +81,16 @@ void rope_kv_append_cpu(const CpuKernelContext& ctx) {
       continue;
     }
     const bool is_q = item < q_pairs;
-    const std::uint64_t pair = is_q ? item : item - q_pairs;
-    const std::uint32_t j = static_cast<std::uint32_t>(pair % half);
-    const std::uint64_t head = (pair / half) * p.head_dim;
-    std::uint32_t a = 0;
-    std::uint32_t b = 0;
-    pair_offsets(j, half, p.style, &a, &b);
+    const auto pair = static_cast<std::uint32_t>(is_q ? item : item - q_pairs);
+    const RopePair pr = rope_pair(pair, p.head_dim, p.style);
     if (is_q) {
-      const Pair r = rotate(q[head + a], q[head + b], pos, inv_freq[j]);
-      q[head + a] = r.a;
-      q[head + b] = r.b;
+      const Turned r = rope_turn_cpu(q[pr.a], q[pr.b], pos, inv_freq[pr.j]);
+      q[pr.a] = r.a;
+      q[pr.b] = r.b;
     } else if (append) {
-      const Pair r = rotate(k[head + a], k[head + b], pos, inv_freq[j]);
-      k_row[head + a] = float_to_bf16(r.a);
-      k_row[head + b] = float_to_bf16(r.b);
+      const Turned r = rope_turn_cpu(k[pr.a], k[pr.b], pos, inv_freq[pr.j]);
+      k_row[pr.a] = float_to_bf16(r.a);
+      k_row[pr.b] = float_to_bf16(r.b);
     }
   }
 }

@@ -1,10 +1,11 @@
 // gemv_fused on a CUDA device against the CPU reference (label gpu; skipped without a device):
 // the decode step's fused gemvs on the Qwen2.5-0.5B and Llama-3.2-1B shapes (norm prologue with
 // and without the residual add, bias, silu*mul output, the final norm + lm_head), every variant
-// of every family with partial last blocks, and a dependent chain replayed under programmatic
-// dependent launch. Per row, |cuda - cpu| <= 2 kGemvRelativeToAbsSum sum_k |w_k x'_k| + 1e-6
-// (x' the normalised input: the norm's f32 error adds to the gemv's); the silu output propagates
-// the gate's and the up row's bounds; sum = a + b is exact.
+// of every family with partial last blocks, the rope + kv-cache append epilogue, and a dependent
+// chain replayed under programmatic dependent launch. Per row, |cuda - cpu| <= 2
+// kGemvRelativeToAbsSum sum_k |w_k x'_k| + 1e-6 (x' the normalised input: the norm's f32 error
+// adds to the gemv's); the silu output propagates the gate's and the up row's bounds; sum = a + b
+// is exact.
 
 #include <algorithm>
 #include <cmath>
@@ -168,6 +169,73 @@ TEST(CudaGemvFusedOps, EveryVariantOfEveryFamilyMatchesTheCpu) {
   for (const auto& [rows, cols] : {std::pair{2049U, 16U}, {513U, 1024U}, {131U, 2048U}, {1U, 8U}}) {
     for (const bool norm : {false, true})
       expect_case_matches(gpu, {rows, cols, norm, norm, false, true});
+  }
+}
+
+// The rope + kv-cache append epilogue of the q|k|v gemv on the Qwen2.5-0.5B and Llama-3.2-1B
+// shapes (norm prologue with the add; Qwen with its bias) and a small interleaved one: q within
+// gemv + rope rounding of the CPU, cache rows within one bf16 step, positions a slot.
+TEST(CudaGemvFusedOps, RopeKvEpilogueMatchesTheCpu) {
+  ENCORE_OPEN_CUDA_OR_SKIP(gpu);
+  struct Shape {
+    std::uint32_t heads, kv_heads, head_dim, cols;
+    bool bias;
+    ops::RopeStyle style;
+  };
+  for (const Shape s : {Shape{14, 2, 64, 896, true, ops::RopeStyle::NeoX},
+                        Shape{32, 8, 64, 2048, false, ops::RopeStyle::NeoX},
+                        Shape{4, 2, 16, 1024, true, ops::RopeStyle::Interleaved}}) {
+    const std::uint32_t q_rows = s.heads * s.head_dim;
+    const std::uint32_t kv_rows = s.kv_heads * s.head_dim;
+    const std::uint32_t rows = q_rows + 2 * kv_rows;
+    const std::vector<std::uint16_t> w =
+        random_bf16(std::size_t{rows} * s.cols, rows, std::sqrt(3.0F / s.cols));
+    const std::vector<float> x = random_floats(s.cols, 1, -2.0F, 2.0F);
+    const std::vector<float> add = random_floats(s.cols, 2);
+    const std::vector<float> norm_w = random_floats(s.cols, 3, 0.5F, 1.5F);
+    const std::vector<float> bias = random_floats(rows, 4, -0.5F, 0.5F);
+    std::vector<float> inv(s.head_dim / 2);
+    for (std::uint32_t j = 0; j < inv.size(); ++j) inv[j] = std::pow(1e6F, -2.0F * j / s.head_dim);
+    EXPECT_TRUE(testing::cuda_matches_cpu(gpu, [&](Device& dev) {
+      ops::OpEncoder ops(dev);
+      Buffer wb = upload(dev, w);
+      Buffer xb = upload(dev, x);
+      Buffer ab = upload(dev, add);
+      Buffer nb = upload(dev, norm_w);
+      Buffer bb = upload(dev, bias);
+      Buffer fb = upload(dev, inv);
+      Buffer sum = dev.alloc(std::uint64_t{s.cols} * 4);
+      Buffer q = dev.alloc(std::uint64_t{q_rows} * 4);
+      Buffer kc = dev.alloc(std::uint64_t{kv_rows} * 16 * 2);
+      Buffer vc = dev.alloc(std::uint64_t{kv_rows} * 16 * 2);
+      GemvFusion f{.norm = GemvNorm{.weight = nb, .eps = kEps, .add = ab.view(), .sum = sum.view()},
+                   .rope_kv = ops::GemvRopeKv{.inv_freq = fb,
+                                              .k_cache = kc,
+                                              .v_cache = vc,
+                                              .n_heads = s.heads,
+                                              .n_kv_heads = s.kv_heads,
+                                              .head_dim = s.head_dim,
+                                              .pos = slot<std::uint32_t>("pos", 0),
+                                              .style = s.style}};
+      if (s.bias) f.bias = bb.view();
+      Encoder enc = dev.encoder();
+      ops.gemv_fused(enc, wb, xb, q, rows, s.cols, f);
+      Recording rec = enc.finish();
+      std::vector<testing::NamedOutput> outputs;
+      for (const std::uint32_t pos : {0U, 7U, 15U, 16U, 3000U}) {
+        rec.set("pos", pos);
+        dev.submit(rec).wait();
+        outputs.push_back({"q at pos " + std::to_string(pos), q.download<float>(), {1e-4, 1e-3}});
+      }
+      const auto widen = [](const std::vector<std::uint16_t>& bits) {
+        std::vector<float> out;
+        for (const std::uint16_t b : bits) out.push_back(testing::bf16_value(b));
+        return out;
+      };
+      outputs.push_back({"k_cache", widen(kc.download<std::uint16_t>()), {1e-4, 1.0 / 128}});
+      outputs.push_back({"v_cache", widen(vc.download<std::uint16_t>()), {1e-4, 1.0 / 128}});
+      return outputs;
+    }));
   }
 }
 
