@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdint>
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -47,6 +48,14 @@ std::vector<GemvShape> issue_gemv_shapes() {
   };
 }
 
+std::vector<GemvShape> decode_gemv_shapes() {
+  std::vector<GemvShape> shapes = issue_gemv_shapes();
+  shapes.push_back({"llama-1b qkv", 3072, 2048, false});
+  shapes.push_back({"qwen-0.5b q/o", 896, 896, false});
+  shapes.push_back({"qwen-0.5b qkv", 1152, 896, false});
+  return shapes;
+}
+
 GemvPlan plan_gemv(const GemvShape& shape, std::uint64_t rotation_bytes, std::uint32_t min_calls) {
   const auto bytes = static_cast<std::uint64_t>(gemv_bytes(shape));
   const auto copies =
@@ -55,9 +64,13 @@ GemvPlan plan_gemv(const GemvShape& shape, std::uint64_t rotation_bytes, std::ui
   return {copies, calls};
 }
 
-GemvTiming time_encore_gemv(Device& device, const GemvShape& shape, const GemvPlan& plan,
-                            int replays) {
-  const ops::OpEncoder ops(device);
+namespace {
+
+// Times `plan.calls` calls that `encode_call(enc, w, x, y)` records, on rotating weight copies,
+// as one recording replayed `replays` times; the median device time per call.
+template <typename EncodeCall>
+double time_recorded_calls(Device& device, const GemvShape& shape, const GemvPlan& plan,
+                           int replays, const EncodeCall& encode_call) {
   const std::uint64_t bytes = static_cast<std::uint64_t>(gemv_bytes(shape));
   const std::vector<unsigned char> fill(bytes, kWeightByte);
   std::vector<Buffer> weights;
@@ -68,9 +81,7 @@ GemvTiming time_encore_gemv(Device& device, const GemvShape& shape, const GemvPl
   Buffer x = device.alloc(std::uint64_t{shape.cols} * 4, "x");
   Buffer y = device.alloc(std::uint64_t{shape.rows} * 4, "y");
   Encoder enc = device.encoder({.ordering = Ordering::Serial, .label = "gemv"});
-  for (std::uint32_t i = 0; i < plan.calls; ++i) {
-    ops.gemv(enc, weights[i % plan.copies], x, y, shape.rows, shape.cols);
-  }
+  for (std::uint32_t i = 0; i < plan.calls; ++i) encode_call(enc, weights[i % plan.copies], x, y);
   const Recording rec = enc.finish();
   for (int i = 0; i < 2; ++i) device.submit(rec).wait();  // instantiate, warm clocks
   std::vector<double> us;
@@ -79,7 +90,39 @@ GemvTiming time_encore_gemv(Device& device, const GemvShape& shape, const GemvPl
     s.wait();
     us.push_back(std::chrono::duration<double, std::micro>(s.time()).count() / plan.calls);
   }
-  return {"encore", ops::gemv_kernel_for(shape.rows, shape.cols), median(us)};
+  return median(us);
+}
+
+}  // namespace
+
+GemvTiming time_encore_gemv(Device& device, const GemvShape& shape, const GemvPlan& plan,
+                            int replays) {
+  const ops::OpEncoder ops(device);
+  const double us = time_recorded_calls(
+      device, shape, plan, replays, [&](Encoder& enc, Buffer& w, Buffer& x, Buffer& y) {
+        ops.gemv(enc, w, x, y, shape.rows, shape.cols);
+      });
+  return {"encore", ops::gemv_kernel_for(shape.rows, shape.cols), us};
+}
+
+GemvTiming time_gemv_variant(Device& device, const GemvShape& shape, const GemvPlan& plan,
+                             int replays, const ops::KernelVariant& variant) {
+  unsigned rows_per_group = 0;
+  unsigned warps_per_group = 0;
+  if (std::sscanf(variant.variant.c_str(), "r%us%u", &rows_per_group, &warps_per_group) != 2 ||
+      rows_per_group == 0 || warps_per_group == 0 || warps_per_group > 8) {
+    throw Error(ErrorCode::InvalidArgument, "gemv variant '" + variant.variant +
+                                                "' is not named r<rows>s<warps>");
+  }
+  const std::uint32_t rows_per_block = 8 / warps_per_group * rows_per_group;  // 8 warps a block
+  const std::uint32_t blocks = (shape.rows + rows_per_block - 1) / rows_per_block;
+  const Kernel kernel = device.kernel(variant.kernel);
+  const double us = time_recorded_calls(
+      device, shape, plan, replays, [&](Encoder& enc, Buffer& w, Buffer& x, Buffer& y) {
+        enc.dispatch(kernel, Launch::groups(blocks, 256),
+                     {in(w), in(x), out(y), value(shape.rows), value(shape.cols)});
+      });
+  return {"encore", variant.kernel, us};
 }
 
 GemvTiming time_cublas_gemv(const GemvShape& shape, const GemvPlan& plan, int replays) {

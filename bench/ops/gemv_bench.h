@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "encore/device.h"
+#include "encore/ops.h"
 
 namespace encore::bench {
 
@@ -24,6 +25,8 @@ struct GemvShape {
 
 /// The shapes named in the issue.
 std::vector<GemvShape> issue_gemv_shapes();
+/// The issue's shapes and the other matrices of the decode steps (Llama qkv, Qwen q/o and qkv).
+std::vector<GemvShape> decode_gemv_shapes();
 
 struct GemvPlan {
   std::uint32_t copies;  ///< weight copies in rotation
@@ -44,6 +47,11 @@ struct GemvTiming {
 /// Submission::time() per replay, divided by the calls.
 GemvTiming time_encore_gemv(Device& device, const GemvShape& shape, const GemvPlan& plan,
                             int replays);
+
+/// One plain-gemv variant forced (whatever the variant table would pick for the shape), timed
+/// as time_encore_gemv times the selected one: for tuning the table.
+GemvTiming time_gemv_variant(Device& device, const GemvShape& shape, const GemvPlan& plan,
+                             int replays, const ops::KernelVariant& variant);
 
 /// cuBLAS on the same shape, rotation and number of calls, captured into a CUDA graph; the
 /// median of event-timed graph launches, divided by the calls.

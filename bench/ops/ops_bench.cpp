@@ -101,7 +101,8 @@ void print(const std::string& card, bool pdl, double read_gbs, const std::vector
 }
 
 void write_json(const std::string& path, const std::string& card, bool pdl, double read_gbs,
-                const std::vector<Row>& rows, const std::vector<Target>& goals) {
+                const std::vector<Row>& rows, const std::vector<Target>& goals,
+                const nlohmann::json& sweep) {
   nlohmann::json j;
   j["revision"] = ENCORE_GIT_REVISION;
   j["device"] = card;
@@ -127,6 +128,7 @@ void write_json(const std::string& path, const std::string& card, bool pdl, doub
   for (const Target& t : goals) {
     j["targets"].push_back({{"target", t.what}, {"value", t.value}, {"met", t.met}});
   }
+  if (!sweep.empty()) j["variant_sweep"] = sweep;
   std::ofstream(path) << j.dump(2) << "\n";
 }
 
@@ -153,6 +155,9 @@ int main(int argc, char** argv) {
   app.add_option("--bandwidth-gib", bandwidth_gib, "size of the read-bandwidth buffer")
       ->check(CLI::Range(0.25, 64.0));
   app.add_option("--shape", only, "only shapes whose name or rowsxcols contains this");
+  bool variants = false;
+  app.add_flag("--variants", variants,
+               "also time every plain-gemv variant on every decode-step shape (table tuning)");
   CLI11_PARSE(app, argc, argv);
   try {
     DeviceOptions options = options_from_env();
@@ -162,13 +167,16 @@ int main(int argc, char** argv) {
         measure_read_bandwidth_gbs(static_cast<std::uint64_t>(bandwidth_gib * (1ULL << 30)), 10);
     const auto rotation = static_cast<std::uint64_t>(rotation_l2 * l2_cache_bytes());
     std::vector<Row> rows;
-    for (const GemvShape& shape : issue_gemv_shapes()) {
+    const auto wanted = [&](const GemvShape& shape) {
       const std::string dims = std::to_string(shape.rows) + "x" + std::to_string(shape.cols);
-      bool wanted = only.empty();
+      bool yes = only.empty();
       for (const std::string& o : only) {
-        wanted = wanted || shape.name.find(o) != std::string::npos || dims == o;
+        yes = yes || shape.name.find(o) != std::string::npos || dims == o;
       }
-      if (!wanted) continue;
+      return yes;
+    };
+    for (const GemvShape& shape : issue_gemv_shapes()) {
+      if (!wanted(shape)) continue;
       Row r{shape, plan_gemv(shape, rotation, min_calls), {}, {}};
       r.encore = time_encore_gemv(dev, shape, r.plan, replays);
       r.cublas = time_cublas_gemv(shape, r.plan, replays);
@@ -179,8 +187,33 @@ int main(int argc, char** argv) {
     const std::string card = device_line(options.cuda_ordinal);
     const std::vector<Target> goals = targets(rows, read_gbs);
     print(card, options.programmatic_launch, read_gbs, rows, goals);
+    nlohmann::json sweep = nlohmann::json::array();
+    if (variants) {
+      std::printf("\nevery plain-gemv variant (* = the table's choice), %% of %.0f GB/s\n",
+                  read_gbs);
+      for (const GemvShape& shape : decode_gemv_shapes()) {
+        if (!wanted(shape)) continue;
+        const GemvPlan plan = plan_gemv(shape, rotation, min_calls);
+        const std::string chosen = ops::gemv_kernel_for(shape.rows, shape.cols);
+        std::printf("%-20s %6ux%-6u", shape.name.c_str(), shape.rows, shape.cols);
+        for (const ops::KernelVariant& v : ops::gemv_variant_table()) {
+          const GemvTiming t = time_gemv_variant(dev, shape, plan, replays, v);
+          const double gbs = gemv_bytes(shape) / (t.us_per_call * 1e3);
+          std::printf("  %s%s %7.2f us %3.0f%%", v.kernel == chosen ? "*" : " ",
+                      v.variant.c_str(), t.us_per_call, 100.0 * gbs / read_gbs);
+          sweep.push_back({{"shape", shape.name},
+                           {"rows", shape.rows},
+                           {"cols", shape.cols},
+                           {"variant", v.variant},
+                           {"chosen", v.kernel == chosen},
+                           {"us_per_call", t.us_per_call},
+                           {"gbs", gbs}});
+        }
+        std::printf("\n");
+      }
+    }
     if (!json_path.empty()) {
-      write_json(json_path, card, options.programmatic_launch, read_gbs, rows, goals);
+      write_json(json_path, card, options.programmatic_launch, read_gbs, rows, goals, sweep);
     }
     return 0;
   } catch (const Error& e) {

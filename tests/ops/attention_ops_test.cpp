@@ -158,7 +158,8 @@ TEST(AttentionPlan, ActiveSplitsFollowTheKvLength) {
     }
     EXPECT_EQ(ops::detail::attention_split_plan(p, 0).active, 1U);
   }
-  // Decode shapes: Qwen2.5-0.5B at 512 positions uses 16 splits of 32 rows, not 128 of 4.
+  // Decode shapes: Qwen2.5-0.5B at 512 positions uses 8 splits of 64 rows (one batch of loads
+  // each), not 128 of 4; head_dim 128 takes 32-row batches.
   const ops::detail::AttentionPlan qwen = ops::detail::attention_plan({14, 2, 64, 8192});
   EXPECT_EQ(qwen.n_splits, 128U);
   EXPECT_EQ(ops::detail::attention_split_plan({.n_heads = 14,
@@ -170,7 +171,8 @@ TEST(AttentionPlan, ActiveSplitsFollowTheKvLength) {
                                                .min_rows = qwen.min_rows},
                                               512)
                 .active,
-            16U);
+            8U);
+  EXPECT_EQ(ops::detail::attention_plan({32, 8, 128, 8192}).min_rows, 32U);
 }
 
 // Stale partial results of splits that kv_len leaves inactive are never read by the merge, and

@@ -20,8 +20,8 @@ namespace detail {
 namespace {
 
 // Splits enough for about 256 blocks over the kv heads (two waves of 132 SMs) at the longest
-// context, each of at least kAttentionMinRowsPerSplit rows (so capacity >= min_rows), doubled
-// while the chunk's scores do not fit the shared-memory budget.
+// context, each of at least attention_batch_rows(head_dim) rows (so capacity >= min_rows),
+// doubled while the chunk's scores do not fit the shared-memory budget.
 constexpr std::uint32_t kTargetBlocks = 256;
 constexpr std::uint32_t kMaxSplits = 65535;  // grid.y
 
@@ -30,22 +30,22 @@ std::uint64_t shared_floats(const AttentionShape& shape, std::uint32_t splits,
   const std::uint64_t group = shape.n_heads / shape.n_kv_heads;
   const std::uint64_t scores = group * capacity;
   const std::uint64_t reduction = (kAttentionThreads / 32) * group * shape.head_dim;
-  const std::uint64_t merge_weights = group * splits;
-  return std::max({scores, reduction, merge_weights});
+  const std::uint64_t merge_m_l = 2 * group * splits;  // (m, then the weight) and l per split
+  return std::max({scores, reduction, merge_m_l});
 }
 
 }  // namespace
 
 AttentionPlan attention_plan(const AttentionShape& shape) {
-  const std::uint64_t by_rows =
-      std::max<std::uint64_t>(shape.max_ctx / kAttentionMinRowsPerSplit, 1);
+  const std::uint32_t min_rows = attention_batch_rows(shape.head_dim);
+  const std::uint64_t by_rows = std::max<std::uint64_t>(shape.max_ctx / min_rows, 1);
   std::uint32_t splits =
       static_cast<std::uint32_t>(std::min(by_rows, ceil_div(kTargetBlocks, shape.n_kv_heads)));
   for (;;) {
     const auto capacity = static_cast<std::uint32_t>(ceil_div(shape.max_ctx, splits));
     const std::uint64_t bytes = shared_floats(shape, splits, capacity) * sizeof(float);
     if (bytes <= kAttentionSharedLimit) {
-      return {splits, capacity, std::min(kAttentionMinRowsPerSplit, capacity),
+      return {splits, capacity, std::min(min_rows, capacity),
               static_cast<std::uint32_t>(bytes)};
     }
     if (splits >= kMaxSplits || splits >= shape.max_ctx) return {};

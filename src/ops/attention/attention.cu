@@ -2,20 +2,21 @@
 //
 // 128 threads per block: a K or V row of head_dim bf16 is read by head_dim / 8 lanes, 16 bytes
 // each, so a warp reads 2 (hd128) or 4 (hd64) rows per load and the block 8 or 16 rows per
-// pass; kUnroll passes are loaded before any is used, so a split of up to 64 (hd64) or 32
-// (hd128) rows costs one round trip to memory per phase. Loop trip counts are uniform across the
+// pass; kAttentionLoadPasses passes are loaded before any is used, so a split of up to 64 (hd64)
+// or 32 (hd128) rows (attention_batch_rows) costs one round trip to memory per phase. Loop trip counts are uniform across the
 // block (rows past the chunk load zeros), because the reductions use full-warp shuffles.
 // Shared memory (dynamic): the chunk's scores [group][capacity], turned into exp(score - m) in
-// place, then reused for the cross-warp sum of the accumulators, then for the merge weights.
+// place, then reused for the cross-warp sum of the accumulators, then for the merge's (m, l)
+// pairs ([group][active] each; m becomes the weight e^(m - M) in place).
 //
 // Memory ordering of the merge: every thread fences its scratch writes before the block takes
 // its ticket; the block that takes the last ticket fences again and reads the other splits'
 // results through L2 (ld.global.cg), never through a possibly stale L1 line.
 //
 // PDL: inactive blocks exit before touching memory (split 0 is always active and waits, so the
-// grid never completes before its predecessor); active blocks wait before reading q or the cache
-// and trigger dependents right after (the dependent, the o gemv, then loads its weights while
-// this kernel runs).
+// grid never completes before its predecessor); active blocks prefetch their K and V rows into L2,
+// wait before reading q or the cache, and trigger dependents right after (the dependent, the o
+// gemv, then loads its weights while this kernel runs).
 
 #include <cstdint>
 
@@ -29,8 +30,7 @@ namespace {
 constexpr int kMaxGroup = static_cast<int>(kAttentionMaxGroup);
 constexpr int kThreads = static_cast<int>(kAttentionThreads);
 constexpr int kWarps = kThreads / 32;
-constexpr int kUnroll = 4;       // passes of rows loaded together
-constexpr int kMergeUnroll = 8;  // splits loaded together per output element in the merge
+constexpr int kUnroll = static_cast<int>(kAttentionLoadPasses);
 
 __device__ __forceinline__ float negative_infinity() { return -__int_as_float(0x7F800000); }
 
@@ -46,59 +46,101 @@ __device__ __forceinline__ void widen8(uint4 v, float (&out)[8]) {
 }
 
 // Merges the `active` splits of kv head g's q heads from scratch into out (the last block).
+// m_l: shared space for 2 * group * active floats. Three steps, each one round trip at most:
+// every (m, l) of the group at once into shared memory; per q head (one warp each) the max M
+// over splits with rows, the weights e^(m_s - M) (in place of m) and den = sum_s w_s l_s; then
+// each thread's output elements, kSplitsInFlight splits' partial sums loaded per round.
 template <int D>
 __device__ void merge_splits(const float* scratch, float* group_out, const AttentionParams& p,
                              const AttentionScratchLayout& layout, std::uint64_t head0, int group,
-                             std::uint32_t active, float* weights, float* head_den) {
-  const unsigned tid = threadIdx.x;
-  const unsigned lane = tid & 31U;
-  const unsigned warp = tid >> 5;
-  const float* m_all = scratch + layout.m;
-  const float* l_all = scratch + layout.l;
-  // Per q head (one warp each): M = max m_s over splits with rows, w_s = e^(m_s - M), and
-  // den = sum_s w_s l_s; every lane loads its own splits' (m, l).
-  for (int h = static_cast<int>(warp); h < group; h += kWarps) {
-    const std::uint64_t head = head0 + h;
+                             std::uint32_t active, float* m_l, float* head_den) {
+  constexpr int kPairLoads = 4;                           // (m, l) pairs per thread per round
+  constexpr int kElems = kMaxGroup * D / kThreads;        // output elements per thread: 4 or 8
+  constexpr int kSplitsInFlight = 64 / kElems;            // 16 (hd64) or 8 (hd128)
+  const int tid = static_cast<int>(threadIdx.x);
+  const unsigned lane = threadIdx.x & 31U;
+  const int warp = tid >> 5;
+  const int n = static_cast<int>(active);
+  const int pairs = group * n;
+  float* w_all = m_l;          // [group][active]: m, then the weight
+  float* l_all = m_l + pairs;  // [group][active]
+  for (int base = 0; base < pairs; base += kThreads * kPairLoads) {
+    float m[kPairLoads];
+    float l[kPairLoads];
+#pragma unroll
+    for (int u = 0; u < kPairLoads; ++u) {
+      const int i = base + u * kThreads + tid;
+      m[u] = 0.0F;
+      l[u] = 0.0F;
+      if (i < pairs) {
+        const int h = i / n;
+        const std::uint64_t at = std::uint64_t(i - h * n) * p.n_heads + head0 + h;
+        m[u] = __ldcg(scratch + layout.m + at);
+        l[u] = __ldcg(scratch + layout.l + at);
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kPairLoads; ++u) {
+      const int i = base + u * kThreads + tid;
+      if (i < pairs) {
+        w_all[i] = m[u];
+        l_all[i] = l[u];
+      }
+    }
+  }
+  __syncthreads();
+  for (int h = warp; h < group; h += kWarps) {
+    float* w = w_all + h * n;
+    const float* l = l_all + h * n;
     float big_m = negative_infinity();
-    for (std::uint32_t j = lane; j < active; j += 32) {
-      const std::uint64_t at = std::uint64_t{j} * p.n_heads + head;
-      if (__ldcg(l_all + at) > 0.0F) big_m = fmaxf(big_m, __ldcg(m_all + at));
+    for (int j = static_cast<int>(lane); j < n; j += 32) {
+      if (l[j] > 0.0F) big_m = fmaxf(big_m, w[j]);
     }
     big_m = warp_max(big_m);
     float den = 0.0F;
-    for (std::uint32_t j = lane; j < active; j += 32) {
-      const std::uint64_t at = std::uint64_t{j} * p.n_heads + head;
-      const float l = __ldcg(l_all + at);
-      const float w = l > 0.0F ? expf(__ldcg(m_all + at) - big_m) : 0.0F;
-      weights[h * active + j] = w;
-      den = fmaf(w, l, den);
+    for (int j = static_cast<int>(lane); j < n; j += 32) {
+      const float weight = l[j] > 0.0F ? expf(w[j] - big_m) : 0.0F;
+      w[j] = weight;
+      den = fmaf(weight, l[j], den);
     }
     den = warp_sum(den);
     if (lane == 0) head_den[h] = den;
   }
   __syncthreads();
-  // Each output element: kMergeUnroll independent loads and FMA chains per round.
+  const int elems = group * D;
   const std::uint64_t split_stride = std::uint64_t{p.n_heads} * D;
-  for (int at = static_cast<int>(tid); at < group * D; at += kThreads) {
-    const int h = at / D;
-    const float* w = weights + h * active;
-    const float* acc = scratch + head0 * D + at;
-    float sum[kMergeUnroll];
+  const float* acc = scratch + head0 * D;
+  float num[kElems];
 #pragma unroll
-    for (int u = 0; u < kMergeUnroll; ++u) sum[u] = 0.0F;
-    std::uint32_t j = 0;
-    for (; j + kMergeUnroll <= active; j += kMergeUnroll) {
+  for (int k = 0; k < kElems; ++k) num[k] = 0.0F;
+  for (int j0 = 0; j0 < n; j0 += kSplitsInFlight) {
+    float v[kSplitsInFlight][kElems];
 #pragma unroll
-      for (int u = 0; u < kMergeUnroll; ++u) {
-        sum[u] = fmaf(w[j + u], __ldcg(acc + (j + u) * split_stride), sum[u]);
+    for (int u = 0; u < kSplitsInFlight; ++u) {
+#pragma unroll
+      for (int k = 0; k < kElems; ++k) {
+        const int at = tid + k * kThreads;
+        const int j = j0 + u;
+        v[u][k] = at < elems && j < n ? __ldcg(acc + std::uint64_t(j) * split_stride + at) : 0.0F;
       }
     }
-    for (; j < active; ++j) sum[0] = fmaf(w[j], __ldcg(acc + j * split_stride), sum[0]);
-    float num = 0.0F;
 #pragma unroll
-    for (int u = 0; u < kMergeUnroll; ++u) num += sum[u];
-    const float den = head_den[h];
-    group_out[at] = den > 0.0F ? num / den : 0.0F;
+    for (int u = 0; u < kSplitsInFlight; ++u) {
+#pragma unroll
+      for (int k = 0; k < kElems; ++k) {
+        const int at = tid + k * kThreads;
+        const int j = j0 + u;
+        if (at < elems && j < n) num[k] = fmaf(w_all[(at / D) * n + j], v[u][k], num[k]);
+      }
+    }
+  }
+#pragma unroll
+  for (int k = 0; k < kElems; ++k) {
+    const int at = tid + k * kThreads;
+    if (at < elems) {
+      const float den = head_den[at / D];
+      group_out[at] = den > 0.0F ? num[k] / den : 0.0F;
+    }
   }
 }
 
@@ -121,13 +163,27 @@ __global__ void __launch_bounds__(kThreads)
   if (kv_len > p.max_ctx) kv_len = p.max_ctx;
   const AttentionSplits splits = attention_split_plan(p, kv_len);
   if (s >= splits.active) return;  // inactive: no memory touched
+  const unsigned tid = threadIdx.x;
+  const std::uint32_t begin = s * splits.chunk;
+  const std::uint32_t len = min(kv_len, begin + splits.chunk) - begin;
+  const std::uint32_t row_stride = p.n_kv_heads * D;  // elements between positions
+  {
+    // One 128-byte line per prefetch; a row is D * 2 bytes (one or two lines).
+    constexpr std::uint32_t kLinesPerRow = D * 2 / 128;
+    const std::uint64_t first = std::uint64_t{begin} * row_stride + g * D;
+    for (std::uint32_t i = tid; i < len * kLinesPerRow; i += kThreads) {
+      const std::uint64_t at = first + std::uint64_t{i / kLinesPerRow} * row_stride +
+                               (i % kLinesPerRow) * 64;
+      prefetch_l2(k_cache + at);
+      prefetch_l2(v_cache + at);
+    }
+  }
   pdl_wait();
   pdl_launch_dependents();
 
   const int group = static_cast<int>(p.n_heads / p.n_kv_heads);
   const std::uint64_t head0 = std::uint64_t{g} * group;
   float* group_out = out + head0 * D;
-  const unsigned tid = threadIdx.x;
   if (kv_len == 0) {
     for (int at = static_cast<int>(tid); at < group * D; at += kThreads) group_out[at] = 0.0F;
     return;
@@ -136,9 +192,6 @@ __global__ void __launch_bounds__(kThreads)
   const unsigned warp = tid >> 5;
   const int slot = static_cast<int>(tid) / kLanesPerRow;
   const int sub = static_cast<int>(tid) % kLanesPerRow;  // dims [sub * 8, sub * 8 + 8)
-  const std::uint32_t begin = s * splits.chunk;
-  const std::uint32_t len = min(kv_len, begin + splits.chunk) - begin;
-  const std::uint32_t row_stride = p.n_kv_heads * D;  // elements between positions
   const std::uint16_t* k_base = k_cache + std::uint64_t{begin} * row_stride + g * D + sub * 8;
   const std::uint16_t* v_base = v_cache + std::uint64_t{begin} * row_stride + g * D + sub * 8;
 
@@ -161,7 +214,7 @@ __global__ void __launch_bounds__(kThreads)
     }
   }
 
-  // Phase 1: scores[h][t] = (q_h * scale) . k_t; the V rows are asked of L2 on the way.
+  // Phase 1: scores[h][t] = (q_h * scale) . k_t.
   for (std::uint32_t base = 0; base < len; base += kBatchRows) {
     uint4 kraw[kUnroll];
 #pragma unroll
@@ -169,7 +222,6 @@ __global__ void __launch_bounds__(kThreads)
       const std::uint32_t t = base + u * kRowSlots + slot;
       kraw[u] =
           t < len ? load_stream_16(k_base + std::uint64_t{t} * row_stride) : make_uint4(0, 0, 0, 0);
-      if (t < len && sub % 8 == 0) prefetch_l2(v_base + std::uint64_t{t} * row_stride);
     }
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {

@@ -10,13 +10,17 @@
 //   - one active split: the block writes out = acc / l itself;
 //   - several: it writes (acc, m, l) per q head to scratch and takes a ticket of kv head g (an
 //     atomic counter in the scratch, after a memory fence); the block that takes the last
-//     ticket merges the active splits, out = sum_s e^(m_s - M) acc_s / sum_s e^(m_s - M) l_s,
-//     with every (m, l) and every output element loaded in parallel, and sets the ticket back
-//     to zero so the next dispatch (or replay) starts from zero.
+//     ticket merges the active splits, out = sum_s e^(m_s - M) acc_s / sum_s e^(m_s - M) l_s
+//     (every (m, l) of the group in one round of loads, then each thread's output elements
+//     with the loads of 8 or 16 splits in flight), and sets the ticket back to zero so the next
+//     dispatch (or replay) starts from zero.
+//  Before its PDL wait a block asks L2 for its chunk's K and V rows: a prefetch moves no data
+//  into the kernel, and L2 is the point of coherence, so a row the predecessor is still writing
+//  is read correctly after the wait, and the loads after the wait hit L2.
 //
 // The launch shape depends on the AttentionShape only (n_splits is fixed at encode time), so one
 // recording serves every kv_len. How many splits are *active* follows kv_len: about one per
-// kMinRowsPerSplit rows, at most n_splits, every active split non-empty (attention_split_plan);
+// attention_batch_rows(head_dim) rows, at most n_splits, every active split non-empty (attention_split_plan);
 // inactive blocks exit before touching memory, and the merge reads active splits only.
 // kv_len is clamped to max_ctx; kv_len = 0 writes zeros.
 //
@@ -39,9 +43,16 @@ inline constexpr std::uint32_t kAttentionThreads = 128;
 inline constexpr std::uint32_t kAttentionMaxGroup = 8;
 /// Shared memory the kernel may use (scores, the cross-warp reduction, the merge weights).
 inline constexpr std::uint32_t kAttentionSharedLimit = 32 * 1024;
-/// Rows a split takes at least before another split becomes active (fewer blocks, each with
-/// enough rows to keep its loads in flight, and a merge over fewer partial results).
-inline constexpr std::uint32_t kAttentionMinRowsPerSplit = 32;
+/// Passes of rows a block loads before using any (each pass: every thread one 16-byte vector).
+inline constexpr std::uint32_t kAttentionLoadPasses = 4;
+
+/// Rows a split takes at least before another split becomes active: the rows one batch of loads
+/// covers (64 for head_dim 64, 32 for 128). A split is then one round trip to memory per phase,
+/// and no split is shorter than its loads could be, which keeps the merge over few partial
+/// results (Qwen2.5-0.5B at 512 positions: 8 splits of 64 rows per kv head).
+ENCORE_OPS_HOST_DEVICE constexpr std::uint32_t attention_batch_rows(std::uint32_t head_dim) {
+  return kAttentionThreads / (head_dim / 8) * kAttentionLoadPasses;
+}
 
 /// The value parameter of the kernel (trivially copyable; 32 bytes).
 struct AttentionParams {
