@@ -73,7 +73,11 @@ endif()
 # Link-time optimisation for Release: the encoder's hot path crosses several translation units
 # (encoder -> command builder -> validation -> hazard tracker); measured 25% less host time per
 # dispatch on the decode-like benchmark. Objects stay fat (machine code beside the LTO bytecode),
-# so a project that links the installed static libraries without LTO still links.
+# so a project that links the installed static libraries without LTO still links -- provided
+# each archive is on its link line once: GNU ld, reading a fat archive a second time (as CMake
+# lists libencore and libencore_ops, which depend on each other), loads its members again and
+# reports every symbol twice. Within this build every executable links with LTO, and CI tests
+# the release-nolto preset, which links nothing with LTO.
 if(ENCORE_ENABLE_LTO AND NOT ENCORE_SANITIZER_LIST)
   include(CheckIPOSupported)
   check_ipo_supported(RESULT _encore_ipo LANGUAGES CXX OUTPUT _encore_ipo_output)
@@ -89,22 +93,6 @@ if(ENCORE_ENABLE_LTO AND NOT ENCORE_SANITIZER_LIST)
   unset(_encore_ipo)
   unset(_encore_ipo_output)
 endif()
-
-# encore_no_lto(TARGET...): link these targets without LTO (tests, walkthroughs: nothing they
-# measure depends on it, and an LTO link of a large executable costs minutes). The library's
-# objects are fat, so such a target links their optimised machine code. Both properties are
-# set: CMAKE_INTERPROCEDURAL_OPTIMIZATION_RELEASE initialises the per-config one, which takes
-# precedence over the plain one. GCC's linker plugin still runs LTO over fat objects unless
-# the link says -fno-lto (measured: 18 s against 0.3 s for one test executable).
-function(encore_no_lto)
-  set_target_properties(${ARGN} PROPERTIES INTERPROCEDURAL_OPTIMIZATION OFF
-                                           INTERPROCEDURAL_OPTIMIZATION_RELEASE OFF)
-  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
-    foreach(target IN LISTS ARGN)
-      target_link_options(${target} PRIVATE "$<$<LINK_LANGUAGE:CXX>:-fno-lto>")
-    endforeach()
-  endif()
-endfunction()
 
 unset(_encore_warnings)
 unset(_encore_sanitizers)
