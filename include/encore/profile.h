@@ -86,8 +86,19 @@ struct DispatchRecord {
   std::uint32_t lane = 0;
   std::int64_t start_ns = 0;
   std::int64_t end_ns = 0;
+  /// When the dispatches it waited for had all ended (the latest of their end_ns), or its own
+  /// start_ns when it waited for none or its submission's graph is unknown. Set by Profile.
+  std::int64_t ready_ns = 0;
 
   std::int64_t duration_ns() const noexcept { return end_ns - start_ns; }
+  /// What it added to its submission's critical path: end_ns - max(start_ns, ready_ns). Less
+  /// than duration_ns() when it started before its inputs were ready: a CUDA kernel launched
+  /// early by programmatic dependent launch spends the rest of its predecessor's run waiting
+  /// (and loading weights) inside its own span, which duration_ns() counts.
+  std::int64_t exposed_ns() const noexcept {
+    const std::int64_t from = start_ns > ready_ns ? start_ns : ready_ns;
+    return end_ns > from ? end_ns - from : 0;
+  }
   /// The label, or the kernel name when the dispatch has none (the name in tables and traces,
   /// and, for labelled dispatches, of its NVTX range).
   std::string_view name() const noexcept { return label.empty() ? kernel : label; }
@@ -112,6 +123,8 @@ struct ProfileRow {
   double mean_ns = 0;
   std::int64_t p50_ns = 0;
   std::int64_t p99_ns = 0;
+  /// Sum of DispatchRecord::exposed_ns() (for Submission rows: total_ns).
+  std::int64_t exposed_ns = 0;
   /// total_ns over the sum of every row's total_ns of the table (dispatch time for dispatch
   /// groups: the step's time when dispatches do not overlap; submission time for Submission).
   double share = 0;
@@ -122,7 +135,8 @@ class Profile {
  public:
   Profile() = default;
   /// Records made elsewhere (tests, tools). Dispatch records name their submission by
-  /// `submission`; the trace draws dependency arrows from each submission's `graph`.
+  /// `submission`; each one's ready_ns is set from its submission's `graph`, from which the
+  /// trace also draws dependency arrows.
   Profile(ProfileMode mode, std::vector<SubmissionRecord> submissions,
           std::vector<DispatchRecord> dispatches);
 
@@ -143,7 +157,8 @@ class Profile {
 
   /// Summary rows, largest total first (ties by name).
   std::vector<ProfileRow> summary(ProfileGroup group) const;
-  /// The rows as a fixed-width table: name, count, total, mean, p50, p99, share. At most
+  /// The rows as a fixed-width table: name, count, total, mean, mean exposed (dispatch
+  /// groups), p50, p99, share. At most
   /// `max_rows` rows (0: all); the rest are summed into one "(N more)" row.
   std::string table(ProfileGroup group, std::size_t max_rows = 0) const;
   /// A header (device, mode, counts, note), then the tables by label, op kind and kernel (when

@@ -166,7 +166,8 @@ std::string Profile::chrome_trace() const {
                   {"grid", dim_text(d.grid)},
                   {"block", dim_text(d.block)},
                   {"shared_bytes", d.shared_bytes},
-                  {"lane", d.lane}}}});
+                  {"lane", d.lane},
+                  {"exposed_us", to_us(d.exposed_ns())}}}});
   }
 
   // Dependency arrows, within each submission.

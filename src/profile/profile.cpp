@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <map>
+#include <span>
+#include <unordered_map>
 #include <utility>
 
 #include "profile/naming.h"
@@ -25,9 +27,41 @@ std::string_view to_string(ProfileGroup group) noexcept {
   return "?";
 }
 
+namespace {
+
+// ready_ns of every record: the latest end among the records of the dispatches it waited for
+// (its submission's graph), else its own start.
+void set_ready_times(std::span<const SubmissionRecord> submissions,
+                     std::span<DispatchRecord> dispatches) {
+  std::unordered_map<std::uint64_t, const DispatchGraph*> graph_of;
+  for (const SubmissionRecord& s : submissions) graph_of[s.submission] = s.graph.get();
+  std::unordered_map<std::uint64_t, std::unordered_map<std::uint32_t, std::size_t>> record_of;
+  for (std::size_t i = 0; i < dispatches.size(); ++i) {
+    record_of[dispatches[i].submission][dispatches[i].dispatch] = i;
+  }
+  for (DispatchRecord& d : dispatches) {
+    d.ready_ns = d.start_ns;
+    const auto g = graph_of.find(d.submission);
+    if (g == graph_of.end() || g->second == nullptr) continue;
+    const auto& records = record_of[d.submission];
+    bool first = true;
+    for (const std::uint32_t w : g->second->waits_of(d.dispatch)) {
+      const auto producer = records.find(w);
+      if (producer == records.end()) continue;
+      const std::int64_t end = dispatches[producer->second].end_ns;
+      d.ready_ns = first ? end : std::max(d.ready_ns, end);
+      first = false;
+    }
+  }
+}
+
+}  // namespace
+
 Profile::Profile(ProfileMode mode, std::vector<SubmissionRecord> submissions,
                  std::vector<DispatchRecord> dispatches)
-    : mode_(mode), submissions_(std::move(submissions)), dispatches_(std::move(dispatches)) {}
+    : mode_(mode), submissions_(std::move(submissions)), dispatches_(std::move(dispatches)) {
+  set_ready_times(submissions_, dispatches_);
+}
 
 void Profile::set_source(std::string device_name, BackendKind backend, std::string note) {
   device_name_ = std::move(device_name);
@@ -50,12 +84,14 @@ std::int64_t nearest_rank(const std::vector<std::int64_t>& sorted, int percent) 
 std::vector<ProfileRow> Profile::summary(ProfileGroup group) const {
   // std::map keeps the groups in name order, which makes ties stable.
   std::map<std::string, std::vector<std::int64_t>, std::less<>> groups;
+  std::map<std::string, std::int64_t, std::less<>> exposed;
   if (group == ProfileGroup::Submission) {
     for (const SubmissionRecord& s : submissions_) {
       if (s.failed) continue;
       const std::string_view name =
           s.label.empty() ? std::string_view(detail::kUnlabelledCommandBuffer) : s.label;
       groups[std::string(name)].push_back(s.duration_ns());
+      exposed[std::string(name)] += s.duration_ns();
     }
   } else {
     for (const DispatchRecord& d : dispatches_) {
@@ -75,6 +111,7 @@ std::vector<ProfileRow> Profile::summary(ProfileGroup group) const {
       if (it == groups.end())
         it = groups.emplace(std::string(name), std::vector<std::int64_t>{}).first;
       it->second.push_back(d.duration_ns());
+      exposed[it->first] += d.exposed_ns();
     }
   }
   std::vector<ProfileRow> rows;
@@ -88,6 +125,7 @@ std::vector<ProfileRow> Profile::summary(ProfileGroup group) const {
     row.mean_ns = static_cast<double>(row.total_ns) / static_cast<double>(row.count);
     row.p50_ns = nearest_rank(durations, 50);
     row.p99_ns = nearest_rank(durations, 99);
+    row.exposed_ns = exposed[name];
     all += row.total_ns;
     rows.push_back(std::move(row));
   }

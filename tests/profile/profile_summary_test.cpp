@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <gtest/gtest.h>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -127,6 +128,43 @@ TEST(ProfileSummary, TiesAreOrderedByName) {
   EXPECT_EQ(rows[2].name, "c");
 }
 
+// A chain a -> b -> c where b and c started before their predecessor ended (launched early, as
+// programmatic dependent launch does): each one's exposed time runs from its predecessor's end,
+// its span from its own start. Without a graph, exposed equals the span.
+TEST(ProfileSummary, ExposedTimeStartsWhenTheInputsAreReady) {
+  auto graph = std::make_shared<DispatchGraph>();
+  graph->begin = {0, 0, 1, 2};  // node 1 waits for 0, node 2 for 1
+  graph->waits = {0, 1};
+  SubmissionRecord s;
+  s.submission = 7;
+  s.graph = graph;
+  std::vector<DispatchRecord> records = {record("a", OpKind::Gemv, "k", 0, 10'000, 7),
+                                         record("b", OpKind::Gemv, "k", 2'000, 12'000, 7),
+                                         record("c", OpKind::Gemv, "k", 3'000, 17'000, 7)};
+  for (std::uint32_t i = 0; i < 3; ++i) records[i].dispatch = i;
+  const Profile p(ProfileMode::Dispatch, {s}, records);
+  ASSERT_EQ(p.dispatches().size(), 3U);
+  EXPECT_EQ(p.dispatches()[0].exposed_ns(), 10'000);  // waits for nothing: its span
+  EXPECT_EQ(p.dispatches()[1].ready_ns, 10'000);
+  EXPECT_EQ(p.dispatches()[1].exposed_ns(), 4'000);   // 10 -> 14 us
+  EXPECT_EQ(p.dispatches()[2].exposed_ns(), 6'000);   // 14 -> 20 us
+  const ProfileRow k = p.summary(ProfileGroup::Kernel).at(0);
+  EXPECT_EQ(k.total_ns, 39'000);
+  EXPECT_EQ(k.exposed_ns, 20'000);  // the chain's length
+  const std::string table = p.table(ProfileGroup::Label);
+  EXPECT_TRUE(mentions(table, "exposed us")) << table;
+  EXPECT_TRUE(mentions(table, "4.000")) << table;  // b's exposed time
+
+  // The same records without the graph: nothing is known to have waited.
+  const Profile unknown(ProfileMode::Dispatch, {}, records);
+  EXPECT_EQ(unknown.summary(ProfileGroup::Kernel).at(0).exposed_ns, 39'000);
+  // A dependency that finished before the dependent started leaves the span whole.
+  records[1].start_ns = 11'000;
+  records[1].end_ns = 15'000;
+  const Profile late(ProfileMode::Dispatch, {s}, records);
+  EXPECT_EQ(late.dispatches()[1].exposed_ns(), 4'000);
+}
+
 // No records, no rows (and no division by zero).
 TEST(ProfileSummary, EmptyProfileHasNoRows) {
   const Profile p;
@@ -145,7 +183,8 @@ TEST(ProfileTable, PrintsRowsInMicrosecondsAndFoldsTheRest) {
   const Profile p(ProfileMode::Dispatch, {}, records);
   const std::string all = p.table(ProfileGroup::Label);
   EXPECT_TRUE(mentions(all, "by label")) << all;
-  for (const char* column : {"count", "total us", "mean us", "p50 us", "p99 us", "share"}) {
+  for (const char* column :
+       {"count", "total us", "mean us", "exposed us", "p50 us", "p99 us", "share"}) {
     EXPECT_TRUE(mentions(all, column)) << all;
   }
   EXPECT_TRUE(mentions(all, "op4")) << all;
