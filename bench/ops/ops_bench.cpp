@@ -1,7 +1,8 @@
 // encore-ops-bench: the decode op library's kernels on the GPU against the device's measured
-// read bandwidth and against cuBLAS, measured in the same process. Today: bf16 gemv on the
-// issue's shapes (gemv_bench.h says how). Prints a table (and --json) with the card, driver,
-// revision, the gemv variant table and the targets:
+// read bandwidth and against cuBLAS, measured in the same process: bf16 gemv on the issue's
+// shapes (gemv_bench.h says how), and decode attention on the Llama-3.2-1B and Qwen2.5-0.5B
+// shapes at 512 to 8192 positions (attention_bench.h). Prints tables (and --json) with the
+// card, driver, revision, the gemv variant table and the targets:
 //   large shapes (16384x2048, 128256x2048, 151936x896): >= 90% of the measured read bandwidth;
 //   the others: >= 1.5x faster than cuBLAS per call.
 // ENCORE_CUDA_PDL=0 runs encore without programmatic dependent launch, for comparison.
@@ -17,6 +18,7 @@
 #include "encore/encore.h"
 #include "encore/ops.h"
 
+#include "attention_bench.h"
 #include "bandwidth.h"
 #include "gemv_bench.h"
 
@@ -102,7 +104,7 @@ void print(const std::string& card, bool pdl, double read_gbs, const std::vector
 
 void write_json(const std::string& path, const std::string& card, bool pdl, double read_gbs,
                 const std::vector<Row>& rows, const std::vector<Target>& goals,
-                const nlohmann::json& sweep) {
+                const nlohmann::json& sweep, const nlohmann::json& attention) {
   nlohmann::json j;
   j["revision"] = ENCORE_GIT_REVISION;
   j["device"] = card;
@@ -129,6 +131,7 @@ void write_json(const std::string& path, const std::string& card, bool pdl, doub
     j["targets"].push_back({{"target", t.what}, {"value", t.value}, {"met", t.met}});
   }
   if (!sweep.empty()) j["variant_sweep"] = sweep;
+  if (!attention.empty()) j["attention"] = attention;
   std::ofstream(path) << j.dump(2) << "\n";
 }
 
@@ -156,6 +159,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.25, 64.0));
   app.add_option("--shape", only, "only shapes whose name or rowsxcols contains this");
   bool variants = false;
+  bool attention = true;
+  app.add_flag("--attention,!--no-attention", attention,
+               "time decode attention at 512, 2048 and 8192 positions (default on)");
   app.add_flag("--variants", variants,
                "also time every plain-gemv variant on every decode-step shape (table tuning)");
   CLI11_PARSE(app, argc, argv);
@@ -212,8 +218,31 @@ int main(int argc, char** argv) {
         std::printf("\n");
       }
     }
+    nlohmann::json attention_rows = nlohmann::json::array();
+    if (attention) {
+      std::printf("\ndecode attention (K and V streamed from memory), %% of %.0f GB/s\n",
+                  read_gbs);
+      std::printf("%-12s %14s %8s %7s %6s %9s %8s %6s\n", "shape", "heads q/kv x d", "kv_len",
+                  "copies", "calls", "us/call", "GB/s", "%read");
+      for (const AttentionCase& c : decode_attention_cases()) {
+        for (const std::uint32_t kv_len : attention_kv_lengths()) {
+          const AttentionTiming t = time_attention(dev, c, kv_len, rotation, min_calls, replays);
+          std::printf("%-12s %7u/%-2u x %-3u %8u %7u %6u %9.2f %8.0f %5.1f%%\n", c.name.c_str(),
+                      c.shape.n_heads, c.shape.n_kv_heads, c.shape.head_dim, kv_len, t.copies,
+                      t.calls, t.us_per_call, t.kv_gbs, 100.0 * t.kv_gbs / read_gbs);
+          attention_rows.push_back({{"shape", c.name},
+                                    {"n_heads", c.shape.n_heads},
+                                    {"n_kv_heads", c.shape.n_kv_heads},
+                                    {"head_dim", c.shape.head_dim},
+                                    {"kv_len", kv_len},
+                                    {"us_per_call", t.us_per_call},
+                                    {"kv_gbs", t.kv_gbs}});
+        }
+      }
+    }
     if (!json_path.empty()) {
-      write_json(json_path, card, options.programmatic_launch, read_gbs, rows, goals, sweep);
+      write_json(json_path, card, options.programmatic_launch, read_gbs, rows, goals, sweep,
+                 attention_rows);
     }
     return 0;
   } catch (const Error& e) {
