@@ -15,16 +15,14 @@ std::vector<AttentionCase> decode_attention_cases() {
 std::vector<std::uint32_t> attention_kv_lengths() { return {512, 2048, 8192}; }
 
 AttentionTiming time_attention(Device& device, const AttentionCase& c, std::uint32_t kv_len,
-                               std::uint64_t rotation_bytes, std::uint32_t min_calls,
-                               int replays) {
+                               std::uint64_t rotation_bytes, std::uint32_t min_calls, int replays) {
   ops::AttentionShape shape = c.shape;
   shape.max_ctx = kv_len;
   const std::uint64_t cache_bytes =
       std::uint64_t{kv_len} * shape.n_kv_heads * shape.head_dim * 2;  // bf16, one of K or V
   constexpr std::uint64_t kMaxCopies = 512;
-  const auto copies = static_cast<std::uint32_t>(
-      std::clamp<std::uint64_t>((rotation_bytes + 2 * cache_bytes - 1) / (2 * cache_bytes), 1,
-                                kMaxCopies));
+  const auto copies = static_cast<std::uint32_t>(std::clamp<std::uint64_t>(
+      (rotation_bytes + 2 * cache_bytes - 1) / (2 * cache_bytes), 1, kMaxCopies));
   const std::uint32_t calls = std::max(copies, (min_calls + copies - 1) / copies * copies);
 
   const ops::OpEncoder ops(device);

@@ -38,7 +38,6 @@ struct AttentionTiming {
 /// times; enough cache copies to exceed `rotation_bytes` together (at most 512), and at least
 /// `min_calls` calls.
 AttentionTiming time_attention(Device& device, const AttentionCase& c, std::uint32_t kv_len,
-                               std::uint64_t rotation_bytes, std::uint32_t min_calls,
-                               int replays);
+                               std::uint64_t rotation_bytes, std::uint32_t min_calls, int replays);
 
 }  // namespace encore::bench

@@ -205,8 +205,8 @@ int main(int argc, char** argv) {
         for (const ops::KernelVariant& v : ops::gemv_variant_table()) {
           const GemvTiming t = time_gemv_variant(dev, shape, plan, replays, v);
           const double gbs = gemv_bytes(shape) / (t.us_per_call * 1e3);
-          std::printf("  %s%s %7.2f us %3.0f%%", v.kernel == chosen ? "*" : " ",
-                      v.variant.c_str(), t.us_per_call, 100.0 * gbs / read_gbs);
+          std::printf("  %s%s %7.2f us %3.0f%%", v.kernel == chosen ? "*" : " ", v.variant.c_str(),
+                      t.us_per_call, 100.0 * gbs / read_gbs);
           sweep.push_back({{"shape", shape.name},
                            {"rows", shape.rows},
                            {"cols", shape.cols},
@@ -220,8 +220,7 @@ int main(int argc, char** argv) {
     }
     nlohmann::json attention_rows = nlohmann::json::array();
     if (attention) {
-      std::printf("\ndecode attention (K and V streamed from memory), %% of %.0f GB/s\n",
-                  read_gbs);
+      std::printf("\ndecode attention (K and V streamed from memory), %% of %.0f GB/s\n", read_gbs);
       std::printf("%-12s %14s %8s %7s %6s %9s %8s %6s\n", "shape", "heads q/kv x d", "kv_len",
                   "copies", "calls", "us/call", "GB/s", "%read");
       for (const AttentionCase& c : decode_attention_cases()) {

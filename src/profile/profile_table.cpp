@@ -37,9 +37,8 @@ struct Cells {
 void append_row(std::string& out, std::size_t width, std::string_view name, const Cells& c) {
   char line[256];
   std::snprintf(line, sizeof line, "  %-*s %8s %12s %10s %10s %10s %10s %7s\n",
-                static_cast<int>(width), fit(name, width).c_str(), c.count.c_str(),
-                c.total.c_str(), c.mean.c_str(), c.exposed.c_str(), c.p50.c_str(), c.p99.c_str(),
-                c.share.c_str());
+                static_cast<int>(width), fit(name, width).c_str(), c.count.c_str(), c.total.c_str(),
+                c.mean.c_str(), c.exposed.c_str(), c.p50.c_str(), c.p99.c_str(), c.share.c_str());
   out += line;
 }
 

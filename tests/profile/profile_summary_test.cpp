@@ -146,8 +146,8 @@ TEST(ProfileSummary, ExposedTimeStartsWhenTheInputsAreReady) {
   ASSERT_EQ(p.dispatches().size(), 3U);
   EXPECT_EQ(p.dispatches()[0].exposed_ns(), 10'000);  // waits for nothing: its span
   EXPECT_EQ(p.dispatches()[1].ready_ns, 10'000);
-  EXPECT_EQ(p.dispatches()[1].exposed_ns(), 4'000);   // 10 -> 14 us
-  EXPECT_EQ(p.dispatches()[2].exposed_ns(), 6'000);   // 14 -> 20 us
+  EXPECT_EQ(p.dispatches()[1].exposed_ns(), 4'000);  // 10 -> 14 us
+  EXPECT_EQ(p.dispatches()[2].exposed_ns(), 6'000);  // 14 -> 20 us
   const ProfileRow k = p.summary(ProfileGroup::Kernel).at(0);
   EXPECT_EQ(k.total_ns, 39'000);
   EXPECT_EQ(k.exposed_ns, 20'000);  // the chain's length
