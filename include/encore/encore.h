@@ -5,6 +5,7 @@
 
 #include "encore/arg.h"
 #include "encore/buffer.h"
+#include "encore/collective.h"
 #include "encore/device.h"
 #include "encore/encoder.h"
 #include "encore/error.h"

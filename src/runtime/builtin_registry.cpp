@@ -5,6 +5,7 @@
 #include "encore/ops.h"
 
 #include "kernels/basic_kernels.h"
+#include "runtime/collective_group.h"
 
 namespace encore {
 
@@ -13,6 +14,7 @@ std::shared_ptr<KernelRegistry> KernelRegistry::builtin() {
     auto* r = new std::shared_ptr<KernelRegistry>(KernelRegistry::create());
     kernels::register_basic_kernels(**r);
     ops::register_ops(**r);
+    detail::register_collective_kernels(**r);
     return r;
   }();
   return *registry;
