@@ -2,7 +2,8 @@
 
 // Collectives as dispatches of a recording (docs/adr/0007-collectives.md).
 //
-// A Communicator is one rank of a group of devices. all_reduce and all_gather record a dispatch
+// A Communicator is one rank of a group of devices, made with the others (create) or joined
+// from an explicit config (join). all_reduce and all_gather record a dispatch
 // of OpKind::Collective whose buffers are tagged like any other dispatch's (the data inout; the
 // gathered input in, the output out), so every ordering mode orders them against the work around
 // them, and the reorder pass treats them as fences. Each also writes the communicator's order
@@ -47,6 +48,17 @@ struct CommunicatorOptions {
   std::string label;
 };
 
+/// One rank's part of a group formed by ranks that each join on their own (Communicator::join).
+struct CommunicatorConfig {
+  std::uint32_t ranks = 0;
+  std::uint32_t rank = 0;
+  /// Names the group: every rank joins with the same id (on CUDA this will carry the NCCL
+  /// unique id, exchanged out of band; on the CPU any string agreed on within the process).
+  std::string unique_id;
+  std::chrono::milliseconds timeout{10'000};  ///< for joining, and for every collective
+  std::string label;                          ///< names the group in errors
+};
+
 /// One rank of a group. Copies share the rank.
 class Communicator {
  public:
@@ -56,6 +68,14 @@ class Communicator {
   /// Throws Error(InvalidArgument) for no devices, a device given twice or a zero timeout.
   static std::vector<Communicator> create(std::span<const Device> devices,
                                           const CommunicatorOptions& options = {});
+
+  /// Joins the group `config.unique_id` as rank `config.rank` of `config.ranks`, returning when
+  /// every rank has joined (one thread per rank, each with its own device). Throws
+  /// Error(InvalidArgument) for a rank outside [0, ranks), a rank joined twice, ranks that
+  /// disagree on the group size, or a device joined for two ranks, and Error(KernelFailed)
+  /// when the other ranks have not all joined within the timeout (the group then fails for
+  /// every rank waiting). Once formed, the id may name a new group.
+  static Communicator join(const Device& device, const CommunicatorConfig& config);
 
   explicit operator bool() const noexcept { return group_ != nullptr; }
   std::uint32_t rank() const noexcept { return rank_; }

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <gtest/gtest.h>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -173,6 +174,62 @@ TEST(Collectives, AbortFailsAWaitingRank) {
   const Error e = failure_of(s);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
   EXPECT_TRUE(mentions(e.what(), "aborted: by rank 1: its process is shutting down")) << e.what();
+}
+
+// Ranks that join on their own threads form one group: the collectives work as with create().
+TEST(Collectives, RanksJoiningFromTheirOwnThreadsFormAGroup) {
+  std::vector<Device> devices = cpu_devices(3);
+  std::vector<Communicator> comms(3);
+  std::vector<std::thread> threads;
+  for (std::uint32_t r = 0; r < 3; ++r) {
+    threads.emplace_back([&, r] {
+      comms[r] = Communicator::join(devices[r], {.ranks = 3, .rank = r, .unique_id = "join-ok"});
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  std::vector<Buffer> data;
+  std::vector<Submission> runs;
+  for (std::uint32_t r = 0; r < 3; ++r) {
+    ASSERT_TRUE(comms[r]);
+    EXPECT_EQ(comms[r].rank(), r);
+    EXPECT_EQ(comms[r].size(), 3U);
+    EXPECT_EQ(comms[r].group_id(), comms[0].group_id());
+    data.push_back(upload_floats(devices[r], {static_cast<float>(r + 1)}));
+    Encoder enc = devices[r].encoder();
+    all_reduce(enc, comms[r], data[r]);
+    runs.push_back(enc.commit());
+  }
+  for (Submission& s : runs) s.wait();
+  for (std::uint32_t r = 0; r < 3; ++r) EXPECT_EQ(data[r].download<float>()[0], 6.0F) << r;
+  // The id is free again: a new group of one forms at once.
+  EXPECT_TRUE(Communicator::join(devices[0], {.ranks = 1, .rank = 0, .unique_id = "join-ok"}));
+}
+
+// Joining: bad ranks, a rank or a device twice, disagreeing sizes, and a missing rank.
+TEST(Collectives, JoiningRefusesMistakesAndTimesOut) {
+  std::vector<Device> devices = cpu_devices(2);
+  const auto join_error = [&](std::size_t device, const CommunicatorConfig& c) {
+    return error_from([&] { (void)Communicator::join(devices[device], c); });
+  };
+  EXPECT_TRUE(mentions(join_error(0, {.ranks = 2, .rank = 2, .unique_id = "j"}).what(),
+                       "rank 2: the rank must be in [0, 2)"));
+  EXPECT_TRUE(mentions(join_error(0, {.ranks = 2, .rank = 0}).what(), "the unique id is empty"));
+  // Rank 0 waits (timeout 300 ms) while the mistakes are refused, then fails alone.
+  std::optional<Error> waited;
+  std::thread rank0(
+      [&] { waited = join_error(0, {.ranks = 2, .rank = 0, .unique_id = "j", .timeout = 300ms}); });
+  std::this_thread::sleep_for(50ms);
+  EXPECT_TRUE(mentions(join_error(1, {.ranks = 3, .rank = 1, .unique_id = "j"}).what(),
+                       "it says the group has 3 ranks, but the ranks that joined before say 2"));
+  EXPECT_TRUE(mentions(join_error(1, {.ranks = 2, .rank = 0, .unique_id = "j"}).what(),
+                       "the rank has joined already"));
+  EXPECT_TRUE(mentions(join_error(0, {.ranks = 2, .rank = 1, .unique_id = "j"}).what(),
+                       "has joined as rank 0 already"));
+  rank0.join();
+  ASSERT_TRUE(waited.has_value());
+  EXPECT_EQ(waited->code(), ErrorCode::KernelFailed);
+  EXPECT_TRUE(mentions(waited->what(), "rank 0 waited 300 ms for rank 1 to join"))
+      << waited->what();
 }
 
 // Refused when recording, with nothing recorded.
