@@ -1,10 +1,11 @@
 #include "attention_bench.h"
 
 #include <algorithm>
-#include <chrono>
 #include <vector>
 
 #include "encore/encore.h"
+
+#include "replay_timing.h"
 
 namespace encore::bench {
 
@@ -23,7 +24,7 @@ AttentionTiming time_attention(Device& device, const AttentionCase& c, std::uint
   constexpr std::uint64_t kMaxCopies = 512;
   const auto copies = static_cast<std::uint32_t>(std::clamp<std::uint64_t>(
       (rotation_bytes + 2 * cache_bytes - 1) / (2 * cache_bytes), 1, kMaxCopies));
-  const std::uint32_t calls = std::max(copies, (min_calls + copies - 1) / copies * copies);
+  const std::uint32_t calls = calls_for(copies, min_calls);
 
   const ops::OpEncoder ops(device);
   std::vector<Buffer> k;
@@ -41,20 +42,11 @@ AttentionTiming time_attention(Device& device, const AttentionCase& c, std::uint
     ops.attention_decode(enc, q, k[i % copies], v[i % copies], out, scratch, shape, value(kv_len),
                          0.125F);
   }
-  const Recording rec = enc.finish();
-  for (int i = 0; i < 2; ++i) device.submit(rec).wait();  // instantiate, warm clocks
-  std::vector<double> us;
-  for (int r = 0; r < replays; ++r) {
-    const Submission s = device.submit(rec);
-    s.wait();
-    us.push_back(std::chrono::duration<double, std::micro>(s.time()).count() / calls);
-  }
-  std::sort(us.begin(), us.end());
   AttentionTiming t;
   t.kv_len = kv_len;
   t.copies = copies;
   t.calls = calls;
-  t.us_per_call = us[us.size() / 2];
+  t.us_per_call = median_us_per_call(device, enc.finish(), calls, replays);
   t.kv_gbs = 2.0 * static_cast<double>(cache_bytes) / (t.us_per_call * 1e3);
   return t;
 }

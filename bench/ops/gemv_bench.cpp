@@ -1,9 +1,8 @@
 #include "gemv_bench.h"
 
 #include <algorithm>
-#include <chrono>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <string>
@@ -11,6 +10,8 @@
 
 #include "encore/encore.h"
 #include "encore/ops.h"
+
+#include "replay_timing.h"
 
 namespace encore::bench {
 
@@ -27,11 +28,6 @@ void check(cublasStatus_t status, const char* what) {
     throw Error(ErrorCode::Internal,
                 std::string(what) + ": cuBLAS status " + std::to_string(static_cast<int>(status)));
   }
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
 }
 
 // 0x3C3C as bf16 is about 0.0115: weights that are not zero, without a host-side generator.
@@ -60,8 +56,7 @@ GemvPlan plan_gemv(const GemvShape& shape, std::uint64_t rotation_bytes, std::ui
   const auto bytes = static_cast<std::uint64_t>(gemv_bytes(shape));
   const auto copies =
       static_cast<std::uint32_t>(std::max<std::uint64_t>(1, (rotation_bytes + bytes - 1) / bytes));
-  const std::uint32_t calls = std::max(copies, (min_calls + copies - 1) / copies * copies);
-  return {copies, calls};
+  return {copies, calls_for(copies, min_calls)};
 }
 
 namespace {
@@ -82,15 +77,7 @@ double time_recorded_calls(Device& device, const GemvShape& shape, const GemvPla
   Buffer y = device.alloc(std::uint64_t{shape.rows} * 4, "y");
   Encoder enc = device.encoder({.ordering = Ordering::Serial, .label = "gemv"});
   for (std::uint32_t i = 0; i < plan.calls; ++i) encode_call(enc, weights[i % plan.copies], x, y);
-  const Recording rec = enc.finish();
-  for (int i = 0; i < 2; ++i) device.submit(rec).wait();  // instantiate, warm clocks
-  std::vector<double> us;
-  for (int r = 0; r < replays; ++r) {
-    const Submission s = device.submit(rec);
-    s.wait();
-    us.push_back(std::chrono::duration<double, std::micro>(s.time()).count() / plan.calls);
-  }
-  return median(us);
+  return median_us_per_call(device, enc.finish(), plan.calls, replays);
 }
 
 }  // namespace
@@ -98,10 +85,10 @@ double time_recorded_calls(Device& device, const GemvShape& shape, const GemvPla
 GemvTiming time_encore_gemv(Device& device, const GemvShape& shape, const GemvPlan& plan,
                             int replays) {
   const ops::OpEncoder ops(device);
-  const double us = time_recorded_calls(
-      device, shape, plan, replays, [&](Encoder& enc, Buffer& w, Buffer& x, Buffer& y) {
-        ops.gemv(enc, w, x, y, shape.rows, shape.cols);
-      });
+  const double us = time_recorded_calls(device, shape, plan, replays,
+                                        [&](Encoder& enc, Buffer& w, Buffer& x, Buffer& y) {
+                                          ops.gemv(enc, w, x, y, shape.rows, shape.cols);
+                                        });
   return {"encore", ops::gemv_kernel_for(shape.rows, shape.cols), us};
 }
 
@@ -111,8 +98,8 @@ GemvTiming time_gemv_variant(Device& device, const GemvShape& shape, const GemvP
   unsigned warps_per_group = 0;
   if (std::sscanf(variant.variant.c_str(), "r%us%u", &rows_per_group, &warps_per_group) != 2 ||
       rows_per_group == 0 || warps_per_group == 0 || warps_per_group > 8) {
-    throw Error(ErrorCode::InvalidArgument, "gemv variant '" + variant.variant +
-                                                "' is not named r<rows>s<warps>");
+    throw Error(ErrorCode::InvalidArgument,
+                "gemv variant '" + variant.variant + "' is not named r<rows>s<warps>");
   }
   const std::uint32_t rows_per_block = 8 / warps_per_group * rows_per_group;  // 8 warps a block
   const std::uint32_t blocks = (shape.rows + rows_per_block - 1) / rows_per_block;
