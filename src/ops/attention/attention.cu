@@ -3,8 +3,10 @@
 // 128 threads per block: a K or V row of head_dim bf16 is read by head_dim / 8 lanes, 16 bytes
 // each, so a warp reads 2 (hd128) or 4 (hd64) rows per load and the block 8 or 16 rows per
 // pass; kAttentionLoadPasses passes are loaded before any is used, so a split of up to 64 (hd64)
-// or 32 (hd128) rows (attention_batch_rows) costs one round trip to memory per phase. Loop trip counts are uniform across the
-// block (rows past the chunk load zeros), because the reductions use full-warp shuffles.
+// or 32 (hd128) rows (attention_batch_rows) costs one round trip to memory per phase. Loop trip
+// counts are uniform across the block (rows past the chunk load zeros), because the reductions use
+// full-warp shuffles.
+//
 // Shared memory (dynamic): the chunk's scores [group][capacity], turned into exp(score - m) in
 // place, then reused for the cross-warp sum of the accumulators, then for the merge's (m, l)
 // pairs ([group][active] each; m becomes the weight e^(m - M) in place).
@@ -34,6 +36,20 @@ constexpr int kUnroll = static_cast<int>(kAttentionLoadPasses);
 
 __device__ __forceinline__ float negative_infinity() { return -__int_as_float(0x7F800000); }
 
+// One batch of this thread's cache rows: rows base + u * kRowSlots + slot for u < kUnroll, each
+// its 16 bytes (zeros past the chunk, so every lane still takes part in the shuffles).
+template <int kRowSlots>
+__device__ __forceinline__ void load_batch(uint4 (&raw)[kUnroll], const std::uint16_t* rows,
+                                           std::uint32_t base, int slot, std::uint32_t len,
+                                           std::uint32_t row_stride) {
+#pragma unroll
+  for (int u = 0; u < kUnroll; ++u) {
+    const std::uint32_t t = base + u * kRowSlots + slot;
+    raw[u] =
+        t < len ? load_stream_16(rows + std::uint64_t{t} * row_stride) : make_uint4(0, 0, 0, 0);
+  }
+}
+
 __device__ __forceinline__ void widen8(uint4 v, float (&out)[8]) {
   out[0] = bf16_lo(v.x);
   out[1] = bf16_hi(v.x);
@@ -54,9 +70,9 @@ template <int D>
 __device__ void merge_splits(const float* scratch, float* group_out, const AttentionParams& p,
                              const AttentionScratchLayout& layout, std::uint64_t head0, int group,
                              std::uint32_t active, float* m_l, float* head_den) {
-  constexpr int kPairLoads = 4;                           // (m, l) pairs per thread per round
-  constexpr int kElems = kMaxGroup * D / kThreads;        // output elements per thread: 4 or 8
-  constexpr int kSplitsInFlight = 64 / kElems;            // 16 (hd64) or 8 (hd128)
+  constexpr int kPairLoads = 4;                     // (m, l) pairs per thread per round
+  constexpr int kElems = kMaxGroup * D / kThreads;  // output elements per thread: 4 or 8
+  constexpr int kSplitsInFlight = 64 / kElems;      // 16 (hd64) or 8 (hd128)
   const int tid = static_cast<int>(threadIdx.x);
   const unsigned lane = threadIdx.x & 31U;
   const int warp = tid >> 5;
@@ -172,8 +188,8 @@ __global__ void __launch_bounds__(kThreads)
     constexpr std::uint32_t kLinesPerRow = D * 2 / 128;
     const std::uint64_t first = std::uint64_t{begin} * row_stride + g * D;
     for (std::uint32_t i = tid; i < len * kLinesPerRow; i += kThreads) {
-      const std::uint64_t at = first + std::uint64_t{i / kLinesPerRow} * row_stride +
-                               (i % kLinesPerRow) * 64;
+      const std::uint64_t at =
+          first + std::uint64_t{i / kLinesPerRow} * row_stride + (i % kLinesPerRow) * 64;
       prefetch_l2(k_cache + at);
       prefetch_l2(v_cache + at);
     }
@@ -217,12 +233,7 @@ __global__ void __launch_bounds__(kThreads)
   // Phase 1: scores[h][t] = (q_h * scale) . k_t.
   for (std::uint32_t base = 0; base < len; base += kBatchRows) {
     uint4 kraw[kUnroll];
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      const std::uint32_t t = base + u * kRowSlots + slot;
-      kraw[u] =
-          t < len ? load_stream_16(k_base + std::uint64_t{t} * row_stride) : make_uint4(0, 0, 0, 0);
-    }
+    load_batch<kRowSlots>(kraw, k_base, base, slot, len, row_stride);
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const std::uint32_t t = base + u * kRowSlots + slot;
@@ -274,12 +285,7 @@ __global__ void __launch_bounds__(kThreads)
   }
   for (std::uint32_t base = 0; base < len; base += kBatchRows) {
     uint4 vraw[kUnroll];
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      const std::uint32_t t = base + u * kRowSlots + slot;
-      vraw[u] =
-          t < len ? load_stream_16(v_base + std::uint64_t{t} * row_stride) : make_uint4(0, 0, 0, 0);
-    }
+    load_batch<kRowSlots>(vraw, v_base, base, slot, len, row_stride);
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const std::uint32_t t = base + u * kRowSlots + slot;
