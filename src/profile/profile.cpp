@@ -82,16 +82,25 @@ std::int64_t nearest_rank(const std::vector<std::int64_t>& sorted, int percent) 
 }  // namespace
 
 std::vector<ProfileRow> Profile::summary(ProfileGroup group) const {
-  // std::map keeps the groups in name order, which makes ties stable.
-  std::map<std::string, std::vector<std::int64_t>, std::less<>> groups;
-  std::map<std::string, std::int64_t, std::less<>> exposed;
+  // A group's durations and its summed exposed time. std::map keeps the groups in name order,
+  // which makes ties stable.
+  struct Group {
+    std::vector<std::int64_t> durations;
+    std::int64_t exposed_ns = 0;
+  };
+  std::map<std::string, Group, std::less<>> groups;
+  const auto add = [&](std::string_view name, std::int64_t duration, std::int64_t exposed) {
+    auto it = groups.find(name);
+    if (it == groups.end()) it = groups.emplace(std::string(name), Group{}).first;
+    it->second.durations.push_back(duration);
+    it->second.exposed_ns += exposed;
+  };
   if (group == ProfileGroup::Submission) {
     for (const SubmissionRecord& s : submissions_) {
       if (s.failed) continue;
       const std::string_view name =
           s.label.empty() ? std::string_view(detail::kUnlabelledCommandBuffer) : s.label;
-      groups[std::string(name)].push_back(s.duration_ns());
-      exposed[std::string(name)] += s.duration_ns();
+      add(name, s.duration_ns(), s.duration_ns());
     }
   } else {
     for (const DispatchRecord& d : dispatches_) {
@@ -107,16 +116,13 @@ std::vector<ProfileRow> Profile::summary(ProfileGroup group) const {
           name = d.kernel;
           break;
       }
-      auto it = groups.find(name);
-      if (it == groups.end())
-        it = groups.emplace(std::string(name), std::vector<std::int64_t>{}).first;
-      it->second.push_back(d.duration_ns());
-      exposed[it->first] += d.exposed_ns();
+      add(name, d.duration_ns(), d.exposed_ns());
     }
   }
   std::vector<ProfileRow> rows;
   std::int64_t all = 0;
-  for (auto& [name, durations] : groups) {
+  for (auto& [name, g] : groups) {
+    std::vector<std::int64_t>& durations = g.durations;
     std::sort(durations.begin(), durations.end());
     ProfileRow row;
     row.name = name;
@@ -125,7 +131,7 @@ std::vector<ProfileRow> Profile::summary(ProfileGroup group) const {
     row.mean_ns = static_cast<double>(row.total_ns) / static_cast<double>(row.count);
     row.p50_ns = nearest_rank(durations, 50);
     row.p99_ns = nearest_rank(durations, 99);
-    row.exposed_ns = exposed[name];
+    row.exposed_ns = g.exposed_ns;
     all += row.total_ns;
     rows.push_back(std::move(row));
   }
