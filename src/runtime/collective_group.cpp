@@ -69,21 +69,21 @@ void CollectiveGroup::check_failed_locked() const {
   if (failure_) throw Error(ErrorCode::KernelFailed, *failure_);
 }
 
-void CollectiveGroup::fail_locked(std::string why) {
-  if (!failure_) {
-    failure_ = "collective group" + (label_.empty() ? std::string() : " '" + label_ + "'") +
-               " of " + std::to_string(ranks_) + " ranks failed: " + std::move(why);
-  }
+void CollectiveGroup::set_failure_locked(const std::string& why) {
+  if (failure_) return;  // the first failure is the one every rank reports
+  failure_ = "collective group" + (label_.empty() ? std::string() : " '" + label_ + "'") + " of " +
+             std::to_string(ranks_) + " ranks failed: " + why;
   cv_.notify_all();
+}
+
+void CollectiveGroup::fail_locked(const std::string& why) {
+  set_failure_locked(why);
   throw Error(ErrorCode::KernelFailed, *failure_);
 }
 
 void CollectiveGroup::abort(const std::string& why) {
   std::lock_guard lock(mutex_);
-  if (failure_) return;
-  failure_ = "collective group" + (label_.empty() ? std::string() : " '" + label_ + "'") + " of " +
-             std::to_string(ranks_) + " ranks failed: aborted: " + why;
-  cv_.notify_all();
+  set_failure_locked("aborted: " + why);
 }
 
 void CollectiveGroup::wait_locked(std::unique_lock<std::mutex>& lock, std::uint32_t rank,

@@ -72,8 +72,9 @@ class CollectiveGroup {
   };
 
   std::string describe(const Call& c) const;
-  [[noreturn]] void fail_locked(std::string why);  // sets failure_, wakes everyone, throws
-  void check_failed_locked() const;                // throws when the group has failed
+  void set_failure_locked(const std::string& why);        // the first failure; wakes everyone
+  [[noreturn]] void fail_locked(const std::string& why);  // set_failure_locked, then throws
+  void check_failed_locked() const;                       // throws when the group has failed
   void wait_locked(std::unique_lock<std::mutex>& lock, std::uint32_t rank, const char* for_what,
                    const std::function<bool()>& done);
   void complete_round_locked();  // the last arrival: agreement check and the result
