@@ -199,7 +199,7 @@ TEST_F(GemvFusedOps, DecodeShapesPickTheirVariants) {
   const Recording rec = enc.finish();
   EXPECT_EQ(rec.node(0).kernel, "gemv_add_norm_silu_bf16_r1s1");
   EXPECT_EQ(rec.node(0).op, OpKind::Gemv);
-  EXPECT_EQ(rec.node(1).kernel, "gemv_norm_bias_bf16_r1s2");
+  EXPECT_EQ(rec.node(1).kernel, "gemv_norm_bias_bf16_r2s1");
 }
 
 // Shapes and views the kernels cannot take are refused before anything is recorded, naming the
