@@ -274,7 +274,8 @@ std::string gemv_kernel_for(std::uint32_t rows, std::uint32_t cols, bool bias) {
 void OpEncoder::gemv(Encoder& enc, const BufferView& w, const BufferView& x, const BufferView& y,
                      std::uint32_t rows, std::uint32_t cols, const std::optional<BufferView>& bias,
                      std::string_view label) const {
-  detail::encode_gemv(k_->gemv, enc, "gemv", w, x, y, rows, cols, {.bias = bias}, label);
+  detail::encode_gemv(k_->gemv, k_->limits.multiprocessors, enc, "gemv", w, x, y, rows, cols,
+                      {.bias = bias}, label);
 }
 
 }  // namespace encore::ops
