@@ -70,8 +70,8 @@ class AttentionOps : public ::testing::Test {
 
 // One recording per shape, replayed for kv_len from 1 to max_ctx (and 0 and past the end).
 TEST_F(AttentionOps, MatchesTheReferenceForEveryLengthOnOneRecording) {
-  const std::vector<AttentionShape> shapes = {{4, 1, 64, 40},    {14, 2, 64, 300}, {32, 8, 64, 512},
-                                              {8, 8, 128, 100},  {8, 1, 128, 33},  {2, 1, 64, 2000},
+  const std::vector<AttentionShape> shapes = {{4, 1, 64, 40},   {14, 2, 64, 300}, {32, 8, 64, 512},
+                                              {8, 8, 128, 100}, {8, 1, 128, 33},  {2, 1, 64, 2000},
                                               {16, 1, 128, 200}};
   for (const AttentionShape& s : shapes) {
     const std::uint32_t d = s.head_dim;

@@ -1,7 +1,8 @@
 // CPU reference of every gemv family: block b computes the output rows of logical blocks b,
-// b + grid, ... (logical block k: rows [k * rows_per_block, ...)) with a double accumulator per weight row, so the reference is more accurate than any f32
-// kernel. The norm prologue is rms_norm_mul / add_rms_norm_mul's arithmetic and the silu
-// epilogue silu_mul's, so a fused gemv equals its unfused sequence bit for bit on the CPU.
+// b + grid, ... (logical block k: rows [k * rows_per_block, ...)) with a double accumulator per
+// weight row, so the reference is more accurate than any f32 kernel. The norm prologue is
+// rms_norm_mul / add_rms_norm_mul's arithmetic and the silu epilogue silu_mul's, so a fused gemv
+// equals its unfused sequence bit for bit on the CPU.
 
 #include <algorithm>
 #include <cmath>

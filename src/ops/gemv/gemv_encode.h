@@ -28,8 +28,8 @@ void resolve_gemv_kernels(const Device& device, std::span<Kernel> out);
 /// encodes one gemv of the family `fusion` asks for; a norm family's grid holds at most
 /// kGemvNormBlocksPerProcessor blocks per multiprocessor of the device.
 void encode_gemv(std::span<const Kernel> kernels, std::uint32_t multiprocessors, Encoder& enc,
-                 std::string_view op, const BufferView& w, const BufferView& x,
-                 const BufferView& y, std::uint32_t rows, std::uint32_t cols,
-                 const GemvFusion& fusion, std::string_view label);
+                 std::string_view op, const BufferView& w, const BufferView& x, const BufferView& y,
+                 std::uint32_t rows, std::uint32_t cols, const GemvFusion& fusion,
+                 std::string_view label);
 
 }  // namespace encore::ops::detail

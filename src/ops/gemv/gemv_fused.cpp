@@ -140,8 +140,8 @@ Arg bind(GemvArg arg, const BufferView& w, const BufferView& x, const BufferView
 }  // namespace
 
 void encode_gemv(std::span<const Kernel> kernels, std::uint32_t multiprocessors, Encoder& enc,
-                 std::string_view op, const BufferView& w, const BufferView& x,
-                 const BufferView& y, std::uint32_t rows, std::uint32_t cols, const GemvFusion& f,
+                 std::string_view op, const BufferView& w, const BufferView& x, const BufferView& y,
+                 std::uint32_t rows, std::uint32_t cols, const GemvFusion& f,
                  std::string_view label) {
   require(can_gemv_fused(rows, cols, f.norm.has_value(), f.silu_mul), op, label);
   if (f.silu_mul && f.bias) throw_invalid(op, label, "a bias does not combine with silu_mul");
@@ -220,8 +220,8 @@ Support can_gemv_fused(std::uint32_t rows, std::uint32_t cols, bool norm, bool s
 void OpEncoder::gemv_fused(Encoder& enc, const BufferView& w, const BufferView& x,
                            const BufferView& y, std::uint32_t rows, std::uint32_t cols,
                            const GemvFusion& fusion, std::string_view label) const {
-  detail::encode_gemv(k_->gemv, k_->limits.multiprocessors, enc, "gemv_fused", w, x, y, rows,
-                      cols, fusion, label);
+  detail::encode_gemv(k_->gemv, k_->limits.multiprocessors, enc, "gemv_fused", w, x, y, rows, cols,
+                      fusion, label);
 }
 
 }  // namespace encore::ops
