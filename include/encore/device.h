@@ -31,6 +31,9 @@ struct DeviceLimits {
   Dim3 max_block{1024, 1024, 64};
   Dim3 max_grid{2147483647U, 65535U, 65535U};
   std::uint32_t max_shared_bytes = 48 * 1024;
+  /// Processors that run blocks at once: streaming multiprocessors (CUDA) or worker threads
+  /// (CPU). A grid-stride kernel launches a small multiple of this many blocks.
+  std::uint32_t multiprocessors = 1;
 };
 
 /// Handle of a device; copies share it. Thread-safe: several threads may allocate, encode and

@@ -137,7 +137,7 @@ struct GemvFusion {
 /// The kernel gemv launches for a shape (with or without a bias).
 std::string gemv_kernel_for(std::uint32_t rows, std::uint32_t cols, bool bias = false);
 
-/// Scratch bytes attention_decode needs for `shape` (split-K partial results, a ticket per kv
+/// Scratch bytes attention_decode needs for `shape` (split-K partial results, a ticket per q
 /// head).
 std::uint64_t attention_scratch_bytes(const AttentionShape& shape);
 /// Scratch bytes argmax needs for n logits (per-block partial maxima).

@@ -71,7 +71,8 @@ class AttentionOps : public ::testing::Test {
 // One recording per shape, replayed for kv_len from 1 to max_ctx (and 0 and past the end).
 TEST_F(AttentionOps, MatchesTheReferenceForEveryLengthOnOneRecording) {
   const std::vector<AttentionShape> shapes = {{4, 1, 64, 40},   {14, 2, 64, 300}, {32, 8, 64, 512},
-                                              {8, 8, 128, 100}, {8, 1, 128, 33},  {2, 1, 64, 2000}};
+                                              {8, 8, 128, 100}, {8, 1, 128, 33},  {2, 1, 64, 2000},
+                                              {16, 1, 128, 200}};
   for (const AttentionShape& s : shapes) {
     const std::uint32_t d = s.head_dim;
     const std::size_t cache = std::size_t{s.max_ctx} * s.n_kv_heads * d;
@@ -161,7 +162,7 @@ TEST(AttentionPlan, ActiveSplitsFollowTheKvLength) {
   // Decode shapes: Qwen2.5-0.5B at 512 positions uses 8 splits of 64 rows (one batch of loads
   // each), not 128 of 4; head_dim 128 takes 32-row batches.
   const ops::detail::AttentionPlan qwen = ops::detail::attention_plan({14, 2, 64, 8192});
-  EXPECT_EQ(qwen.n_splits, 128U);
+  EXPECT_EQ(qwen.n_splits, 37U);  // about 512 blocks over 14 q heads
   EXPECT_EQ(ops::detail::attention_split_plan({.n_heads = 14,
                                                .n_kv_heads = 2,
                                                .head_dim = 64,
@@ -187,7 +188,7 @@ TEST_F(AttentionOps, MergeReadsActiveSplitsOnlyAndLeavesTheTicketsAtZero) {
   const std::vector<std::uint16_t> v = testing::random_bf16(cache, 11);
   const float scale = 0.125F;
   const std::uint64_t words = ops::attention_scratch_bytes(s) / 4;
-  const std::uint64_t ticket_words = s.n_kv_heads;
+  const std::uint64_t ticket_words = s.n_heads;
   // Partial results that would dominate any merge they entered: m huge, l and acc non-zero.
   std::vector<float> stale(words, 1.0e6F);
   for (std::uint64_t i = words - ticket_words; i < words; ++i) stale[i] = 0.0F;
@@ -216,7 +217,7 @@ TEST_F(AttentionOps, MergeReadsActiveSplitsOnlyAndLeavesTheTicketsAtZero) {
 // Shapes the kernels do not cover, and views of the wrong size, are refused.
 TEST_F(AttentionOps, UnsupportedShapesAndViewsAreRefused) {
   EXPECT_TRUE(mentions(ops::can_attention({12, 8, 64, 16}).reason, "does not divide"));
-  EXPECT_TRUE(mentions(ops::can_attention({32, 2, 64, 16}).reason, "more than 8"));
+  EXPECT_TRUE(ops::can_attention({32, 2, 64, 16}));  // any group size: one block per q head
   EXPECT_TRUE(mentions(ops::can_attention({8, 8, 96, 16}).reason, "64 or 128"));
   EXPECT_TRUE(mentions(ops::can_attention({8, 8, 64, 0}).reason, "max_ctx"));
   EXPECT_TRUE(ops::can_attention({32, 8, 64, 131072}));

@@ -49,6 +49,7 @@ struct Result {
   std::vector<float> y;
   std::vector<float> sum;
   std::string kernel;
+  std::uint32_t blocks = 0;  // the fused dispatch's grid
 };
 
 class GemvFusedOps : public ::testing::Test {
@@ -81,6 +82,7 @@ class GemvFusedOps : public ::testing::Test {
       ops_.gemv_fused(enc, w, x, y, c.rows, c.cols, f, "fused");
       const Recording rec = enc.finish();
       r.kernel = std::string(rec.node(0).kernel);
+      r.blocks = rec.node(0).launch.grid().x;
       dev_.submit(rec).wait();
     } else {
       BufferView input = x;
@@ -157,6 +159,37 @@ TEST_F(GemvFusedOps, EveryVariantOfEveryFamilyEqualsItsUnfusedSequence) {
 
 // The silu output against a scalar reference: y[i] = silu(g_i) * u_i with g, u the dot products
 // of gate row i and up row i.
+// A norm family's grid holds at most 3 blocks per multiprocessor (the CPU device's 4 threads
+// here): each block forms x once and strides over the row groups, and the result is still
+// the unfused sequence's bit for bit. Without a norm there is one block per row group.
+TEST_F(GemvFusedOps, NormFamiliesStrideOverTheRowGroupsOfAFewBlocksPerProcessor) {
+  ASSERT_EQ(dev_.limits().multiprocessors, 4U);
+  const std::uint32_t resident = 3 * dev_.limits().multiprocessors;
+  // 1000 rows of 64 columns: r2s1, 16 rows a block, 63 row groups; silu (pairs): r1s1, 125.
+  for (const Case& c : {Case{.rows = 1000, .cols = 64}, Case{.rows = 1000, .cols = 64, .add = true},
+                        Case{.rows = 1000, .cols = 64, .add = true, .silu = true},
+                        Case{.rows = 1003, .cols = 64, .bias = true}}) {
+    SCOPED_TRACE(describe(c));
+    const Result fused = run(c, true);
+    EXPECT_EQ(fused.blocks, resident) << fused.kernel;
+    EXPECT_TRUE(testing::all_identical(fused.y, run(c, false).y)) << fused.kernel;
+  }
+  const Result plain = run({.rows = 1000, .cols = 64, .norm = false}, true);
+  EXPECT_EQ(plain.blocks, 63U) << plain.kernel;
+  // Fewer row groups than the cap (9 rows: r1s4, 2 rows a block): one block each.
+  EXPECT_EQ(run({.rows = 9, .cols = 64}, true).blocks, 5U);
+}
+
+// The CPU device's multiprocessors are its threads.
+TEST(DeviceLimits, CpuMultiprocessorsAreItsThreads) {
+  for (const std::uint32_t threads : {1U, 3U}) {
+    DeviceOptions options;
+    options.backend = BackendKind::Cpu;
+    options.cpu_threads = threads;
+    EXPECT_EQ(Device::open(options).limits().multiprocessors, threads);
+  }
+}
+
 TEST_F(GemvFusedOps, SiluOutputMatchesTheScalarReference) {
   const std::uint32_t rows = 70;
   const std::uint32_t cols = 256;
@@ -199,7 +232,7 @@ TEST_F(GemvFusedOps, DecodeShapesPickTheirVariants) {
   const Recording rec = enc.finish();
   EXPECT_EQ(rec.node(0).kernel, "gemv_add_norm_silu_bf16_r1s1");
   EXPECT_EQ(rec.node(0).op, OpKind::Gemv);
-  EXPECT_EQ(rec.node(1).kernel, "gemv_norm_bias_bf16_r1s2");
+  EXPECT_EQ(rec.node(1).kernel, "gemv_norm_bias_bf16_r2s1");
 }
 
 // Shapes and views the kernels cannot take are refused before anything is recorded, naming the

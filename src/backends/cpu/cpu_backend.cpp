@@ -49,7 +49,9 @@ class CpuBackend final : public Backend {
       : profiler_(profiler),
         pool_(options.cpu_threads),
         config_{pool_.size(), options.shuffle_seed, options.validate},
-        queue_thread_([this] { queue_loop(); }) {}
+        queue_thread_([this] { queue_loop(); }) {
+    limits_.multiprocessors = static_cast<std::uint32_t>(pool_.size());
+  }
 
   ~CpuBackend() override {
     {

@@ -48,6 +48,7 @@ DeviceLimits limits_of(const cudaDeviceProp& p) {
                 static_cast<std::uint32_t>(p.maxGridSize[2])};
   // Dynamic shared memory beyond 48 KB is opted into per kernel at launch.
   l.max_shared_bytes = static_cast<std::uint32_t>(p.sharedMemPerBlockOptin);
+  l.multiprocessors = static_cast<std::uint32_t>(p.multiProcessorCount);
   return l;
 }
 

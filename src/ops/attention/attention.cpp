@@ -19,19 +19,18 @@ namespace detail {
 
 namespace {
 
-// Splits enough for about 256 blocks over the kv heads (two waves of 132 SMs) at the longest
-// context, each of at least attention_batch_rows(head_dim) rows (so capacity >= min_rows),
-// doubled while the chunk's scores do not fit the shared-memory budget.
-constexpr std::uint32_t kTargetBlocks = 256;
+// Splits enough for about 512 blocks over the q heads (four per SM of a 132-SM card) at the
+// longest context, each of at least attention_batch_rows(head_dim) rows (so capacity >=
+// min_rows), doubled while the chunk's scores do not fit the shared-memory budget.
+constexpr std::uint32_t kTargetBlocks = 512;
 constexpr std::uint32_t kMaxSplits = 65535;  // grid.y
 
 std::uint64_t shared_floats(const AttentionShape& shape, std::uint32_t splits,
                             std::uint32_t capacity) {
-  const std::uint64_t group = shape.n_heads / shape.n_kv_heads;
-  const std::uint64_t scores = group * capacity;
-  const std::uint64_t reduction = (kAttentionThreads / 32) * group * shape.head_dim;
-  const std::uint64_t merge_m_l = 2 * group * splits;  // (m, then the weight) and l per split
-  return std::max({scores, reduction, merge_m_l});
+  const std::uint64_t scores = capacity;
+  const std::uint64_t reduction = (kAttentionThreads / 32) * std::uint64_t{shape.head_dim};
+  const std::uint64_t merge = 2 * std::uint64_t{splits} + kAttentionThreads;  // (m, l), sums
+  return std::max({scores, reduction, merge});
 }
 
 }  // namespace
@@ -40,7 +39,7 @@ AttentionPlan attention_plan(const AttentionShape& shape) {
   const std::uint32_t min_rows = attention_batch_rows(shape.head_dim);
   const std::uint64_t by_rows = std::max<std::uint64_t>(shape.max_ctx / min_rows, 1);
   std::uint32_t splits =
-      static_cast<std::uint32_t>(std::min(by_rows, ceil_div(kTargetBlocks, shape.n_kv_heads)));
+      static_cast<std::uint32_t>(std::min(by_rows, ceil_div(kTargetBlocks, shape.n_heads)));
   for (;;) {
     const auto capacity = static_cast<std::uint32_t>(ceil_div(shape.max_ctx, splits));
     const std::uint64_t bytes = shared_floats(shape, splits, capacity) * sizeof(float);
@@ -86,11 +85,6 @@ Support can_attention(const AttentionShape& shape) {
   if (shape.n_heads % shape.n_kv_heads != 0) {
     return detail::refuse("n_kv_heads = " + std::to_string(shape.n_kv_heads) +
                           " does not divide n_heads = " + std::to_string(shape.n_heads));
-  }
-  if (shape.n_heads / shape.n_kv_heads > detail::kAttentionMaxGroup) {
-    return detail::refuse("more than " + std::to_string(detail::kAttentionMaxGroup) +
-                          " q heads per kv head (n_heads / n_kv_heads = " +
-                          std::to_string(shape.n_heads / shape.n_kv_heads) + ")");
   }
   if (shape.head_dim != 64 && shape.head_dim != 128) {
     return detail::refuse("head_dim must be 64 or 128, got " + std::to_string(shape.head_dim));
@@ -156,7 +150,7 @@ void OpEncoder::attention_decode(Encoder& enc, const BufferView& q, const Buffer
                                        .scale = scale};
   const Kernel& kernel = shape.head_dim == 64 ? k_->attention_hd64 : k_->attention_hd128;
   enc.dispatch(kernel,
-               Launch::groups({shape.n_kv_heads, plan.n_splits}, detail::kAttentionThreads)
+               Launch::groups({shape.n_heads, plan.n_splits}, detail::kAttentionThreads)
                    .shared(plan.shared_bytes),
                {in(q), in(k_cache), in(v_cache), encore::out(out), inout(scratch.sub(0, need)),
                 value(params), kv_len},

@@ -2,31 +2,30 @@
 
 // Decode attention (Sdpa), flash-decoding style, in one dispatch:
 //
-//  attention_decode_hd{64,128}_bf16, grid (n_kv_heads, n_splits), 128 threads. Block (g, s)
-//  takes the s-th chunk of cache rows [0, kv_len) for kv head g and every q head of its group
-//  (GQA: each K/V row is loaded once for the whole group). It scores the chunk (q . k * scale)
-//  into shared memory, takes the chunk's max m and sum l of exp(score - m), and accumulates
-//  sum_t exp(score_t - m) v_t. Then:
+//  attention_decode_hd{64,128}_bf16, grid (n_heads, n_splits), 128 threads. Block (h, s) takes
+//  the s-th chunk of cache rows [0, kv_len) for q head h, against the K/V rows of its kv head
+//  (GQA: h / (n_heads / n_kv_heads); the group's blocks read the same rows, from L2 after the
+//  first). It scores the chunk (q . k * scale) into shared memory, takes the chunk's max m and
+//  sum l of exp(score - m), and accumulates sum_t exp(score_t - m) v_t. Then:
 //   - one active split: the block writes out = acc / l itself;
-//   - several: it writes (acc, m, l) per q head to scratch and takes a ticket of kv head g (an
-//     atomic counter in the scratch, after a memory fence); the block that takes the last
-//     ticket merges the active splits, out = sum_s e^(m_s - M) acc_s / sum_s e^(m_s - M) l_s
-//     (every (m, l) of the group in one round of loads, then each thread's output elements
-//     with the loads of 8 or 16 splits in flight), and sets the ticket back to zero so the next
-//     dispatch (or replay) starts from zero.
+//   - several: it writes (acc, m, l) to scratch and takes a ticket of head h (an atomic counter
+//     in the scratch, after a memory fence); the block that takes the last ticket merges the
+//     active splits, out = sum_s e^(m_s - M) acc_s / sum_s e^(m_s - M) l_s (every (m, l) in one
+//     round of loads, then each output element with the loads of up to 16 splits in flight),
+//     and sets the ticket back to zero so the next dispatch (or replay) starts from zero.
 //  Before its PDL wait a block asks L2 for its chunk's K and V rows: a prefetch moves no data
 //  into the kernel, and L2 is the point of coherence, so a row the predecessor is still writing
 //  is read correctly after the wait, and the loads after the wait hit L2.
 //
 // The launch shape depends on the AttentionShape only (n_splits is fixed at encode time), so one
 // recording serves every kv_len. How many splits are *active* follows kv_len: about one per
-// attention_batch_rows(head_dim) rows, at most n_splits, every active split non-empty (attention_split_plan);
-// inactive blocks exit before touching memory, and the merge reads active splits only.
-// kv_len is clamped to max_ctx; kv_len = 0 writes zeros.
+// attention_batch_rows(head_dim) rows, at most n_splits, every active split non-empty
+// (attention_split_plan); inactive blocks exit before touching memory, and the merge reads
+// active splits only. kv_len is clamped to max_ctx; kv_len = 0 writes zeros.
 //
 // KV cache layout: bf16 [max_ctx, n_kv_heads, head_dim] (row t = position t, as kv_append
 // writes it). Scratch layout (f32 unless said): acc [n_splits][n_heads][head_dim], then
-// m [n_splits][n_heads], then l [n_splits][n_heads], then u32 tickets [n_kv_heads]. The tickets
+// m [n_splits][n_heads], then l [n_splits][n_heads], then u32 tickets [n_heads]. The tickets
 // must be zero when the scratch is first used (Device::alloc zero-fills); every dispatch leaves
 // them zero.
 
@@ -40,8 +39,7 @@
 namespace encore::ops::detail {
 
 inline constexpr std::uint32_t kAttentionThreads = 128;
-inline constexpr std::uint32_t kAttentionMaxGroup = 8;
-/// Shared memory the kernel may use (scores, the cross-warp reduction, the merge weights).
+/// Shared memory the kernel may use (scores, the cross-warp reduction, the merge's (m, l)).
 inline constexpr std::uint32_t kAttentionSharedLimit = 32 * 1024;
 /// Passes of rows a block loads before using any (each pass: every thread one 16-byte vector).
 inline constexpr std::uint32_t kAttentionLoadPasses = 4;
@@ -49,7 +47,7 @@ inline constexpr std::uint32_t kAttentionLoadPasses = 4;
 /// Rows a split takes at least before another split becomes active: the rows one batch of loads
 /// covers (64 for head_dim 64, 32 for 128). A split is then one round trip to memory per phase,
 /// and no split is shorter than its loads could be, which keeps the merge over few partial
-/// results (Qwen2.5-0.5B at 512 positions: 8 splits of 64 rows per kv head).
+/// results (Qwen2.5-0.5B at 512 positions: 8 splits of 64 rows per q head).
 ENCORE_OPS_HOST_DEVICE constexpr std::uint32_t attention_batch_rows(std::uint32_t head_dim) {
   return kAttentionThreads / (head_dim / 8) * kAttentionLoadPasses;
 }
@@ -95,7 +93,7 @@ ENCORE_OPS_HOST_DEVICE inline AttentionScratchLayout attention_scratch_layout(
     const AttentionParams& p) {
   const std::uint64_t ml = std::uint64_t{p.n_splits} * p.n_heads;
   const std::uint64_t m = ml * p.head_dim;
-  return {m, m + ml, m + 2 * ml, m + 2 * ml + p.n_kv_heads};
+  return {m, m + ml, m + 2 * ml, m + 2 * ml + p.n_heads};
 }
 
 /// How the work is split for a shape: n_splits, the rows per split before another is used, and

@@ -1,9 +1,9 @@
-// CPU reference of the decode attention kernel: block (g, s) scores its chunk for the q heads of
-// kv head g with double sums; with one active split it writes the output, else it writes
-// (acc, m, l) to scratch and takes a ticket, and the block taking the last ticket merges the
-// active splits (in double) and resets the ticket. Same split plan and scratch contents as the
-// CUDA kernel (the CPU backend runs the blocks of a dispatch one after another, so the last
-// block of each kv head in launch order merges).
+// CPU reference of the decode attention kernel: block (h, s) scores its chunk for q head h
+// (against kv head h / group) with double sums; with one active split it writes the output,
+// else it writes (acc, m, l) to scratch and takes a ticket of head h, and the block taking the
+// last ticket merges the active splits (in double) and resets the ticket. Same split plan and
+// scratch contents as the CUDA kernel (the CPU backend runs the blocks of a dispatch one after
+// another, so the last block of each head in launch order merges).
 
 #include <algorithm>
 #include <cmath>
@@ -81,11 +81,11 @@ void merge_head(const float* scratch, const AttentionScratchLayout& layout,
 void attention_decode_cpu(const CpuKernelContext& ctx) {
   const auto p = ctx.value<AttentionParams>(5);
   const std::uint32_t kv_len = std::min(ctx.value<std::uint32_t>(6), p.max_ctx);
-  const std::uint32_t g = ctx.block_index().x;
+  const std::uint32_t head = ctx.block_index().x;
+  const std::uint32_t g = head / (p.n_heads / p.n_kv_heads);
   const std::uint32_t s = ctx.block_index().y;
   const AttentionSplits splits = attention_split_plan(p, kv_len);
   if (s >= splits.active) return;
-  const std::uint32_t group = p.n_heads / p.n_kv_heads;
   const std::uint32_t d = p.head_dim;
   const std::uint64_t cache_elems = std::uint64_t{p.max_ctx} * p.n_kv_heads * d;
   const AttentionScratchLayout layout = attention_scratch_layout(p);
@@ -100,40 +100,31 @@ void attention_decode_cpu(const CpuKernelContext& ctx) {
   float* out = ctx.ptr<float>(3);
   float* scratch = ctx.ptr<float>(4);
 
+  float* head_out = out + std::uint64_t{head} * d;
   if (kv_len == 0) {
-    std::fill_n(out + std::uint64_t{g} * group * d, std::uint64_t{group} * d, 0.0F);
+    std::fill_n(head_out, d, 0.0F);
     return;
   }
   const std::uint32_t begin = s * splits.chunk;
   const std::uint32_t end = std::min(kv_len, begin + splits.chunk);
-  for (std::uint32_t h = 0; h < group; ++h) {
-    const std::uint32_t head = g * group + h;
-    const Partial part =
-        score_chunk(q + std::uint64_t{head} * d, k_cache, v_cache, p, g, begin, end);
-    if (splits.active == 1) {
-      for (std::uint32_t i = 0; i < d; ++i) {
-        out[std::uint64_t{head} * d + i] = static_cast<float>(part.acc[i] / part.l);
-      }
-      continue;
-    }
-    const std::uint64_t at = std::uint64_t{s} * p.n_heads + head;
-    scratch[layout.m + at] = static_cast<float>(part.m);
-    scratch[layout.l + at] = static_cast<float>(part.l);
-    for (std::uint32_t i = 0; i < d; ++i) scratch[at * d + i] = static_cast<float>(part.acc[i]);
+  const Partial part = score_chunk(q + std::uint64_t{head} * d, k_cache, v_cache, p, g, begin, end);
+  if (splits.active == 1) {
+    for (std::uint32_t i = 0; i < d; ++i) head_out[i] = static_cast<float>(part.acc[i] / part.l);
+    return;
   }
-  if (splits.active == 1) return;
+  const std::uint64_t at = std::uint64_t{s} * p.n_heads + head;
+  scratch[layout.m + at] = static_cast<float>(part.m);
+  scratch[layout.l + at] = static_cast<float>(part.l);
+  for (std::uint32_t i = 0; i < d; ++i) scratch[at * d + i] = static_cast<float>(part.acc[i]);
 
-  // The ticket of kv head g: the block taking the last one merges and resets it.
+  // The ticket of head h: the block taking the last one merges and resets it.
   std::uint32_t ticket = 0;
-  std::byte* ticket_bytes = reinterpret_cast<std::byte*>(scratch + layout.tickets + g);
+  std::byte* ticket_bytes = reinterpret_cast<std::byte*>(scratch + layout.tickets + head);
   std::memcpy(&ticket, ticket_bytes, sizeof ticket);
   const bool last = ticket == splits.active - 1;
   ticket = last ? 0 : ticket + 1;
   std::memcpy(ticket_bytes, &ticket, sizeof ticket);
-  if (!last) return;
-  for (std::uint32_t h = 0; h < group; ++h) {
-    merge_head(scratch, layout, p, g * group + h, splits.active, out);
-  }
+  if (last) merge_head(scratch, layout, p, head, splits.active, out);
 }
 
 }  // namespace encore::ops::detail

@@ -20,18 +20,26 @@ namespace detail {
 
 namespace {
 
-// First match wins. Aim: about 4096 warps in flight (31 per SM of an H100/H200) with at least
-// one 16-byte vector per lane. Large matrices take two rows per warp (x read once for both);
-// smaller ones split each row over 2, 4 or 8 warps of a block (split-K) so the grid still
-// covers every SM; the split stops where a warp's share of a row would drop below 512 bytes.
+// First match wins. Chosen from encore-ops-bench --variants (H100, every variant of every
+// decode-step matrix, weights streamed from memory): the split follows the row length, so that
+// a warp's share of its rows is about one batch of loads (8 vectors a lane, 4 KiB a warp).
+// Rows of at most 1024 columns go two to a warp (Qwen2.5-0.5B: 896x896 1.69 us against 2.09
+// with r1s2, 9728x896 7.0 against 7.7 with r1s1); rows of 2048 one to a warp (2048x2048 3.8 us
+// against 4.9 with r1s2, 16384x2048 93% of read bandwidth against 85% with r2s1); longer ones
+// split over 2 (896x4864: 4.95 us against 5.9 with r1s8) or 4 warps (2048x8192: 13.3 us against
+// 17.6 with r1s2). The lm_heads keep two rows a warp (half the blocks, each of which forms the
+// norm prologue). Matrices of few rows split further, so the grid still covers the SMs.
 constexpr std::array<GemvVariant, kGemvVariantCount> kVariants{{
-    {"r2s1", 2, 1, "rows >= 8192", [](std::uint32_t rows, std::uint32_t) { return rows >= 8192; }},
-    {"r1s1", 1, 1, "rows >= 4096 || cols < 512",
-     [](std::uint32_t rows, std::uint32_t cols) { return rows >= 4096 || cols < 512; }},
-    {"r1s2", 1, 2, "rows >= 2048 || cols < 1024",
-     [](std::uint32_t rows, std::uint32_t cols) { return rows >= 2048 || cols < 1024; }},
-    {"r1s4", 1, 4, "rows >= 1024 || cols < 2048",
-     [](std::uint32_t rows, std::uint32_t cols) { return rows >= 1024 || cols < 2048; }},
+    {"r2s1", 2, 1, "rows >= 65536 || (cols <= 1024 && rows >= 512)",
+     [](std::uint32_t rows, std::uint32_t cols) {
+       return rows >= 65536 || (cols <= 1024 && rows >= 512);
+     }},
+    {"r1s1", 1, 1, "cols <= 2048 && rows >= 512",
+     [](std::uint32_t rows, std::uint32_t cols) { return cols <= 2048 && rows >= 512; }},
+    {"r1s2", 1, 2, "cols <= 6144 && rows >= 256",
+     [](std::uint32_t rows, std::uint32_t cols) { return cols <= 6144 && rows >= 256; }},
+    {"r1s4", 1, 4, "cols <= 12288",
+     [](std::uint32_t, std::uint32_t cols) { return cols <= 12288; }},
     {"r1s8", 1, 8, "otherwise", [](std::uint32_t, std::uint32_t) { return true; }},
 }};
 
@@ -266,7 +274,8 @@ std::string gemv_kernel_for(std::uint32_t rows, std::uint32_t cols, bool bias) {
 void OpEncoder::gemv(Encoder& enc, const BufferView& w, const BufferView& x, const BufferView& y,
                      std::uint32_t rows, std::uint32_t cols, const std::optional<BufferView>& bias,
                      std::string_view label) const {
-  detail::encode_gemv(k_->gemv, enc, "gemv", w, x, y, rows, cols, {.bias = bias}, label);
+  detail::encode_gemv(k_->gemv, k_->limits.multiprocessors, enc, "gemv", w, x, y, rows, cols,
+                      {.bias = bias}, label);
 }
 
 }  // namespace encore::ops

@@ -44,6 +44,11 @@ inline constexpr std::uint32_t kGemvBlockThreads = 256;
 inline constexpr std::uint32_t kGemvWarps = kGemvBlockThreads / 32;
 /// Largest cols of the norm families (x in shared memory: 48 KiB, no opt-in needed).
 inline constexpr std::uint32_t kGemvNormMaxCols = 12288;
+/// The norm families launch at most this many blocks per multiprocessor (DeviceLimits), each
+/// forming x once and then striding over the row groups the rows need (gemv_kernel.cuh), rather
+/// than one block per row group each forming x again; their kernels are built to fit this many
+/// blocks of kGemvBlockThreads on a multiprocessor (__launch_bounds__, at most 85 registers).
+inline constexpr std::uint32_t kGemvNormBlocksPerProcessor = 3;
 
 /// Where x comes from.
 enum class GemvInput : std::uint8_t { X, Norm, AddNorm };

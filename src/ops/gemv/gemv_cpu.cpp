@@ -1,8 +1,10 @@
-// CPU reference of every gemv family: block b computes output rows [b * rows_per_block, ...)
-// with a double accumulator per weight row, so the reference is more accurate than any f32
-// kernel. The norm prologue is rms_norm_mul / add_rms_norm_mul's arithmetic and the silu
-// epilogue silu_mul's, so a fused gemv equals its unfused sequence bit for bit on the CPU.
+// CPU reference of every gemv family: block b computes the output rows of logical blocks b,
+// b + grid, ... (logical block k: rows [k * rows_per_block, ...)) with a double accumulator per
+// weight row, so the reference is more accurate than any f32 kernel. The norm prologue is
+// rms_norm_mul / add_rms_norm_mul's arithmetic and the silu epilogue silu_mul's, so a fused gemv
+// equals its unfused sequence bit for bit on the CPU.
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -96,16 +98,10 @@ void store_rope(const CpuKernelContext& ctx, const GemvArgLayout& l, const RopeP
   }
 }
 
-void gemv_rows(const CpuKernelContext& ctx, GemvInput input, GemvOutput output,
-               const GemvArgLayout& l, std::uint32_t rows_per_block) {
-  const auto rows = ctx.value<std::uint32_t>(l.rows);
-  const auto cols = ctx.value<std::uint32_t>(l.cols);
-  const std::uint64_t first = std::uint64_t{ctx.block_index().x} * rows_per_block;
-  const std::uint64_t last = first + rows_per_block < rows ? first + rows_per_block : rows;
-  // The norm prologue runs in every block (block 0 writes sum even when it has no rows).
-  std::vector<float> xs;
-  const float* x = form_x(ctx, l, input, cols, xs);
-  if (first >= last) return;
+// Output rows [first, last) from x.
+void gemv_block_rows(const CpuKernelContext& ctx, GemvOutput output, const GemvArgLayout& l,
+                     const float* x, std::uint32_t rows, std::uint32_t cols, std::uint64_t first,
+                     std::uint64_t last) {
   const std::uint16_t* w = ctx.ptr<const std::uint16_t>(0);
   if (gemv_rope(output)) {
     const auto p = ctx.value<RopeKvParams>(l.rope);
@@ -137,6 +133,23 @@ void gemv_rows(const CpuKernelContext& ctx, GemvInput input, GemvOutput output,
     }
     if (output == GemvOutput::Bias) acc += ctx.ptr<const float>(l.bias)[r];
     y[r] = static_cast<float>(acc);
+  }
+}
+
+// Block b of the launch computes the rows of logical blocks b, b + grid, b + 2 grid, ... (the
+// launch may hold fewer blocks than the rows need, see gemv.h).
+void gemv_rows(const CpuKernelContext& ctx, GemvInput input, GemvOutput output,
+               const GemvArgLayout& l, std::uint32_t rows_per_block) {
+  const auto rows = ctx.value<std::uint32_t>(l.rows);
+  const auto cols = ctx.value<std::uint32_t>(l.cols);
+  // The norm prologue runs in every block (block 0 writes sum even when it has no rows).
+  std::vector<float> xs;
+  const float* x = form_x(ctx, l, input, cols, xs);
+  const std::uint64_t logical = (std::uint64_t{rows} + rows_per_block - 1) / rows_per_block;
+  for (std::uint64_t b = ctx.block_index().x; b < logical; b += ctx.grid().x) {
+    const std::uint64_t first = b * rows_per_block;
+    const std::uint64_t last = std::min<std::uint64_t>(first + rows_per_block, rows);
+    gemv_block_rows(ctx, output, l, x, rows, cols, first, last);
   }
 }
 

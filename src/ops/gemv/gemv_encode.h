@@ -25,9 +25,11 @@ std::size_t gemv_kernel_slot(GemvInput input, GemvOutput output, std::size_t var
 void resolve_gemv_kernels(const Device& device, std::span<Kernel> out);
 
 /// Checks the views and shape (throwing Error(InvalidArgument) "<op> '<label>': ...") and
-/// encodes one gemv of the family `fusion` asks for.
-void encode_gemv(std::span<const Kernel> kernels, Encoder& enc, std::string_view op,
-                 const BufferView& w, const BufferView& x, const BufferView& y, std::uint32_t rows,
-                 std::uint32_t cols, const GemvFusion& fusion, std::string_view label);
+/// encodes one gemv of the family `fusion` asks for; a norm family's grid holds at most
+/// kGemvNormBlocksPerProcessor blocks per multiprocessor of the device.
+void encode_gemv(std::span<const Kernel> kernels, std::uint32_t multiprocessors, Encoder& enc,
+                 std::string_view op, const BufferView& w, const BufferView& x, const BufferView& y,
+                 std::uint32_t rows, std::uint32_t cols, const GemvFusion& fusion,
+                 std::string_view label);
 
 }  // namespace encore::ops::detail

@@ -1,6 +1,7 @@
 // The checked encode of every gemv family (encode_gemv), can_gemv_fused and
 // OpEncoder::gemv_fused.
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -138,9 +139,10 @@ Arg bind(GemvArg arg, const BufferView& w, const BufferView& x, const BufferView
 
 }  // namespace
 
-void encode_gemv(std::span<const Kernel> kernels, Encoder& enc, std::string_view op,
-                 const BufferView& w, const BufferView& x, const BufferView& y, std::uint32_t rows,
-                 std::uint32_t cols, const GemvFusion& f, std::string_view label) {
+void encode_gemv(std::span<const Kernel> kernels, std::uint32_t multiprocessors, Encoder& enc,
+                 std::string_view op, const BufferView& w, const BufferView& x, const BufferView& y,
+                 std::uint32_t rows, std::uint32_t cols, const GemvFusion& f,
+                 std::string_view label) {
   require(can_gemv_fused(rows, cols, f.norm.has_value(), f.silu_mul), op, label);
   if (f.silu_mul && f.bias) throw_invalid(op, label, "a bias does not combine with silu_mul");
   if (f.rope_kv) {
@@ -185,7 +187,10 @@ void encode_gemv(std::span<const Kernel> kernels, Encoder& enc, std::string_view
   const std::uint32_t out_rows = f.rope_kv ? rows / 2 : rows;
   const std::size_t i = gemv_variant_index(output, out_rows, cols);
   const GemvVariant& variant = gemv_table(output)[i];
-  const auto blocks = static_cast<std::uint32_t>(ceil_div(out_rows, variant.rows_per_block()));
+  auto blocks = static_cast<std::uint32_t>(ceil_div(out_rows, variant.rows_per_block()));
+  if (input != GemvInput::X) {
+    blocks = std::min(blocks, kGemvNormBlocksPerProcessor * std::max(multiprocessors, 1U));
+  }
   const std::uint32_t shared = input == GemvInput::X ? 0 : cols * sizeof(float);
   const Launch launch = Launch::groups(blocks, kGemvBlockThreads).shared(shared);
   std::vector<Arg> args;
@@ -215,7 +220,8 @@ Support can_gemv_fused(std::uint32_t rows, std::uint32_t cols, bool norm, bool s
 void OpEncoder::gemv_fused(Encoder& enc, const BufferView& w, const BufferView& x,
                            const BufferView& y, std::uint32_t rows, std::uint32_t cols,
                            const GemvFusion& fusion, std::string_view label) const {
-  detail::encode_gemv(k_->gemv, enc, "gemv_fused", w, x, y, rows, cols, fusion, label);
+  detail::encode_gemv(k_->gemv, k_->limits.multiprocessors, enc, "gemv_fused", w, x, y, rows, cols,
+                      fusion, label);
 }
 
 }  // namespace encore::ops

@@ -196,6 +196,30 @@ __device__ __forceinline__ void gemv_store(const GemvArgs& args, std::uint64_t r
   }
 }
 
+// The weight rows of logical block `block`'s warp group `group` (rows past `rows` clamped to the
+// last row for loading; they are never stored).
+template <int R, GemvOutput Out>
+__device__ __forceinline__ void gemv_rows_of(const uint4* (&wrow)[R * (gemv_paired(Out) ? 2 : 1)],
+                                             const GemvArgs& args, std::uint64_t out0) {
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    const std::uint64_t out = out0 + r < args.rows ? out0 + r : args.rows - 1;
+    if constexpr (gemv_paired(Out)) {  // the pair's two weight rows
+      const RopePair pr = gemv_pair_rows<Out>(args, out);
+      wrow[r * 2] = reinterpret_cast<const uint4*>(args.w + std::uint64_t{pr.a} * args.cols);
+      wrow[r * 2 + 1] = reinterpret_cast<const uint4*>(args.w + std::uint64_t{pr.b} * args.cols);
+    } else {
+      wrow[r] = reinterpret_cast<const uint4*>(args.w + out * args.cols);
+    }
+  }
+}
+
+// The norm families' launch may hold fewer blocks than the rows need (at most
+// kGemvNormBlocksPerProcessor per multiprocessor, so each block forms x once for several row
+// groups): block b computes logical blocks b, b + gridDim.x, ... Each logical block's first batch
+// of weights is in registers before its loop starts (the first one before the PDL wait), and the
+// next logical block's first batch is asked of L2 while this one streams. The x families are
+// launched with one block per row group and compile without the stride.
 template <int R, int S, GemvInput In, GemvOutput Out>
 __device__ __forceinline__ void gemv_body(const GemvArgs& args) {
   constexpr int kRowsPerOut = gemv_paired(Out) ? 2 : 1;
@@ -204,98 +228,114 @@ __device__ __forceinline__ void gemv_body(const GemvArgs& args) {
   constexpr int kBatch = kLoads / WR > 0 ? kLoads / WR : 1;
   constexpr int kGroups = static_cast<int>(kGemvWarps) / S;
   constexpr std::uint32_t kStep = S * 32;
+  constexpr bool kStrided = In != GemvInput::X;
   extern __shared__ float4 gemv_x_shared[];  // norm families: x, cols floats
   const unsigned warp = threadIdx.x >> 5;
   const unsigned lane = threadIdx.x & 31U;
   const unsigned group = warp / S;
   const unsigned slice = warp % S;
-  const std::uint64_t out0 = (std::uint64_t{blockIdx.x} * kGroups + group) * R;
   const std::uint32_t vectors = args.cols / 8;
-
-  const uint4* wrow[WR];
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-    const std::uint64_t out = out0 + r < args.rows ? out0 + r : args.rows - 1;
-    if constexpr (kRowsPerOut == 2) {  // the pair's two weight rows
-      const RopePair pr = gemv_pair_rows<Out>(args, out);
-      wrow[r * 2] = reinterpret_cast<const uint4*>(args.w + std::uint64_t{pr.a} * args.cols);
-      wrow[r * 2 + 1] = reinterpret_cast<const uint4*>(args.w + std::uint64_t{pr.b} * args.cols);
-    } else {
-      wrow[r] = reinterpret_cast<const uint4*>(args.w + out * args.cols);
-    }
-  }
-
-  // Before the wait: batch 0 into registers, batch 1 into L2. The checked / unchecked choice is
-  // the same for the whole warp (base is), so lanes never split into two paths of loads.
-  std::uint32_t base = slice * 32;  // lane 0's first vector
-  uint4 wv[kBatch][WR];
+  const std::uint32_t logical = (args.rows + kGroups * R - 1) / (kGroups * R);
+  const auto out0_of = [&](std::uint32_t block) {
+    return (std::uint64_t{block} * kGroups + group) * R;
+  };
   const auto full = [&](std::uint32_t b) { return b + (kBatch - 1) * kStep + 32 <= vectors; };
-  if (full(base)) {
-    gemv_load<WR, kBatch, kStep, false>(wv, wrow, base + lane, vectors);
-  } else {
-    gemv_load<WR, kBatch, kStep, true>(wv, wrow, base + lane, vectors);
-  }
-#pragma unroll
-  for (int u = 0; u < kBatch; ++u) {
-    const std::uint32_t v = base + lane + (kBatch + u) * kStep;
-#pragma unroll
-    for (int r = 0; r < WR; ++r) {
-      if (v < vectors) prefetch_l2(wrow[r] + v);
-    }
-  }
-  pdl_wait();
-  const float4* x4 = reinterpret_cast<const float4*>(
-      gemv_input<In>(args, reinterpret_cast<float*>(gemv_x_shared)));
-  pdl_launch_dependents();
-
-  float acc[WR];
-#pragma unroll
-  for (int r = 0; r < WR; ++r) acc[r] = 0.0F;
-  for (;;) {
-    if (full(base)) {
-      gemv_consume<WR, kBatch, kStep, false>(wv, x4, base + lane, vectors, acc);
-    } else {
-      gemv_consume<WR, kBatch, kStep, true>(wv, x4, base + lane, vectors, acc);
-    }
-    base += kBatch * kStep;
-    if (base >= vectors) break;
+  // The checked / unchecked choice is the same for the whole warp (base is), so lanes never
+  // split into two paths of loads.
+  const auto load_first = [&](uint4(&wv)[kBatch][WR], const uint4* const(&wrow)[WR]) {
+    const std::uint32_t base = slice * 32;
     if (full(base)) {
       gemv_load<WR, kBatch, kStep, false>(wv, wrow, base + lane, vectors);
     } else {
       gemv_load<WR, kBatch, kStep, true>(wv, wrow, base + lane, vectors);
     }
-  }
-
+  };
+  // Batch `first_batch` of block `block`'s rows into L2.
+  const auto prefetch = [&](std::uint32_t block, int first_batch) {
+    const uint4* rows[WR];
+    gemv_rows_of<R, Out>(rows, args, out0_of(block));
 #pragma unroll
-  for (int r = 0; r < WR; ++r) acc[r] = warp_sum(acc[r]);
-
-  if constexpr (S == 1) {
-    if (lane == 0) {
+    for (int u = 0; u < kBatch; ++u) {
+      const std::uint32_t v = slice * 32 + lane + (first_batch * kBatch + u) * kStep;
 #pragma unroll
-      for (int r = 0; r < R; ++r) {
-        if (out0 + r < args.rows) gemv_store<Out>(args, out0 + r, acc + r * kRowsPerOut);
+      for (int r = 0; r < WR; ++r) {
+        if (v < vectors) prefetch_l2(rows[r] + v);
       }
     }
-  } else {
-    __shared__ float partial[kGemvWarps][WR];
-    if (lane == 0) {
+  };
+
+  std::uint32_t block = blockIdx.x;
+  const uint4* wrow[WR];
+  gemv_rows_of<R, Out>(wrow, args, out0_of(block));
+  // Before the wait: batch 0 into registers, batch 1 into L2.
+  uint4 wv[kBatch][WR];
+  load_first(wv, wrow);
+  prefetch(block, 1);
+  pdl_wait();
+  const float4* x4 = reinterpret_cast<const float4*>(
+      gemv_input<In>(args, reinterpret_cast<float*>(gemv_x_shared)));
+  pdl_launch_dependents();
+
+  for (;;) {
+    const std::uint64_t out0 = out0_of(block);
+    if (kStrided && block + gridDim.x < logical) prefetch(block + gridDim.x, 0);
+    float acc[WR];
 #pragma unroll
-      for (int r = 0; r < WR; ++r) partial[warp][r] = acc[r];
-    }
-    __syncthreads();
-    if (threadIdx.x < static_cast<unsigned>(kGroups * R)) {
-      const unsigned g = threadIdx.x / R;
-      const unsigned r = threadIdx.x % R;
-      float t[kRowsPerOut];
-#pragma unroll
-      for (int j = 0; j < kRowsPerOut; ++j) {
-        t[j] = 0.0F;
-#pragma unroll
-        for (int k = 0; k < S; ++k) t[j] += partial[g * S + k][r * kRowsPerOut + j];
+    for (int r = 0; r < WR; ++r) acc[r] = 0.0F;
+    std::uint32_t base = slice * 32;  // lane 0's first vector
+    for (;;) {
+      if (full(base)) {
+        gemv_consume<WR, kBatch, kStep, false>(wv, x4, base + lane, vectors, acc);
+      } else {
+        gemv_consume<WR, kBatch, kStep, true>(wv, x4, base + lane, vectors, acc);
       }
-      const std::uint64_t row = (std::uint64_t{blockIdx.x} * kGroups + g) * R + r;
-      if (row < args.rows) gemv_store<Out>(args, row, t);
+      base += kBatch * kStep;
+      if (base >= vectors) break;
+      if (full(base)) {
+        gemv_load<WR, kBatch, kStep, false>(wv, wrow, base + lane, vectors);
+      } else {
+        gemv_load<WR, kBatch, kStep, true>(wv, wrow, base + lane, vectors);
+      }
     }
+
+#pragma unroll
+    for (int r = 0; r < WR; ++r) acc[r] = warp_sum(acc[r]);
+
+    if constexpr (S == 1) {
+      if (lane == 0) {
+#pragma unroll
+        for (int r = 0; r < R; ++r) {
+          if (out0 + r < args.rows) gemv_store<Out>(args, out0 + r, acc + r * kRowsPerOut);
+        }
+      }
+    } else {
+      __shared__ float partial[kGemvWarps][WR];
+      if (lane == 0) {
+#pragma unroll
+        for (int r = 0; r < WR; ++r) partial[warp][r] = acc[r];
+      }
+      __syncthreads();
+      if (threadIdx.x < static_cast<unsigned>(kGroups * R)) {
+        const unsigned g = threadIdx.x / R;
+        const unsigned r = threadIdx.x % R;
+        float t[kRowsPerOut];
+#pragma unroll
+        for (int j = 0; j < kRowsPerOut; ++j) {
+          t[j] = 0.0F;
+#pragma unroll
+          for (int k = 0; k < S; ++k) t[j] += partial[g * S + k][r * kRowsPerOut + j];
+        }
+        const std::uint64_t row = (std::uint64_t{block} * kGroups + g) * R + r;
+        if (row < args.rows) gemv_store<Out>(args, row, t);
+      }
+      if (kStrided) __syncthreads();  // partial is written again by the next logical block
+    }
+
+    if (!kStrided) break;
+    block += gridDim.x;
+    if (block >= logical) break;
+    gemv_rows_of<R, Out>(wrow, args, out0_of(block));
+    load_first(wv, wrow);
   }
 }
 

@@ -12,7 +12,7 @@ namespace encore::ops::detail {
 namespace {
 
 template <int R, int S, GemvOutput Out>
-__global__ void __launch_bounds__(kGemvBlockThreads)
+__global__ void __launch_bounds__(kGemvBlockThreads, kGemvNormBlocksPerProcessor)
     gemv_norm_bf16(const std::uint16_t* __restrict__ w, const float* __restrict__ x,
                    const float* __restrict__ norm_w, float* __restrict__ y, std::uint32_t rows,
                    std::uint32_t cols, float eps) {
@@ -21,7 +21,7 @@ __global__ void __launch_bounds__(kGemvBlockThreads)
 }
 
 template <int R, int S>
-__global__ void __launch_bounds__(kGemvBlockThreads)
+__global__ void __launch_bounds__(kGemvBlockThreads, kGemvNormBlocksPerProcessor)
     gemv_norm_bias_bf16(const std::uint16_t* __restrict__ w, const float* __restrict__ x,
                         const float* __restrict__ norm_w, const float* __restrict__ bias,
                         float* __restrict__ y, std::uint32_t rows, std::uint32_t cols, float eps) {
@@ -36,7 +36,7 @@ __global__ void __launch_bounds__(kGemvBlockThreads)
 }
 
 template <int R, int S, GemvOutput Out>
-__global__ void __launch_bounds__(kGemvBlockThreads)
+__global__ void __launch_bounds__(kGemvBlockThreads, kGemvNormBlocksPerProcessor)
     gemv_add_norm_bf16(const std::uint16_t* __restrict__ w, const float* __restrict__ a,
                        const float* __restrict__ b, const float* __restrict__ norm_w,
                        float* __restrict__ sum, float* __restrict__ y, std::uint32_t rows,
@@ -53,7 +53,7 @@ __global__ void __launch_bounds__(kGemvBlockThreads)
 }
 
 template <int R, int S>
-__global__ void __launch_bounds__(kGemvBlockThreads)
+__global__ void __launch_bounds__(kGemvBlockThreads, kGemvNormBlocksPerProcessor)
     gemv_add_norm_bias_bf16(const std::uint16_t* __restrict__ w, const float* __restrict__ a,
                             const float* __restrict__ b, const float* __restrict__ norm_w,
                             float* __restrict__ sum, const float* __restrict__ bias,

@@ -56,7 +56,7 @@ __global__ void __launch_bounds__(kGemvBlockThreads)
 }
 
 template <int R, int S>
-__global__ void __launch_bounds__(kGemvBlockThreads)
+__global__ void __launch_bounds__(kGemvBlockThreads, kGemvNormBlocksPerProcessor)
     norm_rope_bf16(const u16* __restrict__ w, const float* __restrict__ x,
                    const float* __restrict__ norm_w, float* __restrict__ q,
                    u16* __restrict__ k_cache, u16* __restrict__ v_cache,
@@ -77,7 +77,7 @@ __global__ void __launch_bounds__(kGemvBlockThreads)
 }
 
 template <int R, int S>
-__global__ void __launch_bounds__(kGemvBlockThreads)
+__global__ void __launch_bounds__(kGemvBlockThreads, kGemvNormBlocksPerProcessor)
     norm_bias_rope_bf16(const u16* __restrict__ w, const float* __restrict__ x,
                         const float* __restrict__ norm_w, const float* __restrict__ bias,
                         float* __restrict__ q, u16* __restrict__ k_cache, u16* __restrict__ v_cache,
@@ -99,7 +99,7 @@ __global__ void __launch_bounds__(kGemvBlockThreads)
 }
 
 template <int R, int S>
-__global__ void __launch_bounds__(kGemvBlockThreads)
+__global__ void __launch_bounds__(kGemvBlockThreads, kGemvNormBlocksPerProcessor)
     add_norm_rope_bf16(const u16* __restrict__ w, const float* __restrict__ a,
                        const float* __restrict__ b, const float* __restrict__ norm_w,
                        float* __restrict__ sum, float* __restrict__ q, u16* __restrict__ k_cache,
@@ -122,7 +122,7 @@ __global__ void __launch_bounds__(kGemvBlockThreads)
 }
 
 template <int R, int S>
-__global__ void __launch_bounds__(kGemvBlockThreads)
+__global__ void __launch_bounds__(kGemvBlockThreads, kGemvNormBlocksPerProcessor)
     add_norm_bias_rope_bf16(const u16* __restrict__ w, const float* __restrict__ a,
                             const float* __restrict__ b, const float* __restrict__ norm_w,
                             float* __restrict__ sum, const float* __restrict__ bias,

@@ -202,7 +202,7 @@ TEST(CudaDecodeOps, AttentionSharingAScratchMatchesTheCpuOnEveryReplay) {
   const std::vector<std::uint16_t> v = random_bf16(cache, 8);
   const std::uint64_t words = ops::attention_scratch_bytes(s) / 4;
   std::vector<float> stale(words, 1.0e6F);
-  for (std::uint64_t i = words - s.n_kv_heads; i < words; ++i) stale[i] = 0.0F;  // tickets
+  for (std::uint64_t i = words - s.n_heads; i < words; ++i) stale[i] = 0.0F;  // tickets
   EXPECT_TRUE(testing::cuda_matches_cpu(gpu, [&](Device& dev) {
     ops::OpEncoder ops(dev);
     Buffer qb = upload(dev, q);
@@ -226,7 +226,7 @@ TEST(CudaDecodeOps, AttentionSharingAScratchMatchesTheCpuOnEveryReplay) {
       outputs.push_back({at + " second", out2.download<float>(), testing::kAttentionTolerance});
       const std::vector<float> all = scratch.download<float>();
       outputs.push_back(
-          {at + " tickets", std::vector<float>(all.end() - s.n_kv_heads, all.end()), kExact});
+          {at + " tickets", std::vector<float>(all.end() - s.n_heads, all.end()), kExact});
     }
     return outputs;
   }));
