@@ -131,19 +131,18 @@ TEST_F(AttentionOps, OneRowReturnsItsValues) {
 }
 
 // The number of active splits follows kv_len: about one per min_rows rows, at most the launched
-// n_splits, every active split non-empty, no chunk longer than the shared memory holds.
+// n_splits, every active split non-empty.
 TEST(AttentionPlan, ActiveSplitsFollowTheKvLength) {
   for (const AttentionShape& s : {AttentionShape{14, 2, 64, 512}, AttentionShape{32, 8, 64, 8192},
                                   AttentionShape{8, 1, 128, 33}, AttentionShape{4, 4, 64, 1}}) {
     const ops::detail::AttentionPlan plan = ops::detail::attention_plan(s);
     ASSERT_GT(plan.n_splits, 0U);
-    EXPECT_LE(plan.min_rows, plan.chunk_capacity);
+    EXPECT_LE(plan.min_rows, s.max_ctx);
     const ops::detail::AttentionParams p{.n_heads = s.n_heads,
                                          .n_kv_heads = s.n_kv_heads,
                                          .head_dim = s.head_dim,
                                          .max_ctx = s.max_ctx,
                                          .n_splits = plan.n_splits,
-                                         .chunk_capacity = plan.chunk_capacity,
                                          .min_rows = plan.min_rows,
                                          .scale = 1.0F};
     for (std::uint32_t kv_len = 1; kv_len <= s.max_ctx; ++kv_len) {
@@ -151,7 +150,6 @@ TEST(AttentionPlan, ActiveSplitsFollowTheKvLength) {
       const ops::detail::AttentionSplits sp = ops::detail::attention_split_plan(p, kv_len);
       ASSERT_GE(sp.active, 1U);
       ASSERT_LE(sp.active, plan.n_splits);
-      ASSERT_LE(sp.chunk, plan.chunk_capacity);
       ASSERT_LT((sp.active - 1) * sp.chunk, kv_len);  // the last active split has rows
       ASSERT_GE(sp.active * sp.chunk, kv_len);        // the active splits cover every row
       const std::uint32_t wanted = (kv_len + plan.min_rows - 1) / plan.min_rows;
@@ -162,13 +160,12 @@ TEST(AttentionPlan, ActiveSplitsFollowTheKvLength) {
   // Decode shapes: Qwen2.5-0.5B at 512 positions uses 8 splits of 64 rows (one batch of loads
   // each), not 128 of 4; head_dim 128 takes 32-row batches.
   const ops::detail::AttentionPlan qwen = ops::detail::attention_plan({14, 2, 64, 8192});
-  EXPECT_EQ(qwen.n_splits, 37U);  // about 512 blocks over 14 q heads
+  EXPECT_EQ(qwen.n_splits, 74U);  // about 1024 blocks over 14 q heads
   EXPECT_EQ(ops::detail::attention_split_plan({.n_heads = 14,
                                                .n_kv_heads = 2,
                                                .head_dim = 64,
                                                .max_ctx = 8192,
                                                .n_splits = qwen.n_splits,
-                                               .chunk_capacity = qwen.chunk_capacity,
                                                .min_rows = qwen.min_rows},
                                               512)
                 .active,

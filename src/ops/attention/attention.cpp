@@ -19,37 +19,24 @@ namespace detail {
 
 namespace {
 
-// Splits enough for about 512 blocks over the q heads (four per SM of a 132-SM card) at the
-// longest context, each of at least attention_batch_rows(head_dim) rows (so capacity >=
-// min_rows), doubled while the chunk's scores do not fit the shared-memory budget.
-constexpr std::uint32_t kTargetBlocks = 512;
-constexpr std::uint32_t kMaxSplits = 65535;  // grid.y
-
-std::uint64_t shared_floats(const AttentionShape& shape, std::uint32_t splits,
-                            std::uint32_t capacity) {
-  const std::uint64_t scores = capacity;
-  const std::uint64_t reduction = (kAttentionThreads / 32) * std::uint64_t{shape.head_dim};
-  const std::uint64_t merge = 2 * std::uint64_t{splits} + kAttentionThreads;  // (m, l), sums
-  return std::max({scores, reduction, merge});
-}
+// Splits enough for about 1024 blocks over the q heads at the longest context (one wave of
+// 128-thread blocks on a 132-SM card: the kernel fits 8 per SM), each of at least
+// attention_batch_rows(head_dim) rows. A longer context gives each split more batches, not more
+// splits, so the merge stays over at most 1024 partial results per head.
+constexpr std::uint32_t kTargetBlocks = 1024;
 
 }  // namespace
 
 AttentionPlan attention_plan(const AttentionShape& shape) {
   const std::uint32_t min_rows = attention_batch_rows(shape.head_dim);
   const std::uint64_t by_rows = std::max<std::uint64_t>(shape.max_ctx / min_rows, 1);
-  std::uint32_t splits =
+  const auto splits =
       static_cast<std::uint32_t>(std::min(by_rows, ceil_div(kTargetBlocks, shape.n_heads)));
-  for (;;) {
-    const auto capacity = static_cast<std::uint32_t>(ceil_div(shape.max_ctx, splits));
-    const std::uint64_t bytes = shared_floats(shape, splits, capacity) * sizeof(float);
-    if (bytes <= kAttentionSharedLimit) {
-      return {splits, capacity, std::min(min_rows, capacity),
-              static_cast<std::uint32_t>(bytes)};
-    }
-    if (splits >= kMaxSplits || splits >= shape.max_ctx) return {};
-    splits = std::min({splits * 2, kMaxSplits, shape.max_ctx});
-  }
+  // The cross-warp reduction [warps][head_dim], then the merge's (m, l) pairs and partial sums.
+  const std::uint64_t reduction = (kAttentionThreads / 32) * std::uint64_t{shape.head_dim};
+  const std::uint64_t merge = 2 * std::uint64_t{splits} + kAttentionThreads;
+  return {splits, std::min(min_rows, shape.max_ctx),
+          static_cast<std::uint32_t>(std::max(reduction, merge) * sizeof(float))};
 }
 
 void register_attention_kernels(KernelRegistry& registry) {
@@ -90,10 +77,6 @@ Support can_attention(const AttentionShape& shape) {
     return detail::refuse("head_dim must be 64 or 128, got " + std::to_string(shape.head_dim));
   }
   if (shape.max_ctx == 0) return detail::refuse("max_ctx must be at least 1");
-  if (detail::attention_plan(shape).n_splits == 0) {
-    return detail::refuse("max_ctx = " + std::to_string(shape.max_ctx) +
-                          " cannot be split within the shared-memory budget");
-  }
   return {};
 }
 
@@ -145,7 +128,6 @@ void OpEncoder::attention_decode(Encoder& enc, const BufferView& q, const Buffer
                                        .head_dim = shape.head_dim,
                                        .max_ctx = shape.max_ctx,
                                        .n_splits = plan.n_splits,
-                                       .chunk_capacity = plan.chunk_capacity,
                                        .min_rows = plan.min_rows,
                                        .scale = scale};
   const Kernel& kernel = shape.head_dim == 64 ? k_->attention_hd64 : k_->attention_hd128;

@@ -1,23 +1,25 @@
 // CUDA decode attention (see attention.h for the algorithm and layouts).
 //
 // One q head per block, 128 threads: a K or V row of head_dim bf16 is read by head_dim / 8
-// lanes, 16 bytes each, so a warp reads 2 (hd128) or 4 (hd64) rows per load and the block 8 or
-// 16 rows per pass; kAttentionLoadPasses passes are loaded before any is used, so a split of up
-// to 64 (hd64) or 32 (hd128) rows (attention_batch_rows) costs one round trip to memory per
-// phase. Loop trip counts are uniform across the block (rows past the chunk load zeros),
-// because the reductions use full-warp shuffles.
+// lanes (a row group), 16 bytes each, so a warp reads 2 (hd128) or 4 (hd64) rows per load and
+// the block 8 or 16 rows per pass. A batch is kAttentionLoadPasses passes of K rows and the same
+// V rows, all loaded before any is used: one round trip to memory per batch, and a split of
+// attention_batch_rows(head_dim) rows is one batch.
+// Online softmax per row group: each row group keeps its own running max m, sum l and weighted
+// value sum (8 dims per lane) over the rows it reads, rescaling once per batch, so scores never
+// go to shared memory and the block does not synchronise inside its loop. At the end the row
+// groups of a warp combine through shuffles and the 4 warps through shared memory. Scores are in
+// base-2 units (q is scaled by scale * log2 e) so that every exponential is one ex2.
+// Loop trip counts are uniform across the block (rows past the chunk load zeros and score -inf),
+// because the dot products use full-warp shuffles.
 // Why one head per block: the work of a decode step's attention is small and made of short
-// dependent chains (dot, shuffle reduction, softmax, accumulation). A block per kv head serving
-// its whole GQA group ran 4 warps per SM on a few SMs, each warp issuing every few cycles for
-// ~20 us; a block per q head spreads the same chains over n_heads times the blocks. The group's
-// blocks read the same K/V rows, from L2 after the first.
-// Shared memory (dynamic): the chunk's scores [capacity], turned into exp(score - m) in place,
-// then reused for the cross-warp sum of the accumulators, then for the merge's (m, l) pairs
-// ([active] each; m becomes the weight e^(m - M) in place) and partial sums.
+// dependent chains; a block per q head spreads them over n_heads times the blocks of a block per
+// kv head. The group's blocks read the same K/V rows, from L2 after the first.
 //
 // Memory ordering of the merge: every thread fences its scratch writes before the block takes
 // its ticket; the block that takes the last ticket fences again and reads the other splits'
-// results through L2 (ld.global.cg), never through a possibly stale L1 line.
+// results through L2 (ld.global.cg), never through a possibly stale L1 line. Scratch holds m in
+// natural-log units, as the CPU reference writes it.
 //
 // PDL: inactive blocks exit before touching memory (split 0 is always active and waits, so the
 // grid never completes before its predecessor); active blocks prefetch their K and V rows into
@@ -71,6 +73,41 @@ __device__ __forceinline__ void widen8(uint4 v, float (&out)[8]) {
 // with rows, the weights e^(m_s - M) (in place of m) and den = sum_s w_s l_s (warp 0); then
 // each output element, its splits summed by kThreads / D threads with kSplitsInFlight loads
 // in flight each.
+constexpr float kLog2e = 1.4426950408889634F;
+constexpr float kLn2 = 0.6931471805599453F;
+
+// 2^x, one MUFU instruction; 2^-inf = 0.
+__device__ __forceinline__ float exp2_approx(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
+// Running softmax state of one row group (base-2 units): max score m, sum l of 2^(s - m), and
+// this lane's 8 dims of sum 2^(s - m) v. m = -inf while no row was seen.
+struct Running {
+  float m;
+  float l;
+  float acc[8];
+};
+
+// Folds `other` (the same dims, other rows) into `r`.
+__device__ __forceinline__ void combine(Running& r, float m_o, float l_o, const float (&acc_o)[8]) {
+  const float m = fmaxf(r.m, m_o);
+  if (m == negative_infinity()) return;  // neither has rows
+  const float c = exp2_approx(r.m - m);
+  const float c_o = exp2_approx(m_o - m);
+  r.l = r.l * c + l_o * c_o;
+#pragma unroll
+  for (int i = 0; i < 8; ++i) r.acc[i] = r.acc[i] * c + acc_o[i] * c_o;
+  r.m = m;
+}
+
+// Merges the `active` splits of q head `head` from scratch into head_out (the last block).
+// m_l: shared space for 2 * active + kThreads floats. The first kSplitsInFlight partial sums of
+// each thread are loaded together with every (m, l): they do not depend on the weights. Then
+// warp 0 takes the max M over splits with rows, the weights 2^(m_s - M) (in place of m) and
+// den = sum_s w_s l_s; each output element sums its splits over kThreads / D threads.
 template <int D>
 __device__ void merge_head(const float* scratch, float* head_out, const AttentionParams& p,
                            const AttentionScratchLayout& layout, std::uint32_t head,
@@ -82,12 +119,21 @@ __device__ void merge_head(const float* scratch, float* head_out, const Attentio
   float* w = m_l;           // [active]: m, then the weight
   float* l = m_l + n;       // [active]
   float* part_sum = l + n;  // [kThreads]
+  const int at = tid % D;
+  const int part = tid / D;
+  const std::uint64_t split_stride = std::uint64_t{p.n_heads} * D;
+  const float* acc = scratch + std::uint64_t{head} * D + at;
+  float v[kSplitsInFlight];
+  int j0 = part * kSplitsInFlight;
+#pragma unroll
+  for (int u = 0; u < kSplitsInFlight; ++u) {
+    const int j = j0 + u;
+    v[u] = j < n ? __ldcg(acc + std::uint64_t(j) * split_stride) : 0.0F;
+  }
   for (int j = tid; j < n; j += kThreads) {
-    const std::uint64_t at = std::uint64_t(j) * p.n_heads + head;
-    const float m = __ldcg(scratch + layout.m + at);
-    const float lj = __ldcg(scratch + layout.l + at);
-    w[j] = m;
-    l[j] = lj;
+    const std::uint64_t s_at = std::uint64_t(j) * p.n_heads + head;
+    w[j] = __ldcg(scratch + layout.m + s_at) * kLog2e;
+    l[j] = __ldcg(scratch + layout.l + s_at);
   }
   __syncthreads();
   if (tid < 32) {
@@ -98,7 +144,7 @@ __device__ void merge_head(const float* scratch, float* head_out, const Attentio
     big_m = warp_max(big_m);
     float den = 0.0F;
     for (int j = static_cast<int>(lane); j < n; j += 32) {
-      const float weight = l[j] > 0.0F ? expf(w[j] - big_m) : 0.0F;
+      const float weight = l[j] > 0.0F ? exp2_approx(w[j] - big_m) : 0.0F;
       w[j] = weight;
       den = fmaf(weight, l[j], den);
     }
@@ -106,21 +152,18 @@ __device__ void merge_head(const float* scratch, float* head_out, const Attentio
     if (lane == 0) *den_shared = den;
   }
   __syncthreads();
-  const int at = tid % D;
-  const int part = tid / D;
-  const std::uint64_t split_stride = std::uint64_t{p.n_heads} * D;
-  const float* acc = scratch + std::uint64_t{head} * D + at;
   float num = 0.0F;
-  for (int j0 = part * kSplitsInFlight; j0 < n; j0 += kParts * kSplitsInFlight) {
-    float v[kSplitsInFlight];
+  for (;;) {
+#pragma unroll
+    for (int u = 0; u < kSplitsInFlight; ++u) {
+      if (j0 + u < n) num = fmaf(w[j0 + u], v[u], num);
+    }
+    j0 += kParts * kSplitsInFlight;
+    if (j0 >= n) break;
 #pragma unroll
     for (int u = 0; u < kSplitsInFlight; ++u) {
       const int j = j0 + u;
       v[u] = j < n ? __ldcg(acc + std::uint64_t(j) * split_stride) : 0.0F;
-    }
-#pragma unroll
-    for (int u = 0; u < kSplitsInFlight; ++u) {
-      if (j0 + u < n) num = fmaf(w[j0 + u], v[u], num);
     }
   }
   if constexpr (kParts > 1) {
@@ -143,8 +186,8 @@ __global__ void __launch_bounds__(kThreads)
   constexpr int kRowSlots = kThreads / kLanesPerRow;
   constexpr std::uint32_t kBatchRows = kRowSlots * kUnroll;
   extern __shared__ float shared[];
-  __shared__ float head_m;
-  __shared__ float head_l;
+  __shared__ float warp_m[kWarps];
+  __shared__ float warp_l[kWarps];
   __shared__ float head_den;
   __shared__ unsigned is_last;
 
@@ -184,29 +227,35 @@ __global__ void __launch_bounds__(kThreads)
   const std::uint16_t* k_base = k_cache + std::uint64_t{begin} * row_stride + g * D + sub * 8;
   const std::uint16_t* v_base = v_cache + std::uint64_t{begin} * row_stride + g * D + sub * 8;
 
-  // q of this head, this thread's 8 dims, times the scale.
+  // q of this head, this thread's 8 dims, times scale * log2 e.
   float qv[8];
   {
     const float4* qh = reinterpret_cast<const float4*>(q + std::uint64_t{head} * D + sub * 8);
     const float4 a = qh[0];
     const float4 b = qh[1];
-    qv[0] = a.x * p.scale;
-    qv[1] = a.y * p.scale;
-    qv[2] = a.z * p.scale;
-    qv[3] = a.w * p.scale;
-    qv[4] = b.x * p.scale;
-    qv[5] = b.y * p.scale;
-    qv[6] = b.z * p.scale;
-    qv[7] = b.w * p.scale;
+    const float f = p.scale * kLog2e;
+    qv[0] = a.x * f;
+    qv[1] = a.y * f;
+    qv[2] = a.z * f;
+    qv[3] = a.w * f;
+    qv[4] = b.x * f;
+    qv[5] = b.y * f;
+    qv[6] = b.z * f;
+    qv[7] = b.w * f;
   }
 
-  // Phase 1: scores[t] = (q * scale) . k_t.
+  Running run{negative_infinity(), 0.0F, {}};
+#pragma unroll
+  for (int i = 0; i < 8; ++i) run.acc[i] = 0.0F;
   for (std::uint32_t base = 0; base < len; base += kBatchRows) {
     uint4 kraw[kUnroll];
+    uint4 vraw[kUnroll];
     load_batch<kRowSlots>(kraw, k_base, base, slot, len, row_stride);
+    load_batch<kRowSlots>(vraw, v_base, base, slot, len, row_stride);
+    float score[kUnroll];
+    float batch_max = negative_infinity();
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
-      const std::uint32_t t = base + u * kRowSlots + slot;
       float k[8];
       widen8(kraw[u], k);
       float dot = 0.0F;
@@ -216,66 +265,63 @@ __global__ void __launch_bounds__(kThreads)
       for (int offset = kLanesPerRow / 2; offset > 0; offset >>= 1) {
         dot += __shfl_xor_sync(0xFFFFFFFFU, dot, offset);
       }
-      if (t < len && sub == 0) shared[t] = dot;
+      const std::uint32_t t = base + u * kRowSlots + slot;
+      score[u] = t < len ? dot : negative_infinity();
+      batch_max = fmaxf(batch_max, score[u]);
     }
-  }
-  __syncthreads();
-
-  // Phase 2 (warp 0): m = max score, l = sum exp(score - m); scores become exp(score - m).
-  if (warp == 0) {
-    float m = negative_infinity();
-    for (std::uint32_t t = lane; t < len; t += 32) m = fmaxf(m, shared[t]);
-    m = warp_max(m);
-    float l = 0.0F;
-    for (std::uint32_t t = lane; t < len; t += 32) {
-      const float e = expf(shared[t] - m);
-      shared[t] = e;
-      l += e;
-    }
-    l = warp_sum(l);
-    if (lane == 0) {
-      head_m = m;
-      head_l = l;
-    }
-  }
-  __syncthreads();
-
-  // Phase 3: acc[i] = sum_t e_t v_t[i] over this thread's rows, then over the warp's rows.
-  float acc[8];
+    const float m = fmaxf(run.m, batch_max);
+    if (m == negative_infinity()) continue;  // no row of this group yet (trip count unchanged)
+    const float c = exp2_approx(run.m - m);
+    run.l *= c;
 #pragma unroll
-  for (int i = 0; i < 8; ++i) acc[i] = 0.0F;
-  for (std::uint32_t base = 0; base < len; base += kBatchRows) {
-    uint4 vraw[kUnroll];
-    load_batch<kRowSlots>(vraw, v_base, base, slot, len, row_stride);
+    for (int i = 0; i < 8; ++i) run.acc[i] *= c;
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
-      const std::uint32_t t = base + u * kRowSlots + slot;
+      const float e = exp2_approx(score[u] - m);
       float v[8];
       widen8(vraw[u], v);
-      const float e = t < len ? shared[t] : 0.0F;
+      run.l += e;
 #pragma unroll
-      for (int i = 0; i < 8; ++i) acc[i] = fmaf(e, v[i], acc[i]);
+      for (int i = 0; i < 8; ++i) run.acc[i] = fmaf(e, v[i], run.acc[i]);
     }
+    run.m = m;
   }
+
+  // The row groups of a warp (lanes kLanesPerRow apart), then the warps.
 #pragma unroll
-  for (int i = 0; i < 8; ++i) {
+  for (int offset = kLanesPerRow; offset < 32; offset <<= 1) {
+    const float m_o = __shfl_xor_sync(0xFFFFFFFFU, run.m, offset);
+    const float l_o = __shfl_xor_sync(0xFFFFFFFFU, run.l, offset);
+    float acc_o[8];
 #pragma unroll
-    for (int offset = kLanesPerRow; offset < 32; offset <<= 1) {
-      acc[i] += __shfl_xor_sync(0xFFFFFFFFU, acc[i], offset);
-    }
+    for (int i = 0; i < 8; ++i) acc_o[i] = __shfl_xor_sync(0xFFFFFFFFU, run.acc[i], offset);
+    combine(run, m_o, l_o, acc_o);
   }
-  __syncthreads();  // the scores are no longer read: reuse the space as [warp][D]
   if (lane < static_cast<unsigned>(kLanesPerRow)) {
 #pragma unroll
-    for (int i = 0; i < 8; ++i) shared[warp * D + sub * 8 + i] = acc[i];
+    for (int i = 0; i < 8; ++i) shared[warp * D + sub * 8 + i] = run.acc[i];
+    if (lane == 0) {
+      warp_m[warp] = run.m;
+      warp_l[warp] = run.l;
+    }
   }
   __syncthreads();
+  float big_m = negative_infinity();
+#pragma unroll
+  for (int w = 0; w < kWarps; ++w) big_m = fmaxf(big_m, warp_m[w]);  // finite: len >= 1
+  float weight[kWarps];
+  float head_l = 0.0F;
+#pragma unroll
+  for (int w = 0; w < kWarps; ++w) {
+    weight[w] = exp2_approx(warp_m[w] - big_m);
+    head_l = fmaf(weight[w], warp_l[w], head_l);
+  }
 
   if (splits.active == 1) {  // the only split: normalise and write the output directly
     for (int at = static_cast<int>(tid); at < D; at += kThreads) {
       float sum = 0.0F;
 #pragma unroll
-      for (int w = 0; w < kWarps; ++w) sum += shared[w * D + at];
+      for (int w = 0; w < kWarps; ++w) sum = fmaf(weight[w], shared[w * D + at], sum);
       head_out[at] = sum / head_l;
     }
     return;
@@ -286,11 +332,11 @@ __global__ void __launch_bounds__(kThreads)
   for (int at = static_cast<int>(tid); at < D; at += kThreads) {
     float sum = 0.0F;
 #pragma unroll
-    for (int w = 0; w < kWarps; ++w) sum += shared[w * D + at];
+    for (int w = 0; w < kWarps; ++w) sum = fmaf(weight[w], shared[w * D + at], sum);
     acc_out[at] = sum;
   }
   if (tid == 0) {
-    scratch[layout.m + std::uint64_t{s} * p.n_heads + head] = head_m;
+    scratch[layout.m + std::uint64_t{s} * p.n_heads + head] = big_m * kLn2;
     scratch[layout.l + std::uint64_t{s} * p.n_heads + head] = head_l;
   }
   __threadfence();  // this thread's results are visible device-wide before the ticket

@@ -5,14 +5,15 @@
 //  attention_decode_hd{64,128}_bf16, grid (n_heads, n_splits), 128 threads. Block (h, s) takes
 //  the s-th chunk of cache rows [0, kv_len) for q head h, against the K/V rows of its kv head
 //  (GQA: h / (n_heads / n_kv_heads); the group's blocks read the same rows, from L2 after the
-//  first). It scores the chunk (q . k * scale) into shared memory, takes the chunk's max m and
-//  sum l of exp(score - m), and accumulates sum_t exp(score_t - m) v_t. Then:
+//  first). It reads the chunk in batches of K and V rows loaded together, with an online
+//  softmax: the chunk's max score m, the sum l of exp(score - m) and sum_t exp(score_t - m) v_t.
+//  Then:
 //   - one active split: the block writes out = acc / l itself;
 //   - several: it writes (acc, m, l) to scratch and takes a ticket of head h (an atomic counter
 //     in the scratch, after a memory fence); the block that takes the last ticket merges the
-//     active splits, out = sum_s e^(m_s - M) acc_s / sum_s e^(m_s - M) l_s (every (m, l) in one
-//     round of loads, then each output element with the loads of up to 16 splits in flight),
-//     and sets the ticket back to zero so the next dispatch (or replay) starts from zero.
+//     active splits, out = sum_s e^(m_s - M) acc_s / sum_s e^(m_s - M) l_s (every (m, l) and
+//     the first partial sums in one round of loads), and sets the ticket back to zero so the
+//     next dispatch (or replay) starts from zero.
 //  Before its PDL wait a block asks L2 for its chunk's K and V rows: a prefetch moves no data
 //  into the kernel, and L2 is the point of coherence, so a row the predecessor is still writing
 //  is read correctly after the wait, and the loads after the wait hit L2.
@@ -21,7 +22,8 @@
 // recording serves every kv_len. How many splits are *active* follows kv_len: about one per
 // attention_batch_rows(head_dim) rows, at most n_splits, every active split non-empty
 // (attention_split_plan); inactive blocks exit before touching memory, and the merge reads
-// active splits only. kv_len is clamped to max_ctx; kv_len = 0 writes zeros.
+// active splits only. A split's chunk has no length limit (it is read batch by batch), so any
+// max_ctx works. kv_len is clamped to max_ctx; kv_len = 0 writes zeros.
 //
 // KV cache layout: bf16 [max_ctx, n_kv_heads, head_dim] (row t = position t, as kv_append
 // writes it). Scratch layout (f32 unless said): acc [n_splits][n_heads][head_dim], then
@@ -39,28 +41,25 @@
 namespace encore::ops::detail {
 
 inline constexpr std::uint32_t kAttentionThreads = 128;
-/// Shared memory the kernel may use (scores, the cross-warp reduction, the merge's (m, l)).
-inline constexpr std::uint32_t kAttentionSharedLimit = 32 * 1024;
 /// Passes of rows a block loads before using any (each pass: every thread one 16-byte vector).
 inline constexpr std::uint32_t kAttentionLoadPasses = 4;
 
 /// Rows a split takes at least before another split becomes active: the rows one batch of loads
-/// covers (64 for head_dim 64, 32 for 128). A split is then one round trip to memory per phase,
+/// covers (64 for head_dim 64, 32 for 128). A split is then at least one round trip to memory,
 /// and no split is shorter than its loads could be, which keeps the merge over few partial
 /// results (Qwen2.5-0.5B at 512 positions: 8 splits of 64 rows per q head).
 ENCORE_OPS_HOST_DEVICE constexpr std::uint32_t attention_batch_rows(std::uint32_t head_dim) {
   return kAttentionThreads / (head_dim / 8) * kAttentionLoadPasses;
 }
 
-/// The value parameter of the kernel (trivially copyable; 32 bytes).
+/// The value parameter of the kernel (trivially copyable; 28 bytes).
 struct AttentionParams {
   std::uint32_t n_heads;
   std::uint32_t n_kv_heads;
   std::uint32_t head_dim;
   std::uint32_t max_ctx;
-  std::uint32_t n_splits;        ///< launched splits (grid.y)
-  std::uint32_t chunk_capacity;  ///< rows of scores the shared memory holds per q head
-  std::uint32_t min_rows;        ///< rows per active split before another one is used
+  std::uint32_t n_splits;  ///< launched splits (grid.y)
+  std::uint32_t min_rows;  ///< rows per active split before another one is used
   float scale;
 };
 
@@ -72,7 +71,7 @@ struct AttentionSplits {
 };
 
 /// The split of `kv_len` (already clamped to max_ctx) under `p`, the same on host and device:
-/// about one split per min_rows rows, at most n_splits, chunk <= chunk_capacity.
+/// about one split per min_rows rows, at most n_splits.
 ENCORE_OPS_HOST_DEVICE inline AttentionSplits attention_split_plan(const AttentionParams& p,
                                                                    std::uint32_t kv_len) {
   if (kv_len == 0) return {1, 0};
@@ -96,12 +95,10 @@ ENCORE_OPS_HOST_DEVICE inline AttentionScratchLayout attention_scratch_layout(
   return {m, m + ml, m + 2 * ml, m + 2 * ml + p.n_heads};
 }
 
-/// How the work is split for a shape: n_splits, the rows per split before another is used, and
-/// the kernel's shared memory bytes; n_splits = 0 when the shape cannot be split within the
-/// shared-memory limit.
+/// How the work is split for a shape (head_dim 64 or 128, max_ctx >= 1): n_splits, the rows
+/// per split before another is used, and the kernel's dynamic shared memory bytes.
 struct AttentionPlan {
   std::uint32_t n_splits = 0;
-  std::uint32_t chunk_capacity = 0;
   std::uint32_t min_rows = 0;
   std::uint32_t shared_bytes = 0;
 };
