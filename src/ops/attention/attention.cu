@@ -247,11 +247,23 @@ __global__ void __launch_bounds__(kThreads)
   Running run{negative_infinity(), 0.0F, {}};
 #pragma unroll
   for (int i = 0; i < 8; ++i) run.acc[i] = 0.0F;
+  // Software pipeline: the next batch's loads are in flight while this one is used.
+  uint4 knext[kUnroll];
+  uint4 vnext[kUnroll];
+  load_batch<kRowSlots>(knext, k_base, 0, slot, len, row_stride);
+  load_batch<kRowSlots>(vnext, v_base, 0, slot, len, row_stride);
   for (std::uint32_t base = 0; base < len; base += kBatchRows) {
     uint4 kraw[kUnroll];
     uint4 vraw[kUnroll];
-    load_batch<kRowSlots>(kraw, k_base, base, slot, len, row_stride);
-    load_batch<kRowSlots>(vraw, v_base, base, slot, len, row_stride);
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      kraw[u] = knext[u];
+      vraw[u] = vnext[u];
+    }
+    if (base + kBatchRows < len) {
+      load_batch<kRowSlots>(knext, k_base, base + kBatchRows, slot, len, row_stride);
+      load_batch<kRowSlots>(vnext, v_base, base + kBatchRows, slot, len, row_stride);
+    }
     float score[kUnroll];
     float batch_max = negative_infinity();
 #pragma unroll
