@@ -23,7 +23,7 @@ namespace {
 // 128-thread blocks on a 132-SM card: the kernel fits 8 per SM), each of at least
 // attention_batch_rows(head_dim) rows. A longer context gives each split more batches, not more
 // splits, so the merge stays over at most 1024 partial results per head.
-constexpr std::uint32_t kTargetBlocks = 1024;
+constexpr std::uint32_t kTargetBlocks = 512;
 
 }  // namespace
 
