@@ -160,7 +160,7 @@ TEST(AttentionPlan, ActiveSplitsFollowTheKvLength) {
   // Decode shapes: Qwen2.5-0.5B at 512 positions uses 8 splits of 64 rows (one batch of loads
   // each), not 128 of 4; head_dim 128 takes 32-row batches.
   const ops::detail::AttentionPlan qwen = ops::detail::attention_plan({14, 2, 64, 8192});
-  EXPECT_EQ(qwen.n_splits, 74U);  // about 1024 blocks over 14 q heads
+  EXPECT_EQ(qwen.n_splits, 37U);  // about 512 blocks over 14 q heads
   EXPECT_EQ(ops::detail::attention_split_plan({.n_heads = 14,
                                                .n_kv_heads = 2,
                                                .head_dim = 64,
