@@ -3,8 +3,10 @@
 // One q head per block, 128 threads: a K or V row of head_dim bf16 is read by head_dim / 8
 // lanes (a row group), 16 bytes each, so a warp reads 2 (hd128) or 4 (hd64) rows per load and
 // the block 8 or 16 rows per pass. A batch is kAttentionLoadPasses passes of K rows and the same
-// V rows, all loaded before any is used: one round trip to memory per batch, and a split of
-// attention_batch_rows(head_dim) rows is one batch.
+// V rows, all loaded before any is used, and the next batch's loads are issued before this one
+// is used (two batches in registers): a split of attention_batch_rows(head_dim) rows is one round
+// trip to memory, and a longer one keeps its loads in flight while it computes. The first batch
+// is asked for before q is used, so that q and the rows arrive in one round trip.
 // Online softmax per row group: each row group keeps its own running max m, sum l and weighted
 // value sum (8 dims per lane) over the rows it reads, rescaling once per batch, so scores never
 // go to shared memory and the block does not synchronise inside its loop. At the end the row
