@@ -1,12 +1,22 @@
 // The decode step: embedding, per layer attention and MLP with residual norms, lm_head, argmax
 // and the device-side choice of the next token. Residuals ping-pong between two buffers, so no
 // op reads and writes the same bytes.
+//
+// Tensor-parallel ranks (shard.h) run this same step on their share of the weights. Their o and
+// down gemvs write partial sums of attn_out and mlp_out (no gemv adds the residual in its
+// epilogue), which an all_reduce turns into the full outputs on every rank before anything
+// reads them. The residual is added after that, by the next norm, which every rank runs on its
+// own copy of the residual: added once, to the reduced sum, so the residual is neither counted
+// N times nor divided by N. The all_reduce gives every rank the same bits, so the ranks'
+// residuals stay bitwise equal and the replicated norms, lm_head and argmax agree without a
+// broadcast.
 
 #include "llm/decode_step.h"
 
 #include <cmath>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "encore/error.h"
 
@@ -127,10 +137,20 @@ struct StepEncoder::Context {
   }
 };
 
-StepEncoder::StepEncoder(Device& device, const DeviceWeights& weights, DecodeBuffers& buffers)
-    : weights_(&weights), buffers_(&buffers), ops_(device) {
+StepEncoder::StepEncoder(Device& device, const DeviceWeights& weights, DecodeBuffers& buffers,
+                         Communicator communicator)
+    : weights_(&weights), buffers_(&buffers), ops_(device), communicator_(std::move(communicator)) {
   ensure_llm_kernels(device);
   next_token_ = device.kernel(kNextTokenKernel);
+}
+
+// Tensor-parallel: `partial` (this rank's part of a row-parallel gemv's output) becomes the sum
+// over every rank, in place. Nothing on one device.
+void StepEncoder::sum_over_ranks(Context& ctx, const Buffer& partial,
+                                 const std::string& label) const {
+  if (!communicator_) return;
+  all_reduce(ctx.enc, communicator_, partial, ReduceOp::Sum, label);
+  ctx.stage();
 }
 
 // normed = rms_norm(residual + add) * weight, the sum becoming the new residual; without `add`
@@ -194,6 +214,7 @@ void StepEncoder::encode_layer(Context& ctx, std::uint32_t l) const {
   ctx.stage();
   ops_.gemv(ctx.enc, w.o, b.attn_, b.attn_out_, h, c.q_dim(), {}, blk(l, "attn_output"));
   ctx.stage();
+  sum_over_ranks(ctx, b.attn_out_, blk(l, "attn_allreduce"));
   residual_norm(ctx, b.attn_out_, w.mlp_norm, blk(l, "ffn_norm"));
 
   const std::uint64_t inter_bytes = std::uint64_t{c.intermediate_size} * 4;
@@ -205,6 +226,7 @@ void StepEncoder::encode_layer(Context& ctx, std::uint32_t l) const {
   ctx.stage();
   ops_.gemv(ctx.enc, w.down, b.act_, b.mlp_out_, h, c.intermediate_size, {}, blk(l, "ffn_down"));
   ctx.stage();
+  sum_over_ranks(ctx, b.mlp_out_, blk(l, "ffn_allreduce"));
   const bool last = l + 1 == c.num_layers;
   residual_norm(ctx, b.mlp_out_, last ? weights_->final_norm : weights_->layers[l + 1].attn_norm,
                 last ? std::string("output_norm") : blk(l + 1, "attn_norm"));
@@ -225,9 +247,10 @@ BufferView StepEncoder::norm_prologue(Context& ctx, const BufferView& add, const
   return x;
 }
 
-// Five dispatches: norm+qkv+rope+kv_append, attention, o, norm+gate|up+silu, down. The norm
-// before qkv adds the previous layer's MLP output (none before the first layer); the qkv gemv
-// writes q (turned by rope) and appends the turned k and v to the caches itself.
+// Five dispatches: norm+qkv+rope+kv_append, attention, o, norm+gate|up+silu, down (seven on a
+// tensor-parallel rank: the all_reduces after o and down). The norm before qkv adds the previous
+// layer's MLP output (none before the first layer); the qkv gemv writes q (turned by rope) and
+// appends the turned k and v to the caches itself.
 void StepEncoder::encode_fused_layer(Context& ctx, std::uint32_t l) const {
   const DecodeBuffers& b = *buffers_;
   const ModelConfig& c = weights_->config;
@@ -254,6 +277,7 @@ void StepEncoder::encode_fused_layer(Context& ctx, std::uint32_t l) const {
   ctx.stage();
   ops_.gemv(ctx.enc, w.o, b.attn_, b.attn_out_, h, c.q_dim(), {}, blk(l, "attn_output"));
   ctx.stage();
+  sum_over_ranks(ctx, b.attn_out_, blk(l, "attn_allreduce"));
   ops::GemvFusion gate_up{.silu_mul = true};
   const BufferView mlp_x = norm_prologue(ctx, b.attn_out_.view(), w.mlp_norm, gate_up);
   ops_.gemv_fused(ctx.enc, w.gate_up, mlp_x, b.act_, c.intermediate_size, h, gate_up,
@@ -261,6 +285,7 @@ void StepEncoder::encode_fused_layer(Context& ctx, std::uint32_t l) const {
   ctx.stage();
   ops_.gemv(ctx.enc, w.down, b.act_, b.mlp_out_, h, c.intermediate_size, {}, blk(l, "ffn_down"));
   ctx.stage();
+  sum_over_ranks(ctx, b.mlp_out_, blk(l, "ffn_allreduce"));
 }
 
 std::size_t StepEncoder::encode(Encoder& enc, const StepArgs& args, NormMode norm,

@@ -12,6 +12,7 @@
 
 #include "encore/arg.h"
 #include "encore/buffer.h"
+#include "encore/collective.h"
 #include "encore/device.h"
 #include "encore/encoder.h"
 #include "encore/kernel.h"
@@ -81,7 +82,11 @@ StepArgs step_values(std::uint32_t pos, std::uint32_t prompt_len);
 /// Encodes decode steps. Resolves kernels once; cheap to reuse for every step.
 class StepEncoder {
  public:
-  StepEncoder(Device& device, const DeviceWeights& weights, DecodeBuffers& buffers);
+  /// With a communicator, `weights` are one rank's share of a tensor-parallel model (shard.h)
+  /// and the step all-reduces the partial outputs of o and down (one all_reduce per attention
+  /// and per MLP) before the residual adds them; without, the weights are the whole model.
+  StepEncoder(Device& device, const DeviceWeights& weights, DecodeBuffers& buffers,
+              Communicator communicator = {});
 
   /// Encodes one step. With `barriers`, inserts a barrier() between dependent stages (what
   /// Ordering::Barriers needs; other orderings infer the order and need none). Returns the
@@ -96,11 +101,13 @@ class StepEncoder {
                      const std::string& label) const;
   BufferView norm_prologue(Context& ctx, const BufferView& add, const Buffer& weight,
                            ops::GemvFusion& fusion) const;
+  void sum_over_ranks(Context& ctx, const Buffer& partial, const std::string& label) const;
 
   const DeviceWeights* weights_;
   DecodeBuffers* buffers_;
   ops::OpEncoder ops_;
   Kernel next_token_;
+  Communicator communicator_;  ///< empty unless tensor-parallel
 };
 
 }  // namespace encore::llm

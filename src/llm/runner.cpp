@@ -1,11 +1,16 @@
 // The greedy decode loop: prompt steps, then timed decode steps kept one submission ahead of
-// the host's wait, then one read-back of the generated tokens.
+// the host's wait, then one read-back of the generated tokens; with several tensor-parallel
+// ranks, every step is one submission per rank.
 
 #include "llm/runner.h"
 
 #include <algorithm>
+#include <memory>
 #include <numeric>
+#include <optional>
+#include <span>
 #include <string>
+#include <utility>
 
 #include "encore/error.h"
 #include "encore/passes.h"
@@ -23,6 +28,9 @@ double seconds_since(Clock::time_point start) {
 double device_seconds(const Submission& s) {
   return std::chrono::duration<double>(s.time()).count();
 }
+
+// How often waiting for one rank looks whether another has failed.
+constexpr std::chrono::milliseconds kFailurePollInterval{10};
 
 }  // namespace
 
@@ -43,42 +51,99 @@ std::optional<NormMode> parse_norm_mode(std::string_view text) noexcept {
   return std::nullopt;
 }
 
+// One rank's device, buffers, step encoder and recorded step.
+struct Runner::Rank {
+  Rank(Device rank_device, const DeviceWeights& rank_weights, Communicator rank_communicator,
+       std::uint32_t max_ctx)
+      : device(std::move(rank_device)),
+        weights(&rank_weights),
+        communicator(std::move(rank_communicator)),
+        buffers(device, rank_weights.config, max_ctx),
+        step(device, rank_weights, buffers, communicator) {}
+
+  Device device;
+  const DeviceWeights* weights;
+  Communicator communicator;  // empty on one device
+  DecodeBuffers buffers;
+  StepEncoder step;
+  Recording recording;
+};
+
 Runner::Runner(Device device, const DeviceWeights& weights, const RunnerOptions& options)
-    : device_(std::move(device)),
-      weights_(&weights),
-      options_(options),
-      buffers_(device_, weights.config, options.max_ctx),
-      step_(device_, weights, buffers_) {
+    : Runner(std::span<const Device>(&device, 1), std::span<const DeviceWeights>(&weights, 1), {},
+             options) {}
+
+Runner::Runner(const ShardedWeights& model, const RunnerOptions& options)
+    : Runner(model.devices, model.ranks, model.communicators, options) {}
+
+Runner::Runner(std::span<const Device> devices, std::span<const DeviceWeights> weights,
+               std::span<const Communicator> communicators, const RunnerOptions& options)
+    : options_(options) {
+  if (devices.empty() || devices.size() != weights.size() ||
+      (devices.size() > 1 && communicators.size() != devices.size())) {
+    throw Error(ErrorCode::InvalidArgument,
+                "a runner needs one device and one set of weights per rank, and a communicator "
+                "per rank when there are several; got " +
+                    std::to_string(devices.size()) + " devices, " + std::to_string(weights.size()) +
+                    " weights and " + std::to_string(communicators.size()) + " communicators");
+  }
+  for (std::size_t r = 0; r < devices.size(); ++r) {
+    ranks_.push_back(std::make_unique<Rank>(devices[r], weights[r],
+                                            devices.size() > 1 ? communicators[r] : Communicator(),
+                                            options.max_ctx));
+  }
   // Encode one step either way: it checks every op against the shapes before anything runs,
   // and in slots mode it is the recording every token replays.
-  Encoder enc = device_.encoder(encoder_options());
-  encoded_dispatches_ = step_.encode(enc, step_slots(), options_.norm, needs_barriers());
+  for (std::size_t r = 0; r < ranks_.size(); ++r) {
+    try {
+      record_step(*ranks_[r]);
+    } catch (Error& e) {
+      if (ranks_.size() == 1) throw;
+      throw e.add_context("the step of tensor-parallel rank " + std::to_string(r) + " of " +
+                          std::to_string(ranks_.size()) + " (" + ranks_[r]->device.name() + ")");
+    }
+  }
+}
+
+void Runner::record_step(Rank& rank) {
+  Encoder enc = rank.device.encoder(encoder_options(rank));
+  encoded_dispatches_ = rank.step.encode(enc, step_slots(), options_.norm, needs_barriers());
   dispatches_per_step_ = encoded_dispatches_;
   if (options_.replay == ReplayMode::Slots) {
-    recording_ = enc.finish();
-    dispatches_per_step_ = recording_.dispatch_count();
+    rank.recording = enc.finish();
+    dispatches_per_step_ = rank.recording.dispatch_count();
   } else {
     enc.discard();
   }
 }
 
-EncoderOptions Runner::encoder_options() const {
+Runner::~Runner() = default;
+Runner::Runner(Runner&&) noexcept = default;
+Runner& Runner::operator=(Runner&&) noexcept = default;
+
+std::uint32_t Runner::ranks() const noexcept { return static_cast<std::uint32_t>(ranks_.size()); }
+const Recording& Runner::recording() const noexcept { return ranks_[0]->recording; }
+const DecodeBuffers& Runner::buffers() const noexcept { return ranks_[0]->buffers; }
+Device& Runner::device() noexcept { return ranks_[0]->device; }
+
+EncoderOptions Runner::encoder_options(const Rank& rank) const {
   EncoderOptions o{.ordering = options_.ordering, .path = options_.path, .label = "decode_step"};
   if (options_.passes) {
-    o.passes = PassPipeline(
-        *options_.passes, {.live_out = {buffers_.history(), buffers_.token(), buffers_.logits()}});
+    const DecodeBuffers& b = rank.buffers;
+    o.passes = PassPipeline(*options_.passes, {.live_out = {b.history(), b.token(), b.logits()}});
   }
   return o;
 }
 
 bool Runner::needs_barriers() const {
-  const Ordering ordering = options_.ordering.value_or(device_.options().ordering);
+  const Device& device = ranks_[0]->device;
+  const Ordering ordering = options_.ordering.value_or(device.options().ordering);
   return ordering == Ordering::Barriers ||
-         (device_.options().force_ordering && device_.options().ordering == Ordering::Barriers);
+         (device.options().force_ordering && device.options().ordering == Ordering::Barriers);
 }
 
 void Runner::start(const std::vector<std::uint32_t>& prompt, std::uint32_t steps) {
-  const std::uint32_t vocab = weights_->config.vocab_size;
+  const std::uint32_t vocab = ranks_[0]->weights->config.vocab_size;
   if (prompt.empty()) throw Error(ErrorCode::InvalidArgument, "the prompt has no tokens");
   for (std::size_t i = 0; i < prompt.size(); ++i) {
     if (prompt[i] >= vocab) {
@@ -87,25 +152,56 @@ void Runner::start(const std::vector<std::uint32_t>& prompt, std::uint32_t steps
                       ", outside the vocabulary of " + std::to_string(vocab));
     }
   }
-  if (std::uint64_t{steps} > buffers_.max_ctx()) {
+  if (std::uint64_t{steps} > options_.max_ctx) {
     throw Error(ErrorCode::InvalidArgument,
                 std::to_string(steps) + " positions do not fit the KV cache of max_ctx " +
-                    std::to_string(buffers_.max_ctx()) + " (raise max_ctx)");
+                    std::to_string(options_.max_ctx) + " (raise max_ctx)");
   }
-  buffers_.history().upload(std::span<const std::uint32_t>(prompt));
-  buffers_.token().upload(std::span<const std::uint32_t>(prompt).first(1));
+  for (const std::unique_ptr<Rank>& rank : ranks_) {
+    rank->buffers.history().upload(std::span<const std::uint32_t>(prompt));
+    rank->buffers.token().upload(std::span<const std::uint32_t>(prompt).first(1));
+  }
 }
 
-Submission Runner::run_step(std::uint32_t pos, std::uint32_t prompt_len) {
-  if (options_.replay == ReplayMode::Slots) {
-    recording_.set("pos", pos);
-    recording_.set("kv_len", pos + 1);
-    recording_.set("prompt_len", prompt_len);
-    return device_.submit(recording_);
+void Runner::run_step(std::uint32_t pos, std::uint32_t prompt_len, std::vector<Submission>& parts) {
+  for (std::size_t r = 0; r < ranks_.size(); ++r) {
+    Rank& rank = *ranks_[r];
+    if (options_.replay == ReplayMode::Slots) {
+      rank.recording.set("pos", pos);
+      rank.recording.set("kv_len", pos + 1);
+      rank.recording.set("prompt_len", prompt_len);
+      parts[r] = rank.device.submit(rank.recording);
+      continue;
+    }
+    Encoder enc = rank.device.encoder(encoder_options(rank));
+    rank.step.encode(enc, step_values(pos, prompt_len), options_.norm, needs_barriers());
+    parts[r] = enc.commit();
   }
-  Encoder enc = device_.encoder(encoder_options());
-  step_.encode(enc, step_values(pos, prompt_len), options_.norm, needs_barriers());
-  return enc.commit();
+}
+
+void Runner::wait_step(std::span<const Submission> parts) const {
+  if (parts.size() == 1) {
+    parts[0].wait();
+    return;
+  }
+  // While a rank runs, a rank that failed aborts the group, so the ranks waiting for it at an
+  // all_reduce fail at once instead of after the group's timeout; the first failure seen (the
+  // cause, the others failing because of it) is rethrown once every rank has finished.
+  std::optional<Error> failure;
+  const auto look_for_failure = [&] {
+    for (std::size_t r = 0; r < parts.size() && !failure; ++r) {
+      if (parts[r].status() != SubmissionStatus::Failed) continue;
+      failure = parts[r].error();
+      ranks_[r]->communicator.abort(failure->what());
+    }
+  };
+  for (const Submission& part : parts) {
+    while (!part.wait_for(kFailurePollInterval)) {
+      if (!failure) look_for_failure();
+    }
+    if (!failure) look_for_failure();
+  }
+  if (failure) throw *failure;
 }
 
 GenerateResult Runner::generate(const std::vector<std::uint32_t>& prompt, std::uint32_t new_tokens,
@@ -117,37 +213,43 @@ GenerateResult Runner::generate(const std::vector<std::uint32_t>& prompt, std::u
   const std::uint32_t total = r.prompt_steps + new_tokens;
 
   const auto prompt_start = Clock::now();
-  Submission last;
+  std::vector<Submission> current(ranks_.size());
   for (std::uint32_t pos = 0; pos < r.prompt_steps; ++pos) {
-    last = run_step(pos, prompt_len);
+    run_step(pos, prompt_len, current);
     if (progress) progress(pos + 1, total, true);
   }
-  if (last) last.wait();
+  if (r.prompt_steps > 0) wait_step(current);
   r.prompt_seconds = seconds_since(prompt_start);
 
   // Step i is queued before step i - 1 is waited for, so the device never waits for the host
   // (when the host keeps up) and the gap between two completions is one step's time.
   const auto decode_start = Clock::now();
   auto previous_done = decode_start;
-  Submission previous;
-  const auto finish = [&](const Submission& s) {
-    s.wait();
+  std::vector<Submission> previous(ranks_.size());
+  bool previous_queued = false;
+  const auto finish = [&](const std::vector<Submission>& parts) {
+    wait_step(parts);
     const auto now = Clock::now();
     r.step_seconds.push_back(std::chrono::duration<double>(now - previous_done).count());
-    r.step_device_seconds.push_back(device_seconds(s));
+    double device = 0;
+    for (const Submission& part : parts) device = std::max(device, device_seconds(part));
+    r.step_device_seconds.push_back(device);
     previous_done = now;
   };
   for (std::uint32_t i = 0; i < new_tokens; ++i) {
-    Submission current = run_step(r.prompt_steps + i, prompt_len);
-    if (previous) finish(previous);
-    previous = std::move(current);
+    run_step(r.prompt_steps + i, prompt_len, current);
+    if (previous_queued) finish(previous);
+    std::swap(previous, current);
+    previous_queued = true;
     if (progress) progress(r.prompt_steps + i + 1, total, false);
   }
-  if (previous) finish(previous);
+  if (previous_queued) finish(previous);
   r.decode_seconds = seconds_since(decode_start);
   if (new_tokens > 0) {
-    r.tokens =
-        buffers_.history().view_of<std::uint32_t>(prompt_len, new_tokens).download<std::uint32_t>();
+    r.tokens = buffers()
+                   .history()
+                   .view_of<std::uint32_t>(prompt_len, new_tokens)
+                   .download<std::uint32_t>();
   }
   return r;
 }
@@ -156,11 +258,13 @@ std::vector<float> Runner::teacher_force(const std::vector<std::uint32_t>& ids,
                                          const ProgressFn& progress) {
   const auto n = static_cast<std::uint32_t>(ids.size());
   start(ids, n);
-  const std::uint32_t vocab = weights_->config.vocab_size;
+  const std::uint32_t vocab = ranks_[0]->weights->config.vocab_size;
   std::vector<float> logits(std::size_t{n} * vocab);
+  std::vector<Submission> parts(ranks_.size());
   for (std::uint32_t pos = 0; pos < n; ++pos) {
-    run_step(pos, n).wait();
-    buffers_.logits().download(
+    run_step(pos, n, parts);
+    wait_step(parts);
+    buffers().logits().download(
         std::as_writable_bytes(std::span<float>(logits).subspan(std::size_t{pos} * vocab, vocab)));
     if (progress) progress(pos + 1, n, true);
   }

@@ -9,10 +9,16 @@
 /// P + N - 1 steps: P - 1 prompt steps ("prefill", one token at a time), then N decode steps,
 /// which are timed. The next token is chosen on the device (llm_next_token_u32), so no step
 /// waits for the host; generated tokens are read back once at the end.
+///
+/// Tensor parallelism: a runner of several ranks (ShardedWeights, tensor_parallel.h) records
+/// each rank's step on its device once and, every token, sets the slots of every rank and
+/// submits them one after the other without waiting: the ranks run concurrently and meet at
+/// their all_reduces. Every rank computes the same logits and tokens; rank 0's are returned.
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -23,6 +29,7 @@
 #include "encore/recording.h"
 
 #include "llm/decode_step.h"
+#include "llm/tensor_parallel.h"
 #include "llm/weights.h"
 
 namespace encore::llm {
@@ -61,7 +68,8 @@ struct GenerateResult {
   double decode_seconds = 0;          ///< wall time of the N decode steps
   /// Per decode step: wall time between the completions of consecutive steps (the next step is
   /// always queued before the previous one is waited for, so this is the device's step time
-  /// whenever the host keeps up), and the device time the backend measured (0 if none).
+  /// whenever the host keeps up), and the device time the backend measured (0 if none; the
+  /// longest rank's with several ranks).
   std::vector<double> step_seconds;
   std::vector<double> step_device_seconds;
 };
@@ -72,6 +80,12 @@ class Runner {
   /// the runner (and live on `device`). Throws what
   /// DecodeBuffers throws for shapes the op library cannot run.
   Runner(Device device, const DeviceWeights& weights, const RunnerOptions& options);
+  /// A runner over every rank of `model` (one rank: exactly the runner above). `model` must
+  /// outlive the runner. Throws as the constructor above, for the shape of one rank.
+  Runner(const ShardedWeights& model, const RunnerOptions& options);
+  ~Runner();
+  Runner(Runner&&) noexcept;
+  Runner& operator=(Runner&&) noexcept;
 
   /// Runs `prompt` (at least one token, each < vocab) and then `new_tokens` greedy steps.
   /// Throws Error(InvalidArgument) when the prompt is empty, holds a token outside the
@@ -84,27 +98,37 @@ class Runner {
   std::vector<float> teacher_force(const std::vector<std::uint32_t>& ids,
                                    const ProgressFn& progress = {});
 
-  /// Dispatches of one step as submitted (after the passes in slots mode).
+  /// Tensor-parallel ranks (1 without tensor parallelism).
+  std::uint32_t ranks() const noexcept;
+  /// Dispatches of one rank's step as submitted (after the passes in slots mode).
   std::size_t dispatches_per_step() const noexcept { return dispatches_per_step_; }
-  /// Dispatches of one step as encoded (before any pass).
+  /// Dispatches of one rank's step as encoded (before any pass).
   std::size_t encoded_dispatches_per_step() const noexcept { return encoded_dispatches_; }
-  /// The recorded step (slots mode; empty in re-record mode).
-  const Recording& recording() const noexcept { return recording_; }
-  const DecodeBuffers& buffers() const noexcept { return buffers_; }
-  Device& device() noexcept { return device_; }
+  /// Rank 0's recorded step (slots mode; empty in re-record mode).
+  const Recording& recording() const noexcept;
+  /// Rank 0's buffers and device.
+  const DecodeBuffers& buffers() const noexcept;
+  Device& device() noexcept;
 
  private:
-  EncoderOptions encoder_options() const;
+  struct Rank;
+
+  Runner(std::span<const Device> devices, std::span<const DeviceWeights> weights,
+         std::span<const Communicator> communicators, const RunnerOptions& options);
+  /// Encodes the rank's step once (checking every op against its shapes); keeps it as the
+  /// recording every token replays in slots mode.
+  void record_step(Rank& rank);
+  EncoderOptions encoder_options(const Rank& rank) const;
   bool needs_barriers() const;
   void start(const std::vector<std::uint32_t>& prompt, std::uint32_t steps);
-  Submission run_step(std::uint32_t pos, std::uint32_t prompt_len);
+  /// Submits every rank's step at `pos` into `parts` (one submission per rank), waiting for none.
+  void run_step(std::uint32_t pos, std::uint32_t prompt_len, std::vector<Submission>& parts);
+  /// Waits for every rank's part of a step; throws the first rank failure.
+  void wait_step(std::span<const Submission> parts) const;
 
-  Device device_;
-  const DeviceWeights* weights_;
   RunnerOptions options_;
-  DecodeBuffers buffers_;
-  StepEncoder step_;
-  Recording recording_;
+  // Ranks in order, at stable addresses (a rank's step encoder points at its buffers).
+  std::vector<std::unique_ptr<Rank>> ranks_;
   std::size_t dispatches_per_step_ = 0;
   std::size_t encoded_dispatches_ = 0;
 };

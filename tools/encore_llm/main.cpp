@@ -14,6 +14,8 @@
 
 #include "llm/roofline.h"
 #include "llm/runner.h"
+#include "llm/shard.h"
+#include "llm/tensor_parallel.h"
 #include "llm/weights.h"
 #include "options.h"
 #include "report.h"
@@ -99,15 +101,23 @@ void write_file(const std::string& path, const std::string& text) {
   if (!out) throw Error(ErrorCode::InvalidArgument, "cannot write " + path);
 }
 
+// The named shape of random weights: --shape, else one that suits the backend.
+std::string shape_name(const Options& o, const Device& device) {
+  if (!o.shape.empty()) return o.shape;
+  return device.backend() == BackendKind::Cuda ? "llama-3.2-1b" : "tiny";
+}
+
+// The model's shape, read before its weights, so a --tp it cannot take fails at once.
+ModelConfig model_config(const Options& o, const Device& device) {
+  return o.model_dir.empty() ? named_config(shape_name(o, device)) : load_config(o.model_dir);
+}
+
 HostWeights make_weights(const Options& o, const Device& device, std::string& source) {
   if (!o.model_dir.empty()) {
     source = "checkpoint";
     return load_checkpoint(o.model_dir);
   }
-  const std::string shape = !o.shape.empty()
-                                ? o.shape
-                                : (device.backend() == BackendKind::Cuda ? "llama-3.2-1b" : "tiny");
-  const ModelConfig config = named_config(shape);
+  const ModelConfig config = named_config(shape_name(o, device));
   if (config.parameter_count() > 50'000'000 && !o.quiet) {
     std::fprintf(stderr, "encore-llm: generating %.2f B random parameters...\n",
                  static_cast<double>(config.parameter_count()) * 1e-9);
@@ -142,12 +152,15 @@ int run(const Options& o) {
   DeviceOptions device_options = options_from_env();
   if (o.backend) device_options.backend = *o.backend;
   apply_profile_options(o, device_options);
-  Device device = Device::open(device_options);
+  // One device per tensor-parallel rank; rank 0's is the one timed, profiled and measured.
+  const std::vector<Device> devices = open_rank_devices(device_options, o.tp);
+  Device device = devices[0];
+  check_tensor_parallel(model_config(o, device), o.tp);
 
   Report report;
   const HostWeights host = make_weights(o, device, report.weights_source);
   const ModelConfig& config = host.config;
-  const DeviceWeights weights = upload(device, host);
+  const ShardedWeights model = upload_sharded(devices, host);
 
   std::vector<std::uint32_t> prompt = o.prompt;
   if (!o.teacher_force.empty()) {
@@ -166,7 +179,7 @@ int run(const Options& o) {
                                      .ordering = o.ordering,
                                      .path = o.path,
                                      .passes = o.passes};
-  Runner runner(device, weights, runner_options);
+  Runner runner(model, runner_options);
   if (!o.dump_step.empty()) {
     if (!runner.recording()) {
       throw Error(ErrorCode::InvalidArgument, "--dump-step needs --replay slots");
@@ -194,7 +207,9 @@ int run(const Options& o) {
       o.bandwidth_mib >= 0 ? o.bandwidth_mib : (device.backend() == BackendKind::Cuda ? 2048 : 64);
   if (mib > 0) report.bandwidth = measure_read_bandwidth(device, std::uint64_t(mib) << 20);
 
-  report.device = device.name();
+  report.device = device.name() + (o.tp > 1 ? " x " + std::to_string(o.tp) : std::string());
+  report.tp = o.tp;
+  report.rank_config = model.ranks[0].config;
   report.backend = std::string(to_string(device.backend()));
   report.fallback_reason = std::string(device.fallback_reason());
   report.model = o.model_dir.empty() ? config.name : o.model_dir;

@@ -60,6 +60,11 @@ std::optional<Options> parse(int argc, char** argv, int& exit_code) {
   app.add_option("--warmup", o.warmup, "decode steps left out of the timing")
       ->capture_default_str();
   app.add_option("--max-ctx", o.max_ctx, "KV cache positions (default: prompt + tokens)");
+  app.add_option("--tp", o.tp,
+                 "tensor-parallel ranks, one device each (CPU: that many CPU devices sharing the "
+                 "cores; CUDA: GPUs from ENCORE_CUDA_DEVICE on); must divide the heads, the kv "
+                 "heads and the ffn size")
+      ->capture_default_str();
   std::string backend, path, ordering, replay = "slots", norm = "fused", profile = "off";
   app.add_option("--backend", backend, "auto, cpu or cuda (default: ENCORE_BACKEND, else auto)")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));

@@ -25,6 +25,7 @@ struct Options {
   std::uint32_t tokens = 32;
   std::uint32_t warmup = 3;
   std::uint32_t max_ctx = 0;  ///< 0: prompt + tokens
+  std::uint32_t tp = 1;       ///< --tp: tensor-parallel ranks, one device each
   std::optional<BackendKind> backend;
   std::optional<ExecutionPath> path;
   std::optional<Ordering> ordering;

@@ -42,7 +42,9 @@ void finish(Report& r) {
   const double first = g.prompt_steps + static_cast<double>(skip) + 1;
   const double last = g.prompt_steps + static_cast<double>(g.step_seconds.size());
   r.mean_kv_len = static_cast<std::uint32_t>((first + last) / 2);
-  r.bytes = step_bytes(r.config, r.mean_kv_len);
+  // Each rank reads its own share (and the replicated embedding, norms and lm_head) from its
+  // own memory, so a step's bound is one rank's bytes over one device's bandwidth.
+  r.bytes = step_bytes(r.rank_config, r.mean_kv_len);
   if (r.bandwidth.bytes_per_second > 0) {
     r.roofline_seconds = static_cast<double>(r.bytes.total()) / r.bandwidth.bytes_per_second;
     if (r.step.count > 0) r.roofline_ratio = r.step.median / r.roofline_seconds;
@@ -52,8 +54,8 @@ void finish(Report& r) {
 std::string to_text(const Report& r) {
   const ModelConfig& c = r.config;
   std::string s;
-  s += format("encore-llm: %s, %s weights, on %s\n", r.model.c_str(), r.weights_source.c_str(),
-              r.device.c_str());
+  s += format("encore-llm: %s, %s weights, on %s, tp %u\n", r.model.c_str(),
+              r.weights_source.c_str(), r.device.c_str(), r.tp);
   if (!r.fallback_reason.empty()) s += "  (CPU backend: " + r.fallback_reason + ")\n";
   s += format(
       "  model     %s, %u layers, hidden %u, heads %u/%u x %u, ffn %u, vocab %u, "
@@ -106,6 +108,7 @@ std::string to_json(const Report& r) {
       {"backend", r.backend},
       {"model", r.model},
       {"weights", r.weights_source},
+      {"tp", r.tp},
       {"config",
        {{"arch", std::string(llm::to_string(c.arch))},
         {"layers", c.num_layers},

@@ -20,6 +20,8 @@ struct Report {
   std::string model;
   std::string weights_source;  ///< "random (seed N)" or the checkpoint directory
   ModelConfig config;
+  std::uint32_t tp = 1;     ///< tensor-parallel ranks
+  ModelConfig rank_config;  ///< the shape one rank computes (config itself without --tp)
   std::uint64_t parameters = 0;
   std::size_t dispatches_per_step = 0;          ///< as submitted (after passes in slots mode)
   std::size_t encoded_dispatches_per_step = 0;  ///< as encoded
@@ -31,7 +33,7 @@ struct Report {
   Summary step;         ///< wall time between step completions, after warm-up
   Summary step_device;  ///< device time of each step (0 when the backend gives none)
   Bandwidth bandwidth;  ///< bytes_per_second 0 when not measured
-  StepBytes bytes;      ///< at the mean KV length of the timed steps
+  StepBytes bytes;      ///< one rank's, at the mean KV length of the timed steps
   std::uint32_t mean_kv_len = 0;
   double tokens_per_second = 0;
   double roofline_seconds = 0;  ///< bytes / bandwidth
