@@ -3,6 +3,10 @@
 #   ENCORE_ENABLE_CUDA         AUTO | ON | OFF (default AUTO). AUTO enables CUDA when a CUDA compiler
 #                              is found; ON fails configure without one. The resolved boolean is
 #                              ENCORE_CUDA_ENABLED (a normal variable, also exported to the package).
+#   ENCORE_ENABLE_NCCL         ON | OFF (default ON). With CUDA: use NCCL for collectives on CUDA
+#                              devices when nccl.h and libnccl are found (ENCORE_NCCL_ROOT or
+#                              NCCL_HOME point at an install); without it encore still builds and
+#                              refuses groups of CUDA devices. The result is ENCORE_NCCL_ENABLED.
 #   ENCORE_SANITIZER           "" | "address;undefined" (or either alone) | "thread".
 #   ENCORE_BUILD_TESTS/BENCH/TOOLS  ON by default when encore is the top-level project.
 #   ENCORE_BUILD_PROPERTY_TESTS     ON with the tests; OFF skips rapidcheck and the property tests.
@@ -81,6 +85,8 @@ if(ENCORE_CUDA_ENABLED)
   message(STATUS "encore: CUDA backend enabled (nvcc ${CMAKE_CUDA_COMPILER_VERSION}, "
                  "architectures ${CMAKE_CUDA_ARCHITECTURES}, C++${CMAKE_CUDA_STANDARD})")
 endif()
+
+option(ENCORE_ENABLE_NCCL "Collectives on CUDA devices with NCCL, when NCCL is found" ON)
 
 # ---- sanitizers -------------------------------------------------------------------------------
 set(ENCORE_SANITIZER "" CACHE STRING

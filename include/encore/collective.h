@@ -16,9 +16,21 @@
 // group's timeout fails the others the same way, and abort() fails whoever waits. A group that
 // failed stays failed: every later collective of it fails at once. Nothing hangs.
 //
-// Backends: the CPU backend runs collectives across CPU devices of one process (a rendezvous
-// between their executors). The CUDA backend has no collective yet (NCCL child-graph nodes are
-// planned): recording one on a CUDA device is refused with Error(UnknownKernel).
+// Backends: a group's devices are all CPU or all CUDA.
+// - CPU: collectives run across CPU devices of one process (a rendezvous between their
+//   executors), which compares every call of every rank.
+// - CUDA: each rank has an NCCL communicator (non-blocking, connected when it is set up). A
+//   collective is one NCCL call: captured once into a child-graph node of the step's graph
+//   (graph path), or issued on its stream (stream path). Before a recording's collectives first
+//   run, every rank's list of them (op, count) is compared with the lists of the other ranks of
+//   the process: ranks that disagree fail (Error(KernelFailed)) naming the first collective that
+//   differs, without running it. Replays are not compared again, nor are ranks in other
+//   processes: a disagreement with them, like a peer that fails or never calls, ends when the
+//   timeout passes (counted from when the submission is the oldest of its device still running),
+//   and then the communicator is aborted and the submission fails naming the collective, rank
+//   and group size. The device stays usable; the communicator does not. Ranks of one process
+//   may be submitted for by one thread in turn. Needs encore built with NCCL; without it,
+//   forming a group of CUDA devices throws Error(BackendUnavailable).
 
 #include <chrono>
 #include <cstdint>
@@ -52,8 +64,9 @@ struct CommunicatorOptions {
 struct CommunicatorConfig {
   std::uint32_t ranks = 0;
   std::uint32_t rank = 0;
-  /// Names the group: every rank joins with the same id (on CUDA this will carry the NCCL
-  /// unique id, exchanged out of band; on the CPU any string agreed on within the process).
+  /// Names the group: every rank joins with the same id. On CUDA it is NCCL's unique id in the
+  /// text of Communicator::new_unique_id, made by one rank and sent to the others out of band;
+  /// on the CPU any string agreed on within the process (new_unique_id makes a fresh one).
   std::string unique_id;
   std::chrono::milliseconds timeout{10'000};  ///< for joining, and for every collective
   std::string label;                          ///< names the group in errors
@@ -65,7 +78,9 @@ class Communicator {
   Communicator() = default;
 
   /// A group of one rank per device, ranks in the order given (all devices of this process).
-  /// Throws Error(InvalidArgument) for no devices, a device given twice or a zero timeout.
+  /// Throws Error(InvalidArgument) for no devices, a device (or a CUDA GPU) given twice, CPU and
+  /// CUDA devices mixed, or a zero timeout; on CUDA, Error(KernelFailed) when NCCL cannot set the
+  /// group up within the timeout, Error(BackendUnavailable) when encore is built without NCCL.
   static std::vector<Communicator> create(std::span<const Device> devices,
                                           const CommunicatorOptions& options = {});
 
@@ -75,7 +90,17 @@ class Communicator {
   /// disagree on the group size, or a device joined for two ranks, and Error(KernelFailed)
   /// when the other ranks have not all joined within the timeout (the group then fails for
   /// every rank waiting). Once formed, the id may name a new group.
+  /// On a CUDA device NCCL forms the group: the ranks may be threads or processes, and join
+  /// returns when every rank has joined (Error(KernelFailed) when that takes longer than the
+  /// timeout; Error(InvalidArgument) for an id that is not one of new_unique_id's).
   static Communicator join(const Device& device, const CommunicatorConfig& config);
+
+  /// A fresh id for ranks that join on their own (CommunicatorConfig::unique_id). On a CUDA
+  /// device: NCCL's unique id as 256 hex digits, to be sent to every rank out of band; the
+  /// process that makes it hosts the group's bootstrap, so it must live until every rank has
+  /// joined. Throws Error(BackendUnavailable) there when encore is built without NCCL. On a CPU
+  /// device: an id no other call of this process returns.
+  static std::string new_unique_id(const Device& device);
 
   explicit operator bool() const noexcept { return group_ != nullptr; }
   std::uint32_t rank() const noexcept { return rank_; }

@@ -1,5 +1,6 @@
-// Communicator, the collective encode functions and the collective kernels (CPU only for now;
-// see include/encore/collective.h and docs/adr/0007-collectives.md).
+// Communicator, the collective encode functions and the collective kernels' CPU implementation
+// (include/encore/collective.h, docs/adr/0007-collectives.md). On CUDA devices the group's NCCL
+// part (backends/nccl_groups.h) runs them instead.
 
 #include "encore/collective.h"
 
@@ -9,6 +10,7 @@
 #include "encore/error.h"
 #include "encore/kernel.h"
 
+#include "backends/nccl_groups.h"
 #include "runtime/collective_group.h"
 
 namespace encore {
@@ -17,8 +19,8 @@ namespace detail {
 
 namespace {
 
-constexpr const char* kAllReduce = "collective_all_reduce_f32";
-constexpr const char* kAllGather = "collective_all_gather_f32";
+constexpr const char* kAllReduce = kAllReduceKernel;
+constexpr const char* kAllGather = kAllGatherKernel;
 
 // The group of a kernel's params; fails the dispatch when the group is gone.
 std::shared_ptr<CollectiveGroup> group_of(const CollectiveParams& p, const char* kernel) {
@@ -113,8 +115,36 @@ std::vector<Communicator> Communicator::create(std::span<const Device> devices,
       }
     }
   }
+  for (std::size_t i = 1; i < devices.size(); ++i) {
+    if (devices[i].backend() != devices[0].backend()) {
+      throw Error(ErrorCode::InvalidArgument,
+                  "Communicator::create: rank 0 is a " +
+                      std::string(to_string(devices[0].backend())) + " device, but rank " +
+                      std::to_string(i) + " a " + std::string(to_string(devices[i].backend())) +
+                      " device; a group's devices are all CPU or all CUDA");
+    }
+  }
   auto group = std::make_shared<detail::CollectiveGroup>(static_cast<std::uint32_t>(devices.size()),
                                                          options.timeout, options.label);
+  if (devices[0].backend() == BackendKind::Cuda) {
+    std::vector<int> ordinals;
+    for (std::size_t i = 0; i < devices.size(); ++i) {
+      ordinals.push_back(devices[i].options().cuda_ordinal);
+      for (std::size_t j = 0; j < i; ++j) {
+        if (ordinals[j] == ordinals[i]) {
+          throw Error(ErrorCode::InvalidArgument,
+                      "Communicator::create: ranks " + std::to_string(j) + " and " +
+                          std::to_string(i) + " are both CUDA device " +
+                          std::to_string(ordinals[i]) + " (NCCL needs one GPU per rank)");
+        }
+      }
+    }
+    group->set_nccl(detail::nccl_create_group({.id = group->id(),
+                                               .ranks = group->ranks(),
+                                               .timeout = options.timeout,
+                                               .label = options.label},
+                                              ordinals));
+  }
   detail::CollectiveGroup::publish(group);
   std::vector<Communicator> out(devices.size());
   for (std::size_t r = 0; r < devices.size(); ++r) {

@@ -7,6 +7,8 @@
 
 #include "encore/error.h"
 
+#include "backends/nccl_groups.h"
+
 namespace encore::detail {
 
 namespace {
@@ -22,10 +24,6 @@ struct GroupTable {
 GroupTable& table() {
   static auto* const t = new GroupTable();
   return *t;
-}
-
-const char* kind_name(CollectiveKind k) {
-  return k == CollectiveKind::AllReduce ? "all_reduce" : "all_gather";
 }
 
 }  // namespace
@@ -56,7 +54,7 @@ void CollectiveGroup::publish(const std::shared_ptr<CollectiveGroup>& group) {
 }
 
 std::string CollectiveGroup::describe(const Call& c) const {
-  std::string s = "rank " + std::to_string(c.params.rank) + " " + kind_name(c.params.kind);
+  std::string s = "rank " + std::to_string(c.params.rank) + " " + to_string(c.params.kind);
   if (c.params.kind == CollectiveKind::AllReduce) {
     s += "(" + std::string(to_string(c.params.op)) + ")";
   }
@@ -82,6 +80,7 @@ void CollectiveGroup::fail_locked(const std::string& why) {
 }
 
 void CollectiveGroup::abort(const std::string& why) {
+  if (nccl_) nccl_fail_group(*nccl_, "aborted: " + why);
   std::lock_guard lock(mutex_);
   set_failure_locked("aborted: " + why);
 }

@@ -12,6 +12,9 @@
 //
 // Groups are found by id from the collective kernels (a kernel's args are buffers and values):
 // a process-wide table holds them weakly, so a group lives as long as a Communicator of it.
+//
+// A group of CUDA devices runs its collectives with NCCL instead (backends/cuda/nccl_group.h):
+// it holds that part, and abort() fails it too.
 
 #include <chrono>
 #include <condition_variable>
@@ -26,18 +29,11 @@
 #include "encore/collective.h"
 #include "encore/kernel.h"
 
+#include "core/collective_params.h"
+
 namespace encore::detail {
 
-enum class CollectiveKind : std::uint32_t { AllReduce, AllGather };
-
-/// The value arg of the collective kernels (trivially copyable).
-struct CollectiveParams {
-  std::uint64_t group = 0;
-  std::uint32_t rank = 0;
-  CollectiveKind kind = CollectiveKind::AllReduce;
-  ReduceOp op = ReduceOp::Sum;
-  std::uint32_t count = 0;  ///< elements of this rank's input
-};
+class NcclGroup;
 
 /// Registers collective_all_reduce_f32 and collective_all_gather_f32 (the built-in registry).
 void register_collective_kernels(KernelRegistry& registry);
@@ -55,8 +51,12 @@ class CollectiveGroup {
   /// in errors. Throws Error(KernelFailed) when the group fails.
   void run(const CollectiveParams& p, const float* in, float* out, const std::string& what);
 
-  /// Fails the group with `why` (no effect when it has failed already).
+  /// Fails the group with `why` (no effect when it has failed already), its NCCL part too.
   void abort(const std::string& why);
+
+  /// The NCCL part of a group of CUDA devices (set once, before the group is published).
+  void set_nccl(std::shared_ptr<NcclGroup> nccl) { nccl_ = std::move(nccl); }
+  const std::shared_ptr<NcclGroup>& nccl() const noexcept { return nccl_; }
 
   /// The group with this id, or null when no Communicator of it is left.
   static std::shared_ptr<CollectiveGroup> find(std::uint64_t id);
@@ -93,6 +93,7 @@ class CollectiveGroup {
   std::vector<float> result_;
   std::uint64_t rounds_ = 0;  // completed rounds
   std::optional<std::string> failure_;
+  std::shared_ptr<NcclGroup> nccl_;  // null for CPU devices
 };
 
 }  // namespace encore::detail

@@ -2,7 +2,11 @@
 // group's unique id in a process-wide table of pending groups. The last rank to join creates
 // the group and removes the entry (so the id may name a new group); a rank that waits past the
 // timeout fails the pending group for every rank waiting in it.
+//
+// On a CUDA device the id is NCCL's (Communicator::new_unique_id) and NCCL forms the group, from
+// threads or processes: each rank gets a group object of its own, which holds its communicator.
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -13,7 +17,9 @@
 #include "encore/collective.h"
 #include "encore/error.h"
 
+#include "backends/nccl_groups.h"
 #include "runtime/collective_group.h"
+#include "runtime/unique_id.h"
 
 namespace encore {
 
@@ -44,7 +50,16 @@ JoinTable& join_table() {
                                               "' as rank " + std::to_string(c.rank) + ": " + why);
 }
 
+std::atomic<std::uint64_t> next_cpu_id{1};
+
 }  // namespace
+
+std::string Communicator::new_unique_id(const Device& device) {
+  if (device.backend() == BackendKind::Cuda) {
+    return detail::encode_unique_id(detail::nccl_new_unique_id());
+  }
+  return "cpu-group-" + std::to_string(next_cpu_id.fetch_add(1));
+}
 
 Communicator Communicator::join(const Device& device, const CommunicatorConfig& c) {
   if (c.unique_id.empty()) refuse_join(c, "the unique id is empty");
@@ -52,6 +67,25 @@ Communicator Communicator::join(const Device& device, const CommunicatorConfig& 
     refuse_join(c, "the rank must be in [0, " + std::to_string(c.ranks) + ")");
   }
   if (c.timeout.count() <= 0) refuse_join(c, "the timeout must be positive");
+  if (device.backend() == BackendKind::Cuda) {
+    std::vector<std::byte> id;
+    try {
+      id = detail::decode_unique_id(c.unique_id);
+    } catch (const Error& e) {
+      refuse_join(c, e.message() + " (make it with Communicator::new_unique_id on a CUDA device)");
+    }
+    auto group = std::make_shared<detail::CollectiveGroup>(c.ranks, c.timeout, c.label);
+    group->set_nccl(detail::nccl_join_group(
+        {.id = group->id(), .ranks = c.ranks, .timeout = c.timeout, .label = c.label}, c.rank,
+        device.options().cuda_ordinal, id));
+    detail::CollectiveGroup::publish(group);
+    Communicator out;
+    out.group_ = std::move(group);
+    out.rank_ = c.rank;
+    out.device_ = device;
+    out.token_ = out.device_.alloc(4, "collective order token");
+    return out;
+  }
 
   JoinTable& t = join_table();
   std::unique_lock lock(t.mutex);

@@ -38,10 +38,10 @@ Event CompletionQueue::take_event() {
 }
 
 void CompletionQueue::push(std::shared_ptr<SubmissionState> s, Event start, Event end,
-                           std::int64_t launch_ns) {
+                           std::int64_t launch_ns, std::shared_ptr<InFlightWatch> watch) {
   {
     std::lock_guard lock(mutex_);
-    queue_.push_back({std::move(s), std::move(start), std::move(end), launch_ns});
+    queue_.push_back({std::move(s), std::move(start), std::move(end), launch_ns, std::move(watch)});
   }
   cv_.notify_all();
 }
@@ -70,12 +70,31 @@ void CompletionQueue::loop() {
   }
 }
 
+cudaError_t CompletionQueue::wait_watched(InFlight& item, std::optional<Error>& failure) {
+  const auto begin = std::chrono::steady_clock::now();
+  for (int polls = 0;; ++polls) {
+    const cudaError_t status = cudaEventQuery(item.end.get());
+    if (status != cudaErrorNotReady) return status;
+    failure = item.watch->check(std::chrono::steady_clock::now() - begin);
+    if (failure) return cudaEventSynchronize(item.end.get());
+    // Spin briefly (a decode step's collectives take microseconds), then back off.
+    if (polls < 200) {
+      std::this_thread::yield();
+    } else {
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+  }
+}
+
 void CompletionQueue::finish(InFlight& item) {
   SubmissionState& s = *item.submission;
   std::optional<Error> failure;
   std::int64_t elapsed_ns = 0;
-  const cudaError_t status = cudaEventSynchronize(item.end.get());
-  if (status != cudaSuccess) {
+  const cudaError_t status =
+      item.watch ? wait_watched(item, failure) : cudaEventSynchronize(item.end.get());
+  if (failure) {
+    // The watch failed the submission; its error says why better than what the end event says.
+  } else if (status != cudaSuccess) {
     if (is_sticky(status)) on_fault_(status);
     failure = Error(ErrorCode::KernelFailed,
                     "the device reported " + describe(status) +

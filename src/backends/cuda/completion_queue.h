@@ -10,13 +10,18 @@
 // when it was launched (host clock), each later one at the previous start plus the time between
 // the two start events, so submissions keep their GPU spacing (cudaEventElapsedTime between
 // neighbours stays precise where one far-away reference event would lose float precision).
+//
+// Watched submissions (those with collectives, which wait for other devices) are polled instead
+// of waited for: between polls their watch may fail them, and must then make their work end.
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,6 +31,16 @@
 #include "profile/profiler.h"
 
 namespace encore::detail {
+
+/// What the completion thread checks while a watched submission runs.
+class InFlightWatch {
+ public:
+  virtual ~InFlightWatch() = default;
+  /// Called between polls of the submission's end event, `waited` after the thread began
+  /// waiting for it. Returns the error that fails the submission, having made its work end (the
+  /// thread then waits for the end event), or nothing to keep polling.
+  virtual std::optional<Error> check(std::chrono::steady_clock::duration waited) = 0;
+};
 
 class CompletionQueue {
  public:
@@ -40,8 +55,10 @@ class CompletionQueue {
   /// A timing event from the pool (created when the pool is empty).
   Event take_event();
   /// Completes `s` once `end` has fired; its time is the span from `start` to `end`.
-  /// `launch_ns`: when it was launched on the profile clock (profiling only).
-  void push(std::shared_ptr<SubmissionState> s, Event start, Event end, std::int64_t launch_ns = 0);
+  /// `launch_ns`: when it was launched on the profile clock (profiling only). With `watch`, the
+  /// end event is polled and the watch checked between polls.
+  void push(std::shared_ptr<SubmissionState> s, Event start, Event end, std::int64_t launch_ns = 0,
+            std::shared_ptr<InFlightWatch> watch = nullptr);
   /// Blocks until every pushed submission has completed.
   void wait_idle();
 
@@ -51,10 +68,13 @@ class CompletionQueue {
     Event start;
     Event end;
     std::int64_t launch_ns = 0;
+    std::shared_ptr<InFlightWatch> watch;
   };
 
   void loop();
   void finish(InFlight& item);
+  /// Polls a watched item's end event; `failure` is set when the watch fails it.
+  cudaError_t wait_watched(InFlight& item, std::optional<Error>& failure);
   /// The submission's record, before it completes.
   void record_profile(InFlight& item, bool failed, std::int64_t elapsed_ns);
 

@@ -2,6 +2,9 @@
 // device queue stream as a cached CUDA graph (default) or kernel by kernel (stream path), and a
 // completion thread that observes each launch's end event and completes the submission.
 //
+// Collectives (cuda_collectives.h) are NCCL calls: child-graph nodes on the graph path, issued
+// on their stream on the stream path; submissions with collectives are watched while they run.
+//
 // Launching happens on the committing thread, inside the device's commit lock, so submissions
 // reach the queue in commit order. Fences signalled by this device need no wait (its own queue
 // orders them); fences of other devices are waited for on the host before the launch.
@@ -23,12 +26,14 @@
 #include "backends/backend.h"
 #include "backends/cuda/completion_queue.h"
 #include "backends/cuda/cuda_check.h"
+#include "backends/cuda/cuda_collectives.h"
 #include "backends/cuda/cuda_memory.h"
 #include "backends/cuda/cuda_profiling.h"
 #include "backends/cuda/graph_builder.h"
 #include "backends/cuda/graph_cache.h"
 #include "backends/cuda/kernel_params.h"
 #include "backends/cuda/stream_launcher.h"
+#include "core/collective_params.h"
 #include "profile/naming.h"
 
 namespace encore::detail {
@@ -106,7 +111,9 @@ class CudaBackend final : public Backend {
   BackendKind kind() const noexcept override { return BackendKind::Cuda; }
   std::string name() const override { return name_; }
   const DeviceLimits& limits() const noexcept override { return limits_; }
-  bool implements(const KernelDef& def) const noexcept override { return def.cuda != nullptr; }
+  bool implements(const KernelDef& def) const noexcept override {
+    return def.cuda != nullptr || (def.op == OpKind::Collective && CudaCollectives::built());
+  }
   std::string check_signature(const KernelDef& def) const override;
 
   void submit(std::shared_ptr<SubmissionState> s) noexcept override {
@@ -135,9 +142,11 @@ class CudaBackend final : public Backend {
  private:
   void launch(const std::shared_ptr<SubmissionState>& s);
   /// The executable for `list` with `slots`, from the cache (patched) or instantiated.
+  /// `keep_alive`: what a new executable's captured work needs alive (its collectives' groups).
   GraphEntry& prepare_graph(const CommandList& list, std::span<const std::byte> slots,
-                            const HotWindow& hot);
-  void launch_graph(const SubmissionState& s, const HotWindow& hot);
+                            const HotWindow& hot, const std::shared_ptr<const void>& keep_alive);
+  void launch_graph(const SubmissionState& s, const HotWindow& hot,
+                    const std::shared_ptr<const void>& keep_alive);
   void launch_streams(const SubmissionState& s, const HotWindow& hot);
   void record_failure(const SubmissionState& s) noexcept {
     if (!profiling_) return;
@@ -179,6 +188,7 @@ class CudaBackend final : public Backend {
   PackedParams params_;
   std::vector<std::uint64_t> structure_;
   StreamLauncher streams_;
+  CudaCollectives collectives_;
   std::unordered_map<const void*, std::uint32_t> shared_opt_in_;
 
   mutable std::mutex signature_mutex_;
@@ -193,6 +203,7 @@ class CudaBackend final : public Backend {
 };
 
 std::string CudaBackend::check_signature(const KernelDef& def) const {
+  if (def.cuda == nullptr) return {};  // a collective: an NCCL call, not a kernel of ours
   std::lock_guard lock(signature_mutex_);
   if (auto it = signatures_.find(&def); it != signatures_.end()) return it->second;
   std::string problem;
@@ -302,7 +313,8 @@ void CudaBackend::set_stream_window(const HotWindow& hot) {
 }
 
 GraphEntry& CudaBackend::prepare_graph(const CommandList& list, std::span<const std::byte> slots,
-                                       const HotWindow& hot) {
+                                       const HotWindow& hot,
+                                       const std::shared_ptr<const void>& keep_alive) {
   StatsCounters& c = shared_.counters;
   // A replay of the very same recording with the same slot values: nothing to check or patch.
   if (GraphEntry* e = cache_.find_list(list.id);
@@ -326,7 +338,8 @@ GraphEntry& CudaBackend::prepare_graph(const CommandList& list, std::span<const 
     StatsCounters::add(c.graph_cache_hits, 1);
     std::uint64_t patched = 0;
     for (std::uint32_t i = 0; i < list.nodes.size(); ++i) {
-      if (list.nodes[i].kind != NodeKind::Dispatch) continue;
+      // A collective's arguments are part of the structure: they are equal.
+      if (list.nodes[i].kind != NodeKind::Dispatch || is_collective(list.nodes[i])) continue;
       const auto now = params_.bytes(i);
       std::byte* before = entry->params.data() + entry->param_offsets[i];
       if (std::equal(now.begin(), now.end(), before)) continue;
@@ -343,12 +356,13 @@ GraphEntry& CudaBackend::prepare_graph(const CommandList& list, std::span<const 
     StatsCounters::add(c.graph_nodes_patched, patched);
   } else {
     auto fresh = std::make_unique<GraphEntry>();
-    BuiltGraph built = build_graph(list, params_, options_.programmatic_launch);
+    fresh->keep_alive = keep_alive;
+    BuiltGraph built = build_graph(list, params_, options_.programmatic_launch, collectives_);
     if (hot) {
       cudaLaunchAttributeValue value{};
       value.accessPolicyWindow = hot.window;
       for (std::uint32_t i = 0; i < list.nodes.size(); ++i) {
-        if (list.nodes[i].kind != NodeKind::Dispatch) continue;
+        if (list.nodes[i].kind != NodeKind::Dispatch || is_collective(list.nodes[i])) continue;
         ENCORE_CUDA_CHECK(cudaGraphKernelNodeSetAttribute(
             built.nodes[i], cudaLaunchAttributeAccessPolicyWindow, &value));
       }
@@ -380,9 +394,10 @@ GraphEntry& CudaBackend::prepare_graph(const CommandList& list, std::span<const 
   return *entry;
 }
 
-void CudaBackend::launch_graph(const SubmissionState& s, const HotWindow& hot) {
+void CudaBackend::launch_graph(const SubmissionState& s, const HotWindow& hot,
+                               const std::shared_ptr<const void>& keep_alive) {
   const CommandList& list = *s.commands;
-  GraphEntry& entry = prepare_graph(list, s.slot_values, hot);
+  GraphEntry& entry = prepare_graph(list, s.slot_values, hot, keep_alive);
   std::optional<LaunchTag> tag;  // per-dispatch profiling: the launch's kernels are this one's
   if (profiling_ && profiling_->per_dispatch()) {
     tag.emplace(profiling_->sink(), s.sequence,
@@ -398,7 +413,7 @@ void CudaBackend::launch_streams(const SubmissionState& s, const HotWindow& hot)
   if (hot) set_stream_window(hot);
   std::optional<LaunchTag> tag;
   if (profiling_ && profiling_->per_dispatch()) tag.emplace(profiling_->sink(), s.sequence);
-  streams_.launch(list, params_, memory_.queue(),
+  streams_.launch(list, params_, collectives_, memory_.queue(),
                   options_.sync_each_dispatch ? ExecutionPath::SingleStream : list.path,
                   options_.sync_each_dispatch,
                   options_.programmatic_launch && !options_.sync_each_dispatch,
@@ -419,6 +434,8 @@ void CudaBackend::launch(const std::shared_ptr<SubmissionState>& s) {
   } pop;
   ENCORE_CUDA_CHECK(cudaSetDevice(memory_.ordinal()));
   allow_shared_memory(list);
+  // Collectives: refused at once when their group failed; watched while they run.
+  std::shared_ptr<InFlightWatch> watch = collectives_.prepare(list);
   Event start = completions_.take_event();
   Event end = completions_.take_event();
   cudaStream_t queue = memory_.queue();
@@ -430,12 +447,12 @@ void CudaBackend::launch(const std::shared_ptr<SubmissionState>& s) {
     if (options_.sync_each_dispatch || list.path != ExecutionPath::Graph) {
       launch_streams(*s, hot);
     } else {
-      launch_graph(*s, hot);
+      launch_graph(*s, hot, watch);
     }
   }
   attach_signal(*s, queue);
   ENCORE_CUDA_CHECK(cudaEventRecord(end.get(), queue));
-  completions_.push(s, std::move(start), std::move(end), launch_ns);
+  completions_.push(s, std::move(start), std::move(end), launch_ns, std::move(watch));
 }
 
 }  // namespace

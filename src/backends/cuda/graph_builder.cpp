@@ -3,6 +3,7 @@
 #include <string>
 
 #include "backends/cuda/cuda_check.h"
+#include "core/collective_params.h"
 
 namespace encore::detail {
 
@@ -30,11 +31,15 @@ std::uint32_t programmatic_predecessor(const CommandList& list, CoveringPredeces
   const Node& n = list.nodes[node];
   if (n.kind != NodeKind::Dispatch || !n.kernel->programmatic_dependency) return kNoNode;
   const std::uint32_t before = cover.of(node);
-  if (before == kNoNode || list.nodes[before].kind != NodeKind::Dispatch) return kNoNode;
+  if (before == kNoNode || list.nodes[before].kind != NodeKind::Dispatch ||
+      is_collective(list.nodes[before])) {
+    return kNoNode;
+  }
   return before;
 }
 
-BuiltGraph build_graph(const CommandList& list, PackedParams& params, bool programmatic) {
+BuiltGraph build_graph(const CommandList& list, PackedParams& params, bool programmatic,
+                       CudaCollectives& collectives) {
   BuiltGraph built;
   cudaGraph_t graph = nullptr;
   ENCORE_CUDA_CHECK(cudaGraphCreate(&graph, 0));
@@ -51,6 +56,11 @@ BuiltGraph build_graph(const CommandList& list, PackedParams& params, bool progr
     cudaError_t status = cudaSuccess;
     if (n.kind == NodeKind::Barrier) {
       status = cudaGraphAddEmptyNode(&built.nodes[i], graph, deps.data(), deps.size());
+    } else if (is_collective(n)) {
+      // The node clones the captured graph, which may go once added.
+      const Graph call = collectives.capture(list, i);
+      status =
+          cudaGraphAddChildGraphNode(&built.nodes[i], graph, deps.data(), deps.size(), call.get());
     } else {
       const cudaKernelNodeParams p = kernel_node_params(list, i, params);
       status =
@@ -77,9 +87,21 @@ void describe_structure(const CommandList& list, bool programmatic,
                         std::vector<std::uint64_t>& out) {
   out.clear();
   out.push_back(list.nodes.size() * 2 + (programmatic ? 1 : 0));
-  for (const Node& n : list.nodes) {
+  for (std::uint32_t i = 0; i < list.nodes.size(); ++i) {
+    const Node& n = list.nodes[i];
     if (n.kind == NodeKind::Barrier) {
       out.push_back(~std::uint64_t{0});
+      continue;
+    }
+    if (is_collective(n)) {
+      const CollectiveCall call = collective_call(list, i);
+      out.push_back(~std::uint64_t{1});
+      out.push_back(call.params.group);
+      out.push_back((std::uint64_t{call.params.rank} << 32) | call.params.count);
+      out.push_back((static_cast<std::uint64_t>(call.params.kind) << 8) |
+                    static_cast<std::uint64_t>(call.params.op));
+      out.push_back(reinterpret_cast<std::uintptr_t>(call.in));
+      out.push_back(reinterpret_cast<std::uintptr_t>(call.out));
       continue;
     }
     const Launch& l = n.launch;

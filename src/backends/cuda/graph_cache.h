@@ -23,6 +23,9 @@
 namespace encore::detail {
 
 struct GraphEntry {
+  /// What the executable's captured work needs alive (the NCCL groups of its collectives);
+  /// first, so it is released after the executable.
+  std::shared_ptr<const void> keep_alive;
   std::uint64_t key = 0;
   std::vector<std::uint64_t> structure;
   Graph graph;

@@ -6,6 +6,7 @@
 
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/graph_builder.h"
+#include "core/collective_params.h"
 
 namespace encore::detail {
 
@@ -61,21 +62,23 @@ void StreamLauncher::launch_one(const CommandList& list, std::uint32_t node, Pac
   }
 }
 
-void StreamLauncher::launch(const CommandList& list, PackedParams& params, cudaStream_t queue,
-                            ExecutionPath path, bool sync_each, bool programmatic, LaunchTag* tag) {
+void StreamLauncher::launch(const CommandList& list, PackedParams& params,
+                            CudaCollectives& collectives, cudaStream_t queue, ExecutionPath path,
+                            bool sync_each, bool programmatic, LaunchTag* tag) {
   if (tag != nullptr) {
-    launch_all<true>(list, params, queue, path, sync_each, programmatic, tag);
+    launch_all<true>(list, params, collectives, queue, path, sync_each, programmatic, tag);
   } else {
-    launch_all<false>(list, params, queue, path, sync_each, programmatic, nullptr);
+    launch_all<false>(list, params, collectives, queue, path, sync_each, programmatic, nullptr);
   }
 }
 
 template <bool kTagged>
-void StreamLauncher::launch_all(const CommandList& list, PackedParams& params, cudaStream_t queue,
+void StreamLauncher::launch_all(const CommandList& list, PackedParams& params,
+                                CudaCollectives& collectives, cudaStream_t queue,
                                 ExecutionPath path, bool sync_each, bool programmatic,
                                 LaunchTag* tag) {
   if (path == ExecutionPath::MultiStream && !sync_each && lane_count_ > 1) {
-    launch_lanes<kTagged>(list, params, queue, tag);
+    launch_lanes<kTagged>(list, params, collectives, queue, tag);
     return;
   }
   const Predecessors preds = programmatic ? predecessors_of(list) : Predecessors{};
@@ -86,13 +89,18 @@ void StreamLauncher::launch_all(const CommandList& list, PackedParams& params, c
     const bool early =
         programmatic && previous != kNoNode && programmatic_predecessor(list, cover, i) == previous;
     if constexpr (kTagged) tag->next_dispatch(i);
-    launch_one(list, i, params, queue, sync_each, early);
+    if (is_collective(list.nodes[i])) {
+      collectives.issue(list, i, queue);  // no kernel of ours: nothing may start early after it
+    } else {
+      launch_one(list, i, params, queue, sync_each, early);
+    }
     previous = i;
   }
 }
 
 template <bool kTagged>
-void StreamLauncher::launch_lanes(const CommandList& list, PackedParams& params, cudaStream_t queue,
+void StreamLauncher::launch_lanes(const CommandList& list, PackedParams& params,
+                                  CudaCollectives& collectives, cudaStream_t queue,
                                   LaunchTag* tag) {
   while (lanes_.size() < lane_count_) lanes_.push_back(make_stream());
   const std::size_t n = list.nodes.size();
@@ -134,7 +142,10 @@ void StreamLauncher::launch_lanes(const CommandList& list, PackedParams& params,
     for (std::uint32_t p : preds.of(i)) {
       if (lane_of_[p] != lane_of_[i]) ENCORE_CUDA_CHECK(cudaStreamWaitEvent(stream, event(p), 0));
     }
-    if (list.nodes[i].kind == NodeKind::Dispatch) {
+    if (is_collective(list.nodes[i])) {
+      if constexpr (kTagged) tag->next_dispatch(i);
+      collectives.issue(list, i, stream);
+    } else if (list.nodes[i].kind == NodeKind::Dispatch) {
       if constexpr (kTagged) tag->next_dispatch(i);
       launch_one(list, i, params, stream, false);
     }

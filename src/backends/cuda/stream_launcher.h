@@ -4,11 +4,14 @@
 // device queue in program order (SingleStream), or on several lanes forked from the queue and
 // joined back to it, with an event wait for each ordering edge that crosses lanes (MultiStream).
 // It is the baseline the graph path is measured against and the path for debugging: with
-// sync_each it synchronises after every dispatch, so a fault names its dispatch.
+// sync_each it synchronises after every dispatch, so a fault names its dispatch. Collectives are
+// issued (NCCL) on the stream their node runs on, and never synchronised alone: they wait for
+// their peers, which may be submitted after them by the same thread.
 
 #include <cstdint>
 #include <vector>
 
+#include "backends/cuda/cuda_collectives.h"
 #include "backends/cuda/cuda_handles.h"
 #include "backends/cuda/cupti_session.h"
 #include "backends/cuda/kernel_params.h"
@@ -27,21 +30,23 @@ class StreamLauncher {
   /// (it may start while that kernel runs).
   /// With `tag` (per-dispatch profiling) each launch is announced to it first; without, the
   /// untagged instantiation runs and profiling costs nothing per dispatch.
-  void launch(const CommandList& list, PackedParams& params, cudaStream_t queue, ExecutionPath path,
-              bool sync_each, bool programmatic, LaunchTag* tag = nullptr);
+  void launch(const CommandList& list, PackedParams& params, CudaCollectives& collectives,
+              cudaStream_t queue, ExecutionPath path, bool sync_each, bool programmatic,
+              LaunchTag* tag = nullptr);
 
   /// Sets (num_bytes 0: clears) the L2 access-policy window of the lanes.
   void set_window(const cudaStreamAttrValue& value);
 
  private:
   template <bool kTagged>
-  void launch_all(const CommandList& list, PackedParams& params, cudaStream_t queue,
-                  ExecutionPath path, bool sync_each, bool programmatic, LaunchTag* tag);
+  void launch_all(const CommandList& list, PackedParams& params, CudaCollectives& collectives,
+                  cudaStream_t queue, ExecutionPath path, bool sync_each, bool programmatic,
+                  LaunchTag* tag);
   void launch_one(const CommandList& list, std::uint32_t node, PackedParams& params,
                   cudaStream_t stream, bool sync_each, bool programmatic = false);
   template <bool kTagged>
-  void launch_lanes(const CommandList& list, PackedParams& params, cudaStream_t queue,
-                    LaunchTag* tag);
+  void launch_lanes(const CommandList& list, PackedParams& params, CudaCollectives& collectives,
+                    cudaStream_t queue, LaunchTag* tag);
   cudaEvent_t event(std::size_t index);
 
   std::size_t lane_count_;
