@@ -105,7 +105,13 @@ class CudaBackend final : public Backend {
     // Members are destroyed in reverse order: the completion queue drains first. The L2
     // set-aside is device-wide; give it back.
     completions_.wait_idle();
-    if (persisting_limit_ != 0) (void)cudaDeviceSetLimit(cudaLimitPersistingL2CacheSize, 0);
+    if (persisting_limit_ == 0) return;
+    try {
+      const CurrentDevice scope(memory_.ordinal());
+      (void)cudaDeviceSetLimit(cudaLimitPersistingL2CacheSize, 0);
+    } catch (const Error&) {
+      // A lost context: the limit went with it.
+    }
   }
 
   BackendKind kind() const noexcept override { return BackendKind::Cuda; }
@@ -432,7 +438,7 @@ void CudaBackend::launch(const std::shared_ptr<SubmissionState>& s) {
   struct PopRange {
     ~PopRange() { nvtxRangePop(); }
   } pop;
-  ENCORE_CUDA_CHECK(cudaSetDevice(memory_.ordinal()));
+  const CurrentDevice scope(memory_.ordinal());
   allow_shared_memory(list);
   // Collectives: refused at once when their group failed; watched while they run.
   std::shared_ptr<InFlightWatch> watch = collectives_.prepare(list);
@@ -470,6 +476,7 @@ BackendOpenResult open_cuda_backend(const DeviceOptions& options, DeviceShared& 
                          std::to_string(count) + " present)"};
   }
   try {
+    const CurrentDevice scope(options.cuda_ordinal);  // what the backend sets up lives there
     cudaDeviceProp props{};
     ENCORE_CUDA_CHECK(cudaGetDeviceProperties(&props, options.cuda_ordinal));
     auto memory = std::make_unique<CudaMemory>(options.cuda_ordinal);

@@ -40,4 +40,16 @@ Error cuda_error(cudaError_t status, const char* call, ErrorCode code) {
   return Error(code, std::string(call) + " failed: " + describe(status));
 }
 
+CurrentDevice::CurrentDevice(int ordinal) {
+  int current = -1;
+  ENCORE_CUDA_CHECK(cudaGetDevice(&current));
+  if (current == ordinal) return;
+  ENCORE_CUDA_CHECK(cudaSetDevice(ordinal));
+  previous_ = current;
+}
+
+CurrentDevice::~CurrentDevice() {
+  if (previous_ >= 0) (void)cudaSetDevice(previous_);
+}
+
 }  // namespace encore::detail

@@ -21,6 +21,21 @@ Error cuda_error(cudaError_t status, const char* call, ErrorCode code = ErrorCod
 /// "cudaErrorIllegalAddress (an illegal memory access was encountered)".
 std::string describe(cudaError_t status);
 
+/// Makes `ordinal` the calling thread's current device for the scope and restores the one
+/// before. Every backend call from a caller's thread opens one: CUDA runtime calls act on the
+/// current device (a copy on another device's stream fails with cudaErrorInvalidValue), and a
+/// caller mixing encore with its own CUDA code keeps the device it had chosen.
+class CurrentDevice {
+ public:
+  explicit CurrentDevice(int ordinal);
+  ~CurrentDevice();
+  CurrentDevice(const CurrentDevice&) = delete;
+  CurrentDevice& operator=(const CurrentDevice&) = delete;
+
+ private:
+  int previous_ = -1;  ///< -1: nothing to restore
+};
+
 }  // namespace encore::detail
 
 /// Throws encore::Error when `call` does not return cudaSuccess. For library code, never for

@@ -21,7 +21,7 @@ Event make_event(bool timing) {
 }
 
 CudaMemory::CudaMemory(int ordinal) : ordinal_(ordinal) {
-  ENCORE_CUDA_CHECK(cudaSetDevice(ordinal_));
+  const CurrentDevice scope(ordinal_);
   queue_ = make_stream();
   // Keep freed memory in the pool instead of returning it to the driver at every sync: a decode
   // loop that frees and allocates per step then costs nothing.
@@ -33,11 +33,16 @@ CudaMemory::CudaMemory(int ordinal) : ordinal_(ordinal) {
 
 CudaMemory::~CudaMemory() {
   // Frees are stream-ordered: let them finish before the stream goes.
-  (void)cudaStreamSynchronize(queue_.get());
+  try {
+    const CurrentDevice scope(ordinal_);
+    (void)cudaStreamSynchronize(queue_.get());
+  } catch (const Error&) {
+    // A lost context: nothing to wait for.
+  }
 }
 
 void* CudaMemory::allocate(std::uint64_t bytes) {
-  ENCORE_CUDA_CHECK(cudaSetDevice(ordinal_));
+  const CurrentDevice scope(ordinal_);
   void* p = nullptr;
   const cudaError_t status = cudaMallocAsync(&p, bytes, queue_.get());
   if (status != cudaSuccess) {
@@ -53,11 +58,17 @@ void* CudaMemory::allocate(std::uint64_t bytes) {
 }
 
 void CudaMemory::deallocate(void* address, std::uint64_t /*bytes*/) noexcept {
-  (void)cudaFreeAsync(address, queue_.get());
+  try {
+    const CurrentDevice scope(ordinal_);
+    (void)cudaFreeAsync(address, queue_.get());
+  } catch (const Error&) {
+    // A lost context: the memory went with it.
+  }
 }
 
 void CudaMemory::copy_in(void* address, std::uint64_t offset, std::span<const std::byte> src) {
   if (src.empty()) return;
+  const CurrentDevice scope(ordinal_);
   ENCORE_CUDA_CHECK(cudaMemcpyAsync(static_cast<std::byte*>(address) + offset, src.data(),
                                     src.size(), cudaMemcpyHostToDevice, queue_.get()));
   ENCORE_CUDA_CHECK(cudaStreamSynchronize(queue_.get()));
@@ -65,6 +76,7 @@ void CudaMemory::copy_in(void* address, std::uint64_t offset, std::span<const st
 
 void CudaMemory::copy_out(const void* address, std::uint64_t offset, std::span<std::byte> dst) {
   if (dst.empty()) return;
+  const CurrentDevice scope(ordinal_);
   ENCORE_CUDA_CHECK(cudaMemcpyAsync(dst.data(), static_cast<const std::byte*>(address) + offset,
                                     dst.size(), cudaMemcpyDeviceToHost, queue_.get()));
   ENCORE_CUDA_CHECK(cudaStreamSynchronize(queue_.get()));
