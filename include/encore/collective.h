@@ -56,6 +56,9 @@ std::string_view to_string(ReduceOp op) noexcept;
 struct CommunicatorOptions {
   /// How long a rank waits for the others at a collective before the group fails.
   std::chrono::milliseconds timeout{10'000};
+  /// How long forming the group may take (on CUDA, NCCL's setup of the communicators: about a
+  /// second in a fresh process, more on large machines).
+  std::chrono::milliseconds setup_timeout{60'000};
   /// Names the group in errors.
   std::string label;
 };
@@ -68,8 +71,9 @@ struct CommunicatorConfig {
   /// text of Communicator::new_unique_id, made by one rank and sent to the others out of band;
   /// on the CPU any string agreed on within the process (new_unique_id makes a fresh one).
   std::string unique_id;
-  std::chrono::milliseconds timeout{10'000};  ///< for joining, and for every collective
-  std::string label;                          ///< names the group in errors
+  std::chrono::milliseconds timeout{10'000};        ///< for every collective
+  std::chrono::milliseconds setup_timeout{60'000};  ///< for joining (every rank, NCCL's setup)
+  std::string label;                                ///< names the group in errors
 };
 
 /// One rank of a group. Copies share the rank.
@@ -80,7 +84,8 @@ class Communicator {
   /// A group of one rank per device, ranks in the order given (all devices of this process).
   /// Throws Error(InvalidArgument) for no devices, a device (or a CUDA GPU) given twice, CPU and
   /// CUDA devices mixed, or a zero timeout; on CUDA, Error(KernelFailed) when NCCL cannot set the
-  /// group up within the timeout, Error(BackendUnavailable) when encore is built without NCCL.
+  /// group up within the setup timeout, Error(BackendUnavailable) when encore is built without
+  /// NCCL.
   static std::vector<Communicator> create(std::span<const Device> devices,
                                           const CommunicatorOptions& options = {});
 
@@ -88,11 +93,11 @@ class Communicator {
   /// every rank has joined (one thread per rank, each with its own device). Throws
   /// Error(InvalidArgument) for a rank outside [0, ranks), a rank joined twice, ranks that
   /// disagree on the group size, or a device joined for two ranks, and Error(KernelFailed)
-  /// when the other ranks have not all joined within the timeout (the group then fails for
+  /// when the other ranks have not all joined within the setup timeout (the group then fails for
   /// every rank waiting). Once formed, the id may name a new group.
   /// On a CUDA device NCCL forms the group: the ranks may be threads or processes, and join
   /// returns when every rank has joined (Error(KernelFailed) when that takes longer than the
-  /// timeout; Error(InvalidArgument) for an id that is not one of new_unique_id's).
+  /// setup timeout; Error(InvalidArgument) for an id that is not one of new_unique_id's).
   static Communicator join(const Device& device, const CommunicatorConfig& config);
 
   /// A fresh id for ranks that join on their own (CommunicatorConfig::unique_id). On a CUDA

@@ -21,7 +21,8 @@ class NcclGroup;  // backends/cuda/nccl_group.h
 struct NcclGroupInfo {
   std::uint64_t id = 0;  ///< the CollectiveGroup's id, which collective dispatches carry
   std::uint32_t ranks = 0;
-  std::chrono::milliseconds timeout{10'000};
+  std::chrono::milliseconds timeout{10'000};        ///< for each collective
+  std::chrono::milliseconds setup_timeout{60'000};  ///< for NCCL's setup of the communicators
   std::string label;
 };
 

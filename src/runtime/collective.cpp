@@ -102,8 +102,9 @@ std::vector<Communicator> Communicator::create(std::span<const Device> devices,
   if (devices.empty()) {
     throw Error(ErrorCode::InvalidArgument, "Communicator::create: no devices");
   }
-  if (options.timeout.count() <= 0) {
-    throw Error(ErrorCode::InvalidArgument, "Communicator::create: the timeout must be positive");
+  if (options.timeout.count() <= 0 || options.setup_timeout.count() <= 0) {
+    throw Error(ErrorCode::InvalidArgument,
+                "Communicator::create: the timeout and the setup timeout must be positive");
   }
   for (std::size_t i = 0; i < devices.size(); ++i) {
     for (std::size_t j = 0; j < i; ++j) {
@@ -142,6 +143,7 @@ std::vector<Communicator> Communicator::create(std::span<const Device> devices,
     group->set_nccl(detail::nccl_create_group({.id = group->id(),
                                                .ranks = group->ranks(),
                                                .timeout = options.timeout,
+                                               .setup_timeout = options.setup_timeout,
                                                .label = options.label},
                                               ordinals));
   }

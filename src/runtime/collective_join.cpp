@@ -66,7 +66,9 @@ Communicator Communicator::join(const Device& device, const CommunicatorConfig& 
   if (c.ranks == 0 || c.rank >= c.ranks) {
     refuse_join(c, "the rank must be in [0, " + std::to_string(c.ranks) + ")");
   }
-  if (c.timeout.count() <= 0) refuse_join(c, "the timeout must be positive");
+  if (c.timeout.count() <= 0 || c.setup_timeout.count() <= 0) {
+    refuse_join(c, "the timeout and the setup timeout must be positive");
+  }
   if (device.backend() == BackendKind::Cuda) {
     std::vector<std::byte> id;
     try {
@@ -75,9 +77,12 @@ Communicator Communicator::join(const Device& device, const CommunicatorConfig& 
       refuse_join(c, e.message() + " (make it with Communicator::new_unique_id on a CUDA device)");
     }
     auto group = std::make_shared<detail::CollectiveGroup>(c.ranks, c.timeout, c.label);
-    group->set_nccl(detail::nccl_join_group(
-        {.id = group->id(), .ranks = c.ranks, .timeout = c.timeout, .label = c.label}, c.rank,
-        device.options().cuda_ordinal, id));
+    group->set_nccl(detail::nccl_join_group({.id = group->id(),
+                                             .ranks = c.ranks,
+                                             .timeout = c.timeout,
+                                             .setup_timeout = c.setup_timeout,
+                                             .label = c.label},
+                                            c.rank, device.options().cuda_ordinal, id));
     detail::CollectiveGroup::publish(group);
     Communicator out;
     out.group_ = std::move(group);
@@ -114,7 +119,7 @@ Communicator Communicator::join(const Device& device, const CommunicatorConfig& 
     t.pending.erase(c.unique_id);
     t.cv.notify_all();
   } else {
-    t.cv.wait_for(lock, c.timeout, [&] { return g->group || g->failure; });
+    t.cv.wait_for(lock, c.setup_timeout, [&] { return g->group || g->failure; });
     if (!g->group) {
       if (!g->failure) {
         std::string missing;
@@ -122,7 +127,7 @@ Communicator Communicator::join(const Device& device, const CommunicatorConfig& 
           if (!g->device_ids[r]) missing += (missing.empty() ? "" : ", ") + std::to_string(r);
         }
         g->failure = "Communicator::join of group '" + c.unique_id + "': rank " +
-                     std::to_string(c.rank) + " waited " + std::to_string(c.timeout.count()) +
+                     std::to_string(c.rank) + " waited " + std::to_string(c.setup_timeout.count()) +
                      " ms for rank " + missing + " to join";
         auto it = t.pending.find(c.unique_id);
         if (it != t.pending.end() && it->second == g) t.pending.erase(it);

@@ -214,10 +214,11 @@ TEST(Collectives, JoiningRefusesMistakesAndTimesOut) {
   EXPECT_TRUE(mentions(join_error(0, {.ranks = 2, .rank = 2, .unique_id = "j"}).what(),
                        "rank 2: the rank must be in [0, 2)"));
   EXPECT_TRUE(mentions(join_error(0, {.ranks = 2, .rank = 0}).what(), "the unique id is empty"));
-  // Rank 0 waits (timeout 300 ms) while the mistakes are refused, then fails alone.
+  // Rank 0 waits (setup timeout 300 ms) while the mistakes are refused, then fails alone.
   std::optional<Error> waited;
-  std::thread rank0(
-      [&] { waited = join_error(0, {.ranks = 2, .rank = 0, .unique_id = "j", .timeout = 300ms}); });
+  std::thread rank0([&] {
+    waited = join_error(0, {.ranks = 2, .rank = 0, .unique_id = "j", .setup_timeout = 300ms});
+  });
   std::this_thread::sleep_for(50ms);
   EXPECT_TRUE(mentions(join_error(1, {.ranks = 3, .rank = 1, .unique_id = "j"}).what(),
                        "it says the group has 3 ranks, but the ranks that joined before say 2"));
@@ -262,7 +263,7 @@ TEST(Collectives, BadViewsAndCommunicatorsAreRefused) {
                        "is given twice (ranks 0 and 1)"));
   EXPECT_TRUE(
       mentions(error_from([&] { (void)Communicator::create(devices, {.timeout = 0ms}); }).what(),
-               "the timeout must be positive"));
+               "the timeout and the setup timeout must be positive"));
 }
 
 }  // namespace

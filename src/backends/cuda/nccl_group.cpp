@@ -155,14 +155,14 @@ void NcclGroup::init(const ncclUniqueId& id, std::span<const std::uint32_t> rank
   if (!failed && ended != ncclSuccess && ended != ncclInProgress) {
     failed = nccl_message(nullptr, ended);
   }
-  const auto deadline = Clock::now() + info_.timeout;
+  const auto deadline = Clock::now() + info_.setup_timeout;
   for (std::uint32_t rank : ranks) {
     if (failed) break;
     Member& m = *members_[rank];
     const ncclResult_t s = settle(m.comm, ncclInProgress, deadline);
     if (s == ncclInProgress) {
       failed = "rank " + std::to_string(rank) + " (CUDA device " + std::to_string(m.ordinal) +
-               ") waited " + std::to_string(info_.timeout.count()) +
+               ") waited " + std::to_string(info_.setup_timeout.count()) +
                " ms for NCCL to set up its communicator (are all " + std::to_string(info_.ranks) +
                " ranks joining?)";
     } else if (s != ncclSuccess) {
