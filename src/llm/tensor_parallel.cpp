@@ -40,7 +40,7 @@ ShardedWeights upload_sharded(std::span<const Device> devices, const HostWeights
   const auto ranks = static_cast<std::uint32_t>(devices.size());
   check_tensor_parallel(weights.config, ranks);
   ShardedWeights sharded;
-  sharded.devices.assign(devices.begin(), devices.end());
+  sharded.devices = std::vector<Device>(devices.begin(), devices.end());
   sharded.ranks.reserve(ranks);
   for (std::uint32_t r = 0; r < ranks; ++r) {
     // One host shard at a time, so the host holds the model and one share, not N shares.
