@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <atomic>
 #include <functional>
-#include <unordered_map>
 
 #include "encore/error.h"
 
 #include "backends/nccl_groups.h"
+#include "core/registry_by_id.h"
 
 namespace encore::detail {
 
@@ -15,14 +15,9 @@ namespace {
 
 std::atomic<std::uint64_t> next_group_id{1};
 
-struct GroupTable {
-  std::mutex mutex;
-  std::unordered_map<std::uint64_t, std::weak_ptr<CollectiveGroup>> groups;
-};
-
 // Never destroyed: collective kernels may run while static destructors do.
-GroupTable& table() {
-  static auto* const t = new GroupTable();
+RegistryById<CollectiveGroup>& table() {
+  static auto* const t = new RegistryById<CollectiveGroup>();
   return *t;
 }
 
@@ -37,20 +32,11 @@ CollectiveGroup::CollectiveGroup(std::uint32_t ranks, std::chrono::milliseconds 
       calls_(ranks) {}
 
 std::shared_ptr<CollectiveGroup> CollectiveGroup::find(std::uint64_t id) {
-  GroupTable& t = table();
-  std::lock_guard lock(t.mutex);
-  auto it = t.groups.find(id);
-  if (it == t.groups.end()) return nullptr;
-  std::shared_ptr<CollectiveGroup> g = it->second.lock();
-  if (!g) t.groups.erase(it);
-  return g;
+  return table().find(id);
 }
 
 void CollectiveGroup::publish(const std::shared_ptr<CollectiveGroup>& group) {
-  GroupTable& t = table();
-  std::lock_guard lock(t.mutex);
-  std::erase_if(t.groups, [](const auto& entry) { return entry.second.expired(); });
-  t.groups[group->id()] = group;
+  table().publish(group->id(), group);
 }
 
 std::string CollectiveGroup::describe(const Call& c) const {

@@ -13,6 +13,7 @@
 #include "encore/error.h"
 
 #include "llm/weights.h"
+#include "llm_support/test_shapes.h"
 #include "support/test_support.h"
 
 namespace encore::llm {
@@ -20,15 +21,6 @@ namespace {
 
 using testing::error_from;
 using testing::mentions;
-
-// The tiny shape with 8 query and 4 kv heads: splits over 4 ranks (tiny's 2 kv heads do not).
-ModelConfig tiny_with_four_kv_heads() {
-  ModelConfig c = named_config("tiny");
-  c.name = "tiny-8-4";
-  c.num_heads = 8;
-  c.num_kv_heads = 4;
-  return c;
-}
 
 // Appends rows [first, first + count) of a row-major matrix with `width` columns.
 template <class T>

@@ -19,6 +19,7 @@
 #include "llm/runner.h"
 #include "llm/shard.h"
 #include "llm/weights.h"
+#include "llm_support/test_shapes.h"
 #include "support/test_support.h"
 
 namespace encore::llm {
@@ -34,15 +35,6 @@ const std::vector<std::uint32_t> kPrompt = {1, 17, 300, 42};
 // shapes, against logits of standard deviation about 3. The bound leaves room for the rare K/V
 // value whose bf16 rounding lands on the other side of a rounding boundary.
 constexpr double kLogitTolerance = 1e-3;
-
-// The tiny shape with 8 query and 4 kv heads: splits over 4 ranks (tiny's 2 kv heads do not).
-ModelConfig tiny_with_four_kv_heads() {
-  ModelConfig c = named_config("tiny");
-  c.name = "tiny-8-4";
-  c.num_heads = 8;
-  c.num_kv_heads = 4;
-  return c;
-}
 
 std::vector<Device> cpu_devices(std::uint32_t ranks) {
   return open_rank_devices({.backend = BackendKind::Cpu, .cpu_threads = 1}, ranks);

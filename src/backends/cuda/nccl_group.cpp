@@ -3,11 +3,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <thread>
-#include <unordered_map>
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include "encore/error.h"
+
+#include "core/registry_by_id.h"
 
 namespace encore::detail {
 
@@ -15,14 +16,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct GroupTable {
-  std::mutex mutex;
-  std::unordered_map<std::uint64_t, std::weak_ptr<NcclGroup>> groups;
-};
-
 // Never destroyed: completion threads may look groups up while static destructors run.
-GroupTable& table() {
-  static auto* const t = new GroupTable();
+RegistryById<NcclGroup>& table() {
+  static auto* const t = new RegistryById<NcclGroup>();
   return *t;
 }
 
@@ -88,21 +84,10 @@ NcclGroup::~NcclGroup() {
   }
 }
 
-std::shared_ptr<NcclGroup> NcclGroup::find(std::uint64_t id) {
-  GroupTable& t = table();
-  std::lock_guard lock(t.mutex);
-  auto it = t.groups.find(id);
-  if (it == t.groups.end()) return nullptr;
-  std::shared_ptr<NcclGroup> g = it->second.lock();
-  if (!g) t.groups.erase(it);
-  return g;
-}
+std::shared_ptr<NcclGroup> NcclGroup::find(std::uint64_t id) { return table().find(id); }
 
 void NcclGroup::publish(const std::shared_ptr<NcclGroup>& group) {
-  GroupTable& t = table();
-  std::lock_guard lock(t.mutex);
-  std::erase_if(t.groups, [](const auto& entry) { return entry.second.expired(); });
-  t.groups[group->id()] = group;
+  table().publish(group->id(), group);
 }
 
 ncclResult_t NcclGroup::settle(ncclComm_t comm, ncclResult_t status,
