@@ -99,21 +99,16 @@ __device__ __forceinline__ void gemv_consume(const uint4 (&wv)[kBatch][WR], cons
 // block in `xs` (cols floats of shared memory), block 0 also writing a + b to sum. Every thread
 // of the block calls it (it synchronises the block). Same arithmetic as the norm kernels:
 // v = a + b, squares summed with fmaf, scale = rsqrt(mean + eps), x = (v * scale) * w.
-// The norm weights of a thread's first kGemvNormHeld vectors are loaded with a and b and held in
-// registers (all of them up to cols = 4 * kGemvNormHeld * blockDim.x: 2048 for 256 threads), so
-// the second pass waits for no memory: the prologue is one round trip, not two.
 template <GemvInput In>
 __device__ __forceinline__ const float* gemv_input(const GemvArgs& args, float* xs) {
   if constexpr (In == GemvInput::X) {
     return args.x;
   } else {
-    constexpr int kGemvNormHeld = 2;
     const std::uint32_t n4 = args.cols / 4;
     const float4* a4 = reinterpret_cast<const float4*>(args.x);
-    const float4* w4 = reinterpret_cast<const float4*>(args.norm_w);
     float4* x4 = reinterpret_cast<float4*>(xs);
     float squares = 0.0F;
-    const auto sum_of = [&](std::uint32_t i) {
+    for (std::uint32_t i = threadIdx.x; i < n4; i += blockDim.x) {
       float4 v = a4[i];
       if constexpr (In == GemvInput::AddNorm) {
         const float4 b = reinterpret_cast<const float4*>(args.b)[i];
@@ -128,35 +123,17 @@ __device__ __forceinline__ const float* gemv_input(const GemvArgs& args, float* 
       squares = fmaf(v.y, v.y, squares);
       squares = fmaf(v.z, v.z, squares);
       squares = fmaf(v.w, v.w, squares);
-    };
-    const auto normalise = [&](std::uint32_t i, float scale, float4 w) {
+    }
+    const float scale = rsqrtf(block_sum(squares) / static_cast<float>(args.cols) + args.eps);
+    const float4* w4 = reinterpret_cast<const float4*>(args.norm_w);
+    for (std::uint32_t i = threadIdx.x; i < n4; i += blockDim.x) {
       float4 v = x4[i];
+      const float4 w = w4[i];
       v.x = v.x * scale * w.x;
       v.y = v.y * scale * w.y;
       v.z = v.z * scale * w.z;
       v.w = v.w * scale * w.w;
       x4[i] = v;
-    };
-    float4 held[kGemvNormHeld];
-#pragma unroll
-    for (int k = 0; k < kGemvNormHeld; ++k) {
-      const std::uint32_t i = threadIdx.x + k * blockDim.x;
-      if (i < n4) {
-        held[k] = w4[i];
-        sum_of(i);
-      }
-    }
-    for (std::uint32_t i = threadIdx.x + kGemvNormHeld * blockDim.x; i < n4; i += blockDim.x) {
-      sum_of(i);
-    }
-    const float scale = rsqrtf(block_sum(squares) / static_cast<float>(args.cols) + args.eps);
-#pragma unroll
-    for (int k = 0; k < kGemvNormHeld; ++k) {
-      const std::uint32_t i = threadIdx.x + k * blockDim.x;
-      if (i < n4) normalise(i, scale, held[k]);
-    }
-    for (std::uint32_t i = threadIdx.x + kGemvNormHeld * blockDim.x; i < n4; i += blockDim.x) {
-      normalise(i, scale, w4[i]);
     }
     __syncthreads();
     return xs;
