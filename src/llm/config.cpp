@@ -236,7 +236,7 @@ ModelConfig load_config(const std::string& directory) {
 }
 
 std::vector<std::string> named_configs() {
-  return {"tiny", "tiny-qwen2", "llama-3.2-1b", "qwen2.5-0.5b"};
+  return {"tiny", "tiny-qwen2", "llama-3.2-1b", "qwen2.5-0.5b", "llama-3.1-8b"};
 }
 
 ModelConfig named_config(std::string_view name) {
@@ -277,6 +277,26 @@ ModelConfig named_config(std::string_view name) {
                       .high_freq_factor = 4.0F,
                       .original_max_position_embeddings = 8192};
     c.tie_word_embeddings = true;
+  } else if (name == "llama-3.1-8b") {
+    // The bandwidth-heavy shape of the tensor-parallel benchmark: 16 GB of bf16 weights, head_dim
+    // 128, untied embeddings.
+    c.arch = Architecture::Llama;
+    c.hidden_size = 4096;
+    c.intermediate_size = 14336;
+    c.num_layers = 32;
+    c.num_heads = 32;
+    c.num_kv_heads = 8;
+    c.head_dim = 128;
+    c.vocab_size = 128256;
+    c.max_position_embeddings = 131072;
+    c.rms_norm_eps = 1e-5F;
+    c.rope_theta = 500000.0F;
+    c.rope_scaling = {.type = RopeScaling::Type::Llama3,
+                      .factor = 8.0F,
+                      .low_freq_factor = 1.0F,
+                      .high_freq_factor = 4.0F,
+                      .original_max_position_embeddings = 8192};
+    c.tie_word_embeddings = false;
   } else if (name == "qwen2.5-0.5b") {
     c.arch = Architecture::Qwen2;
     c.hidden_size = 896;

@@ -59,6 +59,16 @@ TEST(LlmConfig, ParsesLlama32AsPublished) {
   EXPECT_EQ(c.parameter_count(), 1235814400ULL);  // Llama 3.2 1B's published 1.24 B
 }
 
+// The 8B-class shape of the tensor-parallel benchmark has Llama 3.1 8B's parameter count, untied
+// embeddings and head_dim 128.
+TEST(LlmConfig, NamedEightBillionShapeIsLlama31EightB) {
+  const ModelConfig c = named_config("llama-3.1-8b");
+  EXPECT_EQ(c.parameter_count(), 8030261248ULL);  // Llama 3.1 8B's published 8.03 B
+  EXPECT_FALSE(c.tie_word_embeddings);
+  EXPECT_EQ(c.head_dim, 128U);
+  EXPECT_EQ(c.rope_scaling.type, RopeScaling::Type::Llama3);
+}
+
 // Qwen2 has q/k/v biases; head_dim defaults to hidden / heads.
 TEST(LlmConfig, ParsesQwen25WithBiasesAndDerivedHeadDim) {
   const ModelConfig c = parse_config(kQwen, "config.json");

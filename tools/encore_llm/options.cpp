@@ -50,7 +50,8 @@ std::optional<Options> parse(int argc, char** argv, int& exit_code) {
                  "*.safetensors, bf16)")
       ->check(CLI::ExistingDirectory);
   app.add_option("--shape", o.shape,
-                 "random weights of a named shape: tiny, tiny-qwen2, llama-3.2-1b, qwen2.5-0.5b "
+                 "random weights of a named shape: tiny, tiny-qwen2, llama-3.2-1b, qwen2.5-0.5b, "
+                 "llama-3.1-8b "
                  "(default: tiny on the CPU backend, llama-3.2-1b on CUDA)");
   app.add_option("--seed", o.seed, "seed of the random weights and random prompt")
       ->capture_default_str();
