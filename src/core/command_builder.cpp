@@ -169,6 +169,7 @@ void CommandBuilder::dispatch(const Kernel& kernel, const Launch& launch, std::s
     list_->label_arena += '\0';  // so backends can hand the label to C APIs (NVTX)
   }
   ++list_->dispatch_count;
+  if (def.op == OpKind::Collective) ++list_->collective_count;
   ++counts_.dispatches;
   last_dispatch_ = index;
 }

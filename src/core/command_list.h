@@ -111,6 +111,8 @@ struct CommandList {
 
   std::uint32_t dispatch_count = 0;
   std::uint32_t barrier_count = 0;
+  /// Dispatches of OpKind::Collective: backends skip their collective work when it is 0.
+  std::uint32_t collective_count = 0;
 
   /// Lists made by recording passes: one origin per node (empty for encoder-made lists).
   std::vector<NodeOrigin> origins;

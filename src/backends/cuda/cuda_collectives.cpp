@@ -67,6 +67,7 @@ std::shared_ptr<NcclGroup> group_of(const CollectiveCall& call) {
 bool CudaCollectives::built() noexcept { return true; }
 
 std::shared_ptr<InFlightWatch> CudaCollectives::prepare(const CommandList& list) {
+  if (list.collective_count == 0) return nullptr;  // every submission without one: no scan
   // Per group (in order of first use): the watch's entry and the list's calls.
   std::vector<CollectiveWatch::Use> uses;
   std::vector<std::vector<NcclGroup::Call>> calls;

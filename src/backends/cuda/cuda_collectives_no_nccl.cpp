@@ -23,6 +23,7 @@ namespace {
 bool CudaCollectives::built() noexcept { return false; }
 
 std::shared_ptr<InFlightWatch> CudaCollectives::prepare(const CommandList& list) {
+  if (list.collective_count == 0) return nullptr;
   for (std::uint32_t i = 0; i < list.nodes.size(); ++i) {
     if (is_collective(list.nodes[i])) refuse(list, i);
   }

@@ -112,6 +112,7 @@ class Materializer {
     new_index_[id] = index;
     last_dispatch_ = index;
     ++out_.dispatch_count;
+    if (n.kernel->op == OpKind::Collective) ++out_.collective_count;
   }
 
   // Candidates go straight into the output's deps; implied ones are removed in place.
