@@ -235,13 +235,49 @@ ModelConfig load_config(const std::string& directory) {
   return c;
 }
 
+namespace {
+
+// What differs between the Llama 3 shapes; the rest (32 q and 8 kv heads, the vocabulary, rope
+// theta and llama3 scaling from 8192 positions) they share.
+struct Llama3Dims {
+  std::uint32_t hidden;
+  std::uint32_t ffn;
+  std::uint32_t layers;
+  std::uint32_t head_dim;
+  float rope_factor;
+  bool tied;
+};
+
+ModelConfig llama3_shape(const Llama3Dims& d) {
+  ModelConfig c;
+  c.arch = Architecture::Llama;
+  c.hidden_size = d.hidden;
+  c.intermediate_size = d.ffn;
+  c.num_layers = d.layers;
+  c.num_heads = 32;
+  c.num_kv_heads = 8;
+  c.head_dim = d.head_dim;
+  c.vocab_size = 128256;
+  c.max_position_embeddings = 131072;
+  c.rms_norm_eps = 1e-5F;
+  c.rope_theta = 500000.0F;
+  c.rope_scaling = {.type = RopeScaling::Type::Llama3,
+                    .factor = d.rope_factor,
+                    .low_freq_factor = 1.0F,
+                    .high_freq_factor = 4.0F,
+                    .original_max_position_embeddings = 8192};
+  c.tie_word_embeddings = d.tied;
+  return c;
+}
+
+}  // namespace
+
 std::vector<std::string> named_configs() {
   return {"tiny", "tiny-qwen2", "llama-3.2-1b", "qwen2.5-0.5b", "llama-3.1-8b"};
 }
 
 ModelConfig named_config(std::string_view name) {
   ModelConfig c;
-  c.name = std::string(name);
   if (name == "tiny" || name == "tiny-qwen2") {
     // Small enough that a CPU step is a few milliseconds in a debug build, big enough to
     // exercise grouped-query attention (2 query heads per kv head) and several layers.
@@ -260,43 +296,20 @@ ModelConfig named_config(std::string_view name) {
     c.tie_word_embeddings = qwen;
     c.qkv_bias = qwen;
   } else if (name == "llama-3.2-1b") {
-    c.arch = Architecture::Llama;
-    c.hidden_size = 2048;
-    c.intermediate_size = 8192;
-    c.num_layers = 16;
-    c.num_heads = 32;
-    c.num_kv_heads = 8;
-    c.head_dim = 64;
-    c.vocab_size = 128256;
-    c.max_position_embeddings = 131072;
-    c.rms_norm_eps = 1e-5F;
-    c.rope_theta = 500000.0F;
-    c.rope_scaling = {.type = RopeScaling::Type::Llama3,
-                      .factor = 32.0F,
-                      .low_freq_factor = 1.0F,
-                      .high_freq_factor = 4.0F,
-                      .original_max_position_embeddings = 8192};
-    c.tie_word_embeddings = true;
+    c = llama3_shape({.hidden = 2048,
+                      .ffn = 8192,
+                      .layers = 16,
+                      .head_dim = 64,
+                      .rope_factor = 32.0F,
+                      .tied = true});
   } else if (name == "llama-3.1-8b") {
-    // The bandwidth-heavy shape of the tensor-parallel benchmark: 16 GB of bf16 weights, head_dim
-    // 128, untied embeddings.
-    c.arch = Architecture::Llama;
-    c.hidden_size = 4096;
-    c.intermediate_size = 14336;
-    c.num_layers = 32;
-    c.num_heads = 32;
-    c.num_kv_heads = 8;
-    c.head_dim = 128;
-    c.vocab_size = 128256;
-    c.max_position_embeddings = 131072;
-    c.rms_norm_eps = 1e-5F;
-    c.rope_theta = 500000.0F;
-    c.rope_scaling = {.type = RopeScaling::Type::Llama3,
-                      .factor = 8.0F,
-                      .low_freq_factor = 1.0F,
-                      .high_freq_factor = 4.0F,
-                      .original_max_position_embeddings = 8192};
-    c.tie_word_embeddings = false;
+    // The bandwidth-heavy shape of the tensor-parallel benchmark: 16 GB of bf16 weights.
+    c = llama3_shape({.hidden = 4096,
+                      .ffn = 14336,
+                      .layers = 32,
+                      .head_dim = 128,
+                      .rope_factor = 8.0F,
+                      .tied = false});
   } else if (name == "qwen2.5-0.5b") {
     c.arch = Architecture::Qwen2;
     c.hidden_size = 896;
@@ -320,6 +333,7 @@ ModelConfig named_config(std::string_view name) {
     throw Error(ErrorCode::InvalidArgument,
                 "unknown model shape '" + std::string(name) + "' (known: " + known + ")");
   }
+  c.name = std::string(name);
   return c;
 }
 

@@ -63,6 +63,8 @@ TEST(LlmConfig, ParsesLlama32AsPublished) {
 // embeddings and head_dim 128.
 TEST(LlmConfig, NamedEightBillionShapeIsLlama31EightB) {
   const ModelConfig c = named_config("llama-3.1-8b");
+  EXPECT_EQ(c.name, "llama-3.1-8b");
+  EXPECT_EQ(named_config("llama-3.2-1b").name, "llama-3.2-1b");
   EXPECT_EQ(c.parameter_count(), 8030261248ULL);  // Llama 3.1 8B's published 8.03 B
   EXPECT_FALSE(c.tie_word_embeddings);
   EXPECT_EQ(c.head_dim, 128U);

@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdint>
 #include <gtest/gtest.h>
 #include <string>
@@ -46,13 +45,6 @@ std::vector<float> teacher_forced_logits(const ShardedWeights& model,
   return runner.teacher_force(ids);
 }
 
-double largest_difference(const std::vector<float>& a, const std::vector<float>& b) {
-  double worst = 0;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    worst = std::max(worst, std::fabs(double{a[i]} - b[i]));
-  return worst;
-}
-
 struct Split {
   ModelConfig config;
   std::uint32_t ranks;
@@ -85,8 +77,8 @@ TEST_P(LlmTensorParallel, GreedyTokensEqualOneRanks) {
 TEST_P(LlmTensorParallel, LogitsStayCloseToOneRanks) {
   std::vector<std::uint32_t> ids;
   for (std::uint32_t i = 0; i < 24; ++i) ids.push_back((i * 131 + 7) % host_.config.vocab_size);
-  const double worst =
-      largest_difference(teacher_forced_logits(split_, ids), teacher_forced_logits(one_, ids));
+  const double worst = testing::max_abs_difference(teacher_forced_logits(split_, ids),
+                                                   teacher_forced_logits(one_, ids));
   EXPECT_LT(worst, kLogitTolerance) << "largest logit difference over " << ids.size() << " steps";
 }
 

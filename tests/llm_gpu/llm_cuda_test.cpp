@@ -46,13 +46,6 @@ class WithCudaDevice : public Base {
 
 Device cpu_device() { return Device::open({.backend = BackendKind::Cpu, .cpu_threads = 4}); }
 
-double max_abs_difference(const std::vector<float>& a, const std::vector<float>& b) {
-  double worst = 0;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    worst = std::max(worst, std::fabs(double(a[i]) - b[i]));
-  return worst;
-}
-
 std::vector<std::uint32_t> ids_for(std::uint32_t n, std::uint32_t vocab) {
   std::vector<std::uint32_t> ids;
   for (std::uint32_t i = 0; i < n; ++i) ids.push_back((i * 7919 + 13) % vocab);
@@ -72,7 +65,7 @@ TEST_P(LlmCudaTiny, LogitsMatchTheCpuBackendAndTheReference) {
   const std::vector<std::uint32_t> ids = ids_for(40, host.config.vocab_size);
   const std::vector<float> got = Runner(cuda, on_cuda, {.max_ctx = 64}).teacher_force(ids);
   const std::vector<float> want = Runner(cpu, on_cpu, {.max_ctx = 64}).teacher_force(ids);
-  EXPECT_LT(max_abs_difference(got, want), 2e-2);
+  EXPECT_LT(testing::max_abs_difference(got, want), 2e-2);
   testing::ReferenceModel reference(host);
   const std::uint32_t vocab = host.config.vocab_size;
   double worst = 0;

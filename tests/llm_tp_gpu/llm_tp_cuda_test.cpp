@@ -3,7 +3,6 @@
 // and Qwen2 shapes. Skips (a CTest skip) with fewer than two CUDA devices or without NCCL.
 
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <gtest/gtest.h>
 #include <string>
@@ -14,6 +13,7 @@
 #include "llm/runner.h"
 #include "llm/tensor_parallel.h"
 #include "llm/weights.h"
+#include "support/test_support.h"
 
 namespace encore::llm {
 namespace {
@@ -75,11 +75,8 @@ TEST_P(LlmTensorParallelCuda, LogitsStayCloseToOneGpus) {
   const std::vector<float> want = Runner(one_, {.max_ctx = 32}).teacher_force(ids);
   const std::vector<float> got = Runner(split_, {.max_ctx = 32}).teacher_force(ids);
   ASSERT_EQ(got.size(), want.size());
-  double worst = 0;
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    worst = std::max(worst, std::fabs(double{got[i]} - want[i]));
-  }
-  EXPECT_LT(worst, kLogitTolerance) << "largest logit difference over " << ids.size() << " steps";
+  EXPECT_LT(testing::max_abs_difference(got, want), kLogitTolerance)
+      << "largest logit difference over " << ids.size() << " steps";
 }
 
 std::string shape_name(const ::testing::TestParamInfo<std::string>& shape) {

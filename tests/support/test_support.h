@@ -3,7 +3,9 @@
 // Shared helpers for encore's tests: a kernel registry with the built-in kernels plus kernels
 // that misbehave on purpose, CPU devices configured for tests, and float upload/download.
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <condition_variable>
 #include <cstdint>
 #include <gtest/gtest.h>
@@ -92,6 +94,15 @@ Error error_from(F&& f) {
   }
   ADD_FAILURE() << "expected an encore::Error";
   return Error(ErrorCode::Internal, "nothing was thrown");
+}
+
+/// The largest |a[i] - b[i]| (a and b of one size), in double.
+inline double max_abs_difference(std::span<const float> a, std::span<const float> b) {
+  double worst = 0;
+  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    worst = std::max(worst, std::fabs(static_cast<double>(a[i]) - static_cast<double>(b[i])));
+  }
+  return worst;
 }
 
 /// Launch covering n threads in blocks of 64.
