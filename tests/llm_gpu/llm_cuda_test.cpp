@@ -18,6 +18,7 @@
 #include "llm/runner.h"
 #include "llm/weights.h"
 #include "llm_support/reference_model.h"
+#include "support/test_support.h"
 
 namespace encore {
 namespace {
