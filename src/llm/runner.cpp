@@ -226,7 +226,6 @@ GenerateResult Runner::generate(const std::vector<std::uint32_t>& prompt, std::u
   const auto decode_start = Clock::now();
   auto previous_done = decode_start;
   std::vector<Submission> previous(ranks_.size());
-  bool previous_queued = false;
   const auto finish = [&](const std::vector<Submission>& parts) {
     wait_step(parts);
     const auto now = Clock::now();
@@ -238,12 +237,11 @@ GenerateResult Runner::generate(const std::vector<std::uint32_t>& prompt, std::u
   };
   for (std::uint32_t i = 0; i < new_tokens; ++i) {
     run_step(r.prompt_steps + i, prompt_len, current);
-    if (previous_queued) finish(previous);
+    if (i > 0) finish(previous);
     std::swap(previous, current);
-    previous_queued = true;
     if (progress) progress(r.prompt_steps + i + 1, total, false);
   }
-  if (previous_queued) finish(previous);
+  if (new_tokens > 0) finish(previous);
   r.decode_seconds = seconds_since(decode_start);
   if (new_tokens > 0) {
     r.tokens = buffers()
