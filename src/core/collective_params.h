@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <string_view>
 
 #include "encore/collective.h"
@@ -39,6 +40,19 @@ struct CollectiveParams {
 /// True for a dispatch of a collective kernel.
 inline bool is_collective(const Node& n) noexcept {
   return n.kind == NodeKind::Dispatch && n.kernel != nullptr && n.kernel->op == OpKind::Collective;
+}
+
+/// True for a dispatch that launches a kernel of ours (not a barrier, not a collective).
+inline bool is_kernel_dispatch(const Node& n) noexcept {
+  return n.kind == NodeKind::Dispatch && !is_collective(n);
+}
+
+/// The message every rank of a failed group reports: "collective group 'tp' of 2 ranks failed:
+/// <why>" (the CPU rendezvous and the NCCL group word it alike).
+inline std::string group_failure(std::string_view label, std::uint32_t ranks,
+                                 const std::string& why) {
+  return "collective group" + (label.empty() ? std::string() : " '" + std::string(label) + "'") +
+         " of " + std::to_string(ranks) + " ranks failed: " + why;
 }
 
 /// A collective dispatch of a command list: its params and the addresses of its data (on the

@@ -19,9 +19,6 @@ namespace detail {
 
 namespace {
 
-constexpr const char* kAllReduce = kAllReduceKernel;
-constexpr const char* kAllGather = kAllGatherKernel;
-
 // The group of a kernel's params; fails the dispatch when the group is gone.
 std::shared_ptr<CollectiveGroup> group_of(const CollectiveParams& p, const char* kernel) {
   std::shared_ptr<CollectiveGroup> g = CollectiveGroup::find(p.group);
@@ -38,13 +35,14 @@ std::shared_ptr<CollectiveGroup> group_of(const CollectiveParams& p, const char*
 void all_reduce_cpu(const CpuKernelContext& ctx) {
   const auto p = ctx.value<CollectiveParams>(2);
   float* data = ctx.ptr<float>(0);
-  group_of(p, kAllReduce)->run(p, data, data, kAllReduce);
+  group_of(p, kAllReduceKernel)->run(p, data, data, kAllReduceKernel);
 }
 
 // params: in (in), out (out), order token (inout), CollectiveParams.
 void all_gather_cpu(const CpuKernelContext& ctx) {
   const auto p = ctx.value<CollectiveParams>(3);
-  group_of(p, kAllGather)->run(p, ctx.ptr<const float>(0), ctx.ptr<float>(1), kAllGather);
+  group_of(p, kAllGatherKernel)
+      ->run(p, ctx.ptr<const float>(0), ctx.ptr<float>(1), kAllGatherKernel);
 }
 
 [[noreturn]] void refuse(std::string_view op, std::string_view label, ErrorCode code,
@@ -75,11 +73,11 @@ void check_view(std::string_view op, std::string_view label, const char* name,
 
 void register_collective_kernels(KernelRegistry& registry) {
   const Param params = Param::value<CollectiveParams>("collective");
-  registry.add({.name = kAllReduce,
+  registry.add({.name = kAllReduceKernel,
                 .params = {Param::inout("data"), Param::inout("order"), params},
                 .op = OpKind::Collective,
                 .cpu = all_reduce_cpu});
-  registry.add({.name = kAllGather,
+  registry.add({.name = kAllGatherKernel,
                 .params = {Param::in("in"), Param::out("out"), Param::inout("order"), params},
                 .op = OpKind::Collective,
                 .cpu = all_gather_cpu});
@@ -185,7 +183,7 @@ void all_reduce(Encoder& enc, const Communicator& comm, const BufferView& data, 
                                    .kind = detail::CollectiveKind::AllReduce,
                                    .op = op,
                                    .count = static_cast<std::uint32_t>(data.size() / 4)};
-  enc.dispatch(comm.device().kernel(detail::kAllReduce), Launch::groups(1, 1),
+  enc.dispatch(comm.device().kernel(detail::kAllReduceKernel), Launch::groups(1, 1),
                {inout(data), inout(comm.order_token()), value(p)}, {.label = label});
 }
 
@@ -206,7 +204,7 @@ void all_gather(Encoder& enc, const Communicator& comm, const BufferView& input,
                                    .rank = comm.rank(),
                                    .kind = detail::CollectiveKind::AllGather,
                                    .count = static_cast<std::uint32_t>(input.size() / 4)};
-  enc.dispatch(comm.device().kernel(detail::kAllGather), Launch::groups(1, 1),
+  enc.dispatch(comm.device().kernel(detail::kAllGatherKernel), Launch::groups(1, 1),
                {in(input), out(output), inout(comm.order_token()), value(p)}, {.label = label});
 }
 

@@ -55,8 +55,7 @@ void CollectiveGroup::check_failed_locked() const {
 
 void CollectiveGroup::set_failure_locked(const std::string& why) {
   if (failure_) return;  // the first failure is the one every rank reports
-  failure_ = "collective group" + (label_.empty() ? std::string() : " '" + label_ + "'") + " of " +
-             std::to_string(ranks_) + " ranks failed: " + why;
+  failure_ = group_failure(label_, ranks_, why);
   cv_.notify_all();
 }
 

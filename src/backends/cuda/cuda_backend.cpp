@@ -345,7 +345,7 @@ GraphEntry& CudaBackend::prepare_graph(const CommandList& list, std::span<const 
     std::uint64_t patched = 0;
     for (std::uint32_t i = 0; i < list.nodes.size(); ++i) {
       // A collective's arguments are part of the structure: they are equal.
-      if (list.nodes[i].kind != NodeKind::Dispatch || is_collective(list.nodes[i])) continue;
+      if (!is_kernel_dispatch(list.nodes[i])) continue;
       const auto now = params_.bytes(i);
       std::byte* before = entry->params.data() + entry->param_offsets[i];
       if (std::equal(now.begin(), now.end(), before)) continue;
@@ -368,7 +368,7 @@ GraphEntry& CudaBackend::prepare_graph(const CommandList& list, std::span<const 
       cudaLaunchAttributeValue value{};
       value.accessPolicyWindow = hot.window;
       for (std::uint32_t i = 0; i < list.nodes.size(); ++i) {
-        if (list.nodes[i].kind != NodeKind::Dispatch || is_collective(list.nodes[i])) continue;
+        if (!is_kernel_dispatch(list.nodes[i])) continue;
         ENCORE_CUDA_CHECK(cudaGraphKernelNodeSetAttribute(
             built.nodes[i], cudaLaunchAttributeAccessPolicyWindow, &value));
       }

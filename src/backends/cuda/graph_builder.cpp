@@ -31,11 +31,7 @@ std::uint32_t programmatic_predecessor(const CommandList& list, CoveringPredeces
   const Node& n = list.nodes[node];
   if (n.kind != NodeKind::Dispatch || !n.kernel->programmatic_dependency) return kNoNode;
   const std::uint32_t before = cover.of(node);
-  if (before == kNoNode || list.nodes[before].kind != NodeKind::Dispatch ||
-      is_collective(list.nodes[before])) {
-    return kNoNode;
-  }
-  return before;
+  return before != kNoNode && is_kernel_dispatch(list.nodes[before]) ? before : kNoNode;
 }
 
 BuiltGraph build_graph(const CommandList& list, PackedParams& params, bool programmatic,

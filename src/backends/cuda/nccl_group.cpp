@@ -190,11 +190,7 @@ std::optional<std::string> NcclGroup::failure() const {
 
 std::string NcclGroup::fail(const std::string& why) {
   std::lock_guard lock(mutex_);
-  if (!failure_) {
-    failure_ = "collective group" +
-               (info_.label.empty() ? std::string() : " '" + info_.label + "'") + " of " +
-               std::to_string(info_.ranks) + " ranks failed: " + why;
-  }
+  if (!failure_) failure_ = group_failure(info_.label, info_.ranks, why);
   return *failure_;
 }
 
@@ -278,10 +274,8 @@ void NcclGroup::agree(std::uint32_t rank, std::vector<Call> calls) {
   }
   for (std::uint32_t q = 0; q < info_.ranks; ++q) {
     if (!round.calls[q] || round.hashes[q] == hash) continue;
-    failure_ = "collective group" +
-               (info_.label.empty() ? std::string() : " '" + info_.label + "'") + " of " +
-               std::to_string(info_.ranks) +
-               " ranks failed: " + first_difference(q, *round.calls[q], rank, calls);
+    failure_ =
+        group_failure(info_.label, info_.ranks, first_difference(q, *round.calls[q], rank, calls));
     throw Error(ErrorCode::KernelFailed, *failure_);
   }
   round.calls[rank] = std::move(calls);
