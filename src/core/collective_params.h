@@ -37,6 +37,20 @@ struct CollectiveParams {
   std::uint32_t count = 0;  ///< elements of this rank's input
 };
 
+/// Whether two ranks' calls ask for the same collective: kind and count, and the op of an
+/// all_reduce (what every rank must agree on).
+inline bool same_collective(const CollectiveParams& a, const CollectiveParams& b) noexcept {
+  return a.kind == b.kind && a.count == b.count &&
+         (a.kind != CollectiveKind::AllReduce || a.op == b.op);
+}
+
+/// "rank 1 all_reduce(sum) of 8 f32", as disagreement messages name a call.
+inline std::string describe_collective(std::uint32_t rank, const CollectiveParams& p) {
+  std::string s = "rank " + std::to_string(rank) + " " + to_string(p.kind);
+  if (p.kind == CollectiveKind::AllReduce) s += "(" + std::string(to_string(p.op)) + ")";
+  return s + " of " + std::to_string(p.count) + " f32";
+}
+
 /// True for a dispatch of a collective kernel.
 inline bool is_collective(const Node& n) noexcept {
   return n.kind == NodeKind::Dispatch && n.kernel != nullptr && n.kernel->op == OpKind::Collective;

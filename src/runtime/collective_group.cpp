@@ -40,11 +40,7 @@ void CollectiveGroup::publish(const std::shared_ptr<CollectiveGroup>& group) {
 }
 
 std::string CollectiveGroup::describe(const Call& c) const {
-  std::string s = "rank " + std::to_string(c.params.rank) + " " + to_string(c.params.kind);
-  if (c.params.kind == CollectiveKind::AllReduce) {
-    s += "(" + std::string(to_string(c.params.op)) + ")";
-  }
-  s += " of " + std::to_string(c.params.count) + " f32";
+  std::string s = describe_collective(c.params.rank, c.params);
   if (!c.what.empty()) s += " (" + c.what + ")";
   return s;
 }
@@ -89,8 +85,7 @@ void CollectiveGroup::complete_round_locked() {
   const Call& first = *calls_[0];
   for (std::uint32_t r = 1; r < ranks_; ++r) {
     const Call& c = *calls_[r];
-    if (c.params.kind != first.params.kind || c.params.count != first.params.count ||
-        (c.params.kind == CollectiveKind::AllReduce && c.params.op != first.params.op)) {
+    if (!same_collective(c.params, first.params)) {
       fail_locked("the ranks disagree at collective " + std::to_string(rounds_ + 1) + ": " +
                   describe(first) + ", but " + describe(c));
     }

@@ -84,8 +84,7 @@ std::shared_ptr<InFlightWatch> CudaCollectives::prepare(const CommandList& list)
       uses.push_back({group, call.params.rank, group->describe(call)});
       calls.emplace_back();
     }
-    calls[u].push_back(
-        {call.params.kind, call.params.op, call.params.count, std::string(call.label)});
+    calls[u].push_back({call.params, std::string(call.label)});
   }
   if (uses.empty()) return nullptr;
   if (agreed_.insert(list.id).second) {

@@ -32,16 +32,9 @@ void connect_at_init() {
 }
 
 std::string describe_call(std::uint32_t rank, const NcclGroup::Call& c) {
-  std::string s = "rank " + std::to_string(rank) + " " + to_string(c.kind);
-  if (c.kind == CollectiveKind::AllReduce) s += "(" + std::string(to_string(c.op)) + ")";
-  s += " of " + std::to_string(c.count) + " f32";
+  std::string s = describe_collective(rank, c.params);
   if (!c.label.empty()) s += " ('" + c.label + "')";
   return s;
-}
-
-bool same_call(const NcclGroup::Call& a, const NcclGroup::Call& b) {
-  return a.kind == b.kind && a.count == b.count &&
-         (a.kind != CollectiveKind::AllReduce || a.op == b.op);
 }
 
 // xxHash of what NCCL is asked for: kind, op (all_reduce only) and count of each collective.
@@ -49,9 +42,10 @@ std::uint64_t hash_of(const std::vector<NcclGroup::Call>& calls) {
   std::vector<std::uint32_t> words;
   words.reserve(calls.size() * 3);
   for (const NcclGroup::Call& c : calls) {
-    words.push_back(static_cast<std::uint32_t>(c.kind));
-    words.push_back(c.kind == CollectiveKind::AllReduce ? static_cast<std::uint32_t>(c.op) : 0U);
-    words.push_back(c.count);
+    const CollectiveParams& p = c.params;
+    words.push_back(static_cast<std::uint32_t>(p.kind));
+    words.push_back(p.kind == CollectiveKind::AllReduce ? static_cast<std::uint32_t>(p.op) : 0U);
+    words.push_back(p.count);
   }
   return XXH3_64bits(words.data(), words.size() * sizeof(std::uint32_t));
 }
@@ -247,7 +241,9 @@ void NcclGroup::abort_rank(std::uint32_t rank) noexcept {
 std::string NcclGroup::first_difference(std::uint32_t a, const std::vector<Call>& calls_a,
                                         std::uint32_t b, const std::vector<Call>& calls_b) const {
   std::size_t i = 0;
-  while (i < calls_a.size() && i < calls_b.size() && same_call(calls_a[i], calls_b[i])) ++i;
+  while (i < calls_a.size() && i < calls_b.size() &&
+         same_collective(calls_a[i].params, calls_b[i].params))
+    ++i;
   std::string s = "the ranks disagree at collective " + std::to_string(i + 1) +
                   " of the recording they submit: ";
   if (i < calls_a.size() && i < calls_b.size()) {

@@ -43,9 +43,7 @@ class NcclGroup {
  public:
   /// One collective as the agreement check sees it.
   struct Call {
-    CollectiveKind kind = CollectiveKind::AllReduce;
-    ReduceOp op = ReduceOp::Sum;
-    std::uint32_t count = 0;
+    CollectiveParams params;
     std::string label;
   };
 
