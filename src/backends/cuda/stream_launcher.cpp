@@ -142,12 +142,13 @@ void StreamLauncher::launch_lanes(const CommandList& list, PackedParams& params,
     for (std::uint32_t p : preds.of(i)) {
       if (lane_of_[p] != lane_of_[i]) ENCORE_CUDA_CHECK(cudaStreamWaitEvent(stream, event(p), 0));
     }
-    if (is_collective(list.nodes[i])) {
+    if (list.nodes[i].kind == NodeKind::Dispatch) {
       if constexpr (kTagged) tag->next_dispatch(i);
-      collectives.issue(list, i, stream);
-    } else if (list.nodes[i].kind == NodeKind::Dispatch) {
-      if constexpr (kTagged) tag->next_dispatch(i);
-      launch_one(list, i, params, stream, false);
+      if (is_collective(list.nodes[i])) {
+        collectives.issue(list, i, stream);
+      } else {
+        launch_one(list, i, params, stream, false);
+      }
     }
     if (needs_event_[i]) ENCORE_CUDA_CHECK(cudaEventRecord(event(i), stream));
   }
