@@ -87,13 +87,36 @@ __device__ __forceinline__ float block_max(float v) {
   return warp_maxima[0];
 }
 
-// 16 bytes of data no kernel writes while this one runs (weights), streamed past L1 so it keeps
-// the activations, with a 256-byte L2 prefetch hint for the rest of the row.
+// 16 bytes of data no dispatch of the step writes (weights), streamed past L1 so it keeps the
+// activations, with a 256-byte L2 prefetch hint for the rest of the row. Non-coherent (.nc), so
+// never for memory an earlier dispatch writes: see load_step.
 __device__ __forceinline__ uint4 load_stream_16(const void* p) {
   uint4 v;
   asm("ld.global.nc.L1::no_allocate.L2::256B.v4.u32 {%0, %1, %2, %3}, [%4];"
       : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
       : "l"(p));
+  return v;
+}
+
+// Reads of memory an earlier dispatch of the step writes (activations, the KV cache), after
+// pdl_wait(). Never through the non-coherent path (ld.global.nc), which is for data no grid
+// writes during this one's lifetime: under PDL the previous grid is still running, and writing,
+// when this one starts, and ptxas may schedule a .nc load ahead of griddepcontrol.wait. The
+// compiler turns plain reads through `const T* __restrict__` into .nc loads, so kernels with
+// such parameters read step-written memory through these.
+template <class T>
+__device__ __forceinline__ T load_step(const T* p) {
+  return __ldca(p);
+}
+
+// load_stream_16 for memory an earlier dispatch writes (the KV cache): coherent, and volatile
+// with a memory clobber so that it stays after pdl_wait() in the compiler's order too.
+__device__ __forceinline__ uint4 load_stream_step_16(const void* p) {
+  uint4 v;
+  asm volatile("ld.global.L1::no_allocate.L2::256B.v4.u32 {%0, %1, %2, %3}, [%4];"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(p)
+               : "memory");
   return v;
 }
 

@@ -1,7 +1,8 @@
 // encore-llm on the CUDA backend: the tiny models against the CPU backend and the scalar
 // reference (logits at every step, greedy tokens in every encoder mode), the real shapes
-// (Llama-3.2-1B, Qwen2.5-0.5B) against the scalar reference for a few steps, the llm kernels,
-// and the bandwidth measurement. Every test skips without a usable CUDA device.
+// (Llama-3.2-1B, Qwen2.5-0.5B) against the scalar reference for a few steps and bitwise equal
+// with programmatic launch on and off, the llm kernels, and the bandwidth measurement. Every test
+// skips without a usable CUDA device.
 
 #include <algorithm>
 #include <cmath>
@@ -173,6 +174,55 @@ TEST_F(LlmCuda, RealShapesMatchTheReferenceForTheFirstSteps) {
             << shape << " position " << pos;
       }
     }
+  }
+}
+
+// Programmatic dependent launch changes timing, never results: the real shapes decoded with it
+// and without it (same kernels, same launch shapes, deterministic reductions) leave bitwise equal
+// K/V caches in every layer and bitwise equal logits. A kernel that reads memory an earlier
+// dispatch writes before its PDL wait, or triggers its dependents too early, shows here as the
+// first layer whose cache differs.
+TEST_F(LlmCuda, ProgrammaticLaunchChangesNoBitOfTheRealShapes) {
+  for (const char* shape : {"qwen2.5-0.5b", "llama-3.2-1b"}) {
+    const llm::HostWeights host = llm::random_weights(llm::named_config(shape), 3);
+    const std::uint32_t layers = host.config.num_layers;
+    const std::vector<std::uint32_t> ids = ids_for(6, host.config.vocab_size);
+    struct Run {
+      std::vector<float> logits;
+      std::vector<std::vector<std::uint16_t>> k, v;
+    };
+    const auto decode = [&](bool programmatic) {
+      DeviceOptions o;
+      o.backend = BackendKind::Cuda;
+      o.programmatic_launch = programmatic;
+      Device dev = Device::open(o);
+      const llm::DeviceWeights weights = llm::upload(dev, host);
+      Runner runner(dev, weights, {.max_ctx = 8});
+      Run run;
+      run.logits = runner.teacher_force(ids);
+      for (std::uint32_t l = 0; l < layers; ++l) {
+        run.k.push_back(runner.buffers().k_cache(l).download<std::uint16_t>());
+        run.v.push_back(runner.buffers().v_cache(l).download<std::uint16_t>());
+      }
+      return run;
+    };
+    const Run with = decode(true);
+    const Run without = decode(false);
+    // The first element that differs, as "row r, element e of N", or "" when none does.
+    const auto first_difference = [](const auto& a, const auto& b, std::size_t row) {
+      const auto at = std::mismatch(a.begin(), a.end(), b.begin()).first - a.begin();
+      if (at == static_cast<std::ptrdiff_t>(a.size())) return std::string();
+      return "row " + std::to_string(at / row) + ", element " + std::to_string(at % row) + " of " +
+             std::to_string(a.size());
+    };
+    const std::size_t kv_row = host.config.kv_dim();
+    for (std::uint32_t l = 0; l < layers; ++l) {
+      ASSERT_EQ(first_difference(with.k[l], without.k[l], kv_row), "")
+          << shape << ": K, layer " << l;
+      ASSERT_EQ(first_difference(with.v[l], without.v[l], kv_row), "")
+          << shape << ": V, layer " << l;
+    }
+    EXPECT_EQ(first_difference(with.logits, without.logits, host.config.vocab_size), "") << shape;
   }
 }
 

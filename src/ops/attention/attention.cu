@@ -53,8 +53,8 @@ __device__ __forceinline__ void load_batch(uint4 (&raw)[kUnroll], const std::uin
 #pragma unroll
   for (int u = 0; u < kUnroll; ++u) {
     const std::uint32_t t = base + u * kRowSlots + slot;
-    raw[u] =
-        t < len ? load_stream_16(rows + std::uint64_t{t} * row_stride) : make_uint4(0, 0, 0, 0);
+    raw[u] = t < len ? load_stream_step_16(rows + std::uint64_t{t} * row_stride)
+                     : make_uint4(0, 0, 0, 0);
   }
 }
 
@@ -233,8 +233,8 @@ __global__ void __launch_bounds__(kThreads)
   float qv[8];
   {
     const float4* qh = reinterpret_cast<const float4*>(q + std::uint64_t{head} * D + sub * 8);
-    const float4 a = qh[0];
-    const float4 b = qh[1];
+    const float4 a = load_step(qh);
+    const float4 b = load_step(qh + 1);
     const float f = p.scale * kLog2e;
     qv[0] = a.x * f;
     qv[1] = a.y * f;

@@ -6,7 +6,8 @@
 //    streamed weights never evict x from L1, with a 256-byte L2 prefetch hint;
 //  - 8 independent weight loads per lane per batch (8 / rows-per-group vectors of each weight
 //    row) are issued before any of them is used, and each vector's dot product starts its own
-//    FMA chain; x (f32) is read as two float4 per vector through L1 (or shared memory);
+//    FMA chain; x (f32) is read as two float4 per vector through L1 (or shared memory), with
+//    coherent loads (load_step: it is the previous dispatch's output);
 //  - PDL: weights are never written by the step, so the first batch is loaded into registers
 //    (and the second asked of L2) *before* griddepcontrol.wait; x, a, b and everything written
 //    come after it. A kernel launched early while its predecessor runs therefore has its first
@@ -79,8 +80,18 @@ __device__ __forceinline__ void gemv_load(uint4 (&wv)[kBatch][WR], const uint4* 
   }
 }
 
+// x4[i]: x in shared memory (kSharedX: the norm families), or the earlier dispatch's output.
+template <bool kSharedX>
+__device__ __forceinline__ float4 gemv_x(const float4* x4, std::uint32_t i) {
+  if constexpr (kSharedX) {
+    return x4[i];
+  } else {
+    return load_step(x4 + i);
+  }
+}
+
 // acc[r] += the batch's vectors of row r times x.
-template <int WR, int kBatch, std::uint32_t kStep, bool kChecked>
+template <int WR, int kBatch, std::uint32_t kStep, bool kChecked, bool kSharedX>
 __device__ __forceinline__ void gemv_consume(const uint4 (&wv)[kBatch][WR], const float4* x4,
                                              std::uint32_t v0, std::uint32_t vectors,
                                              float (&acc)[WR]) {
@@ -88,8 +99,8 @@ __device__ __forceinline__ void gemv_consume(const uint4 (&wv)[kBatch][WR], cons
   for (int u = 0; u < kBatch; ++u) {
     const std::uint32_t v = v0 + u * kStep;
     const bool valid = !kChecked || v < vectors;
-    const float4 xa = valid ? x4[2 * v] : make_float4(0, 0, 0, 0);
-    const float4 xb = valid ? x4[2 * v + 1] : make_float4(0, 0, 0, 0);
+    const float4 xa = valid ? gemv_x<kSharedX>(x4, 2 * v) : make_float4(0, 0, 0, 0);
+    const float4 xb = valid ? gemv_x<kSharedX>(x4, 2 * v + 1) : make_float4(0, 0, 0, 0);
 #pragma unroll
     for (int r = 0; r < WR; ++r) acc[r] += gemv_dot8(wv[u][r], xa, xb);
   }
@@ -109,9 +120,9 @@ __device__ __forceinline__ const float* gemv_input(const GemvArgs& args, float* 
     float4* x4 = reinterpret_cast<float4*>(xs);
     float squares = 0.0F;
     for (std::uint32_t i = threadIdx.x; i < n4; i += blockDim.x) {
-      float4 v = a4[i];
+      float4 v = load_step(a4 + i);
       if constexpr (In == GemvInput::AddNorm) {
-        const float4 b = reinterpret_cast<const float4*>(args.b)[i];
+        const float4 b = load_step(reinterpret_cast<const float4*>(args.b) + i);
         v.x += b.x;
         v.y += b.y;
         v.z += b.z;
@@ -229,7 +240,8 @@ __device__ __forceinline__ void gemv_body(const GemvArgs& args) {
   constexpr int kGroups = static_cast<int>(kGemvWarps) / S;
   constexpr std::uint32_t kStep = S * 32;
   constexpr bool kStrided = In != GemvInput::X;
-  extern __shared__ float4 gemv_x_shared[];  // norm families: x, cols floats
+  constexpr bool kSharedX = In != GemvInput::X;  // the norm families form x in shared memory
+  extern __shared__ float4 gemv_x_shared[];      // norm families: x, cols floats
   const unsigned warp = threadIdx.x >> 5;
   const unsigned lane = threadIdx.x & 31U;
   const unsigned group = warp / S;
@@ -285,9 +297,9 @@ __device__ __forceinline__ void gemv_body(const GemvArgs& args) {
     std::uint32_t base = slice * 32;  // lane 0's first vector
     for (;;) {
       if (full(base)) {
-        gemv_consume<WR, kBatch, kStep, false>(wv, x4, base + lane, vectors, acc);
+        gemv_consume<WR, kBatch, kStep, false, kSharedX>(wv, x4, base + lane, vectors, acc);
       } else {
-        gemv_consume<WR, kBatch, kStep, true>(wv, x4, base + lane, vectors, acc);
+        gemv_consume<WR, kBatch, kStep, true, kSharedX>(wv, x4, base + lane, vectors, acc);
       }
       base += kBatch * kStep;
       if (base >= vectors) break;

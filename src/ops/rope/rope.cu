@@ -42,18 +42,18 @@ __global__ void rope_kv_append_bf16(float* __restrict__ q, const float* __restri
   if (item >= q_pairs + kv_pairs) {  // two elements of v
     const std::uint32_t e = 2 * (item - q_pairs - kv_pairs);
     if (!append || e >= 2 * kv_pairs) return;
-    v_cache[row + e] = float_to_bf16(v[e]);
-    v_cache[row + e + 1] = float_to_bf16(v[e + 1]);
+    v_cache[row + e] = float_to_bf16(load_step(v + e));
+    v_cache[row + e + 1] = float_to_bf16(load_step(v + e + 1));
     return;
   }
   const bool is_q = item < q_pairs;
   const RopePair pr = rope_pair(is_q ? item : item - q_pairs, p.head_dim, p.style);
   if (is_q) {
-    const Turned r = rope_turn(q[pr.a], q[pr.b], pos, inv_freq[pr.j]);
+    const Turned r = rope_turn(load_step(q + pr.a), load_step(q + pr.b), pos, inv_freq[pr.j]);
     q[pr.a] = r.a;
     q[pr.b] = r.b;
   } else if (append) {
-    const Turned r = rope_turn(k[pr.a], k[pr.b], pos, inv_freq[pr.j]);
+    const Turned r = rope_turn(load_step(k + pr.a), load_step(k + pr.b), pos, inv_freq[pr.j]);
     k_cache[row + pr.a] = float_to_bf16(r.a);
     k_cache[row + pr.b] = float_to_bf16(r.b);
   }
