@@ -406,9 +406,10 @@ void CudaBackend::launch_graph(const SubmissionState& s, const HotWindow& hot,
   GraphEntry& entry = prepare_graph(list, s.slot_values, hot, keep_alive);
   std::optional<LaunchTag> tag;  // per-dispatch profiling: the launch's kernels are this one's
   if (profiling_ && profiling_->per_dispatch()) {
+    const GraphProfileNodes& nodes = entry.profile_nodes;
     tag.emplace(profiling_->sink(), s.sequence,
-                entry.profile_nodes ? entry.profile_nodes : std::make_shared<const GraphNodeMap>(),
-                list.dispatch_count);
+                nodes.map ? nodes.map : std::make_shared<const GraphNodeMap>(),
+                nodes.map ? nodes.kernels : list.dispatch_count, nodes.in_order);
   }
   ENCORE_CUDA_CHECK(cudaGraphLaunch(entry.exec.get(), memory_.queue()));
 }
@@ -418,7 +419,9 @@ void CudaBackend::launch_streams(const SubmissionState& s, const HotWindow& hot)
   params_.pack(list, s.slot_values);
   if (hot) set_stream_window(hot);
   std::optional<LaunchTag> tag;
-  if (profiling_ && profiling_->per_dispatch()) tag.emplace(profiling_->sink(), s.sequence);
+  if (profiling_ && profiling_->per_dispatch()) {
+    tag.emplace(profiling_->sink(), s.sequence, &profiling_->session());
+  }
   streams_.launch(list, params_, collectives_, memory_.queue(),
                   options_.sync_each_dispatch ? ExecutionPath::SingleStream : list.path,
                   options_.sync_each_dispatch,

@@ -31,13 +31,16 @@ class CudaProfiling {
   /// True when kernels are collected per dispatch (CUPTI is in use).
   bool per_dispatch() const noexcept { return session_ != nullptr; }
   CuptiSink& sink() noexcept { return *sink_; }
+  CuptiSession& session() noexcept { return *session_; }
 
-  /// Executable node id -> dispatch index of a graph just instantiated from `template_nodes`
-  /// (the node of each command-list index) under `capture`. Dispatches whose executable node
+  /// What profiling knows of a graph just instantiated from `template_nodes` (the node of each
+  /// command-list index) under `capture`: executable node id -> dispatch index, the kernels one
+  /// launch runs, and the collectives' kernels (the kernel nodes of their child graphs, whose
+  /// executable ids CUPTI never reports), placed by order. Dispatches whose executable node
   /// CUPTI did not report are left out; their kernels will count as unattributed.
-  std::shared_ptr<const GraphNodeMap> map_nodes(const CommandList& list,
-                                                const std::vector<cudaGraphNode_t>& template_nodes,
-                                                const CloneCapture& capture);
+  GraphProfileNodes map_nodes(const CommandList& list,
+                              const std::vector<cudaGraphNode_t>& template_nodes,
+                              const CloneCapture& capture);
 
   /// Flushes CUPTI and hands every record received to the profiler.
   void collect();

@@ -100,6 +100,7 @@ class Session final : public CuptiSession {
   }
 
   void attach(CuptiSink& sink) override { table_.attach(sink); }
+  void expect_launch(LaunchTag& tag, const void* stream) override { table_.expect(tag, stream); }
   void detach(CuptiSink& sink) override { table_.detach(sink); }
 
   void flush() override { (void)lib_.flush_all(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED); }
@@ -129,7 +130,40 @@ class Session final : public CuptiSession {
       return;
     }
     const auto* call = static_cast<const CUpti_CallbackData*>(data);
-    if (call->callbackSite == CUPTI_API_ENTER) session->on_launch(call->correlationId);
+    if (call->callbackSite == CUPTI_API_ENTER) session->on_launch(domain, id, *call);
+  }
+
+  // The stream a kernel launch call launches on, from its parameters (cupti.h declares their
+  // structs); null for graph launches: no expectation is
+  // ever met by one).
+  static const void* launch_stream(CUpti_CallbackDomain domain, CUpti_CallbackId id,
+                                   const void* params) {
+    if (domain == CUPTI_CB_DOMAIN_RUNTIME_API) {
+      switch (id) {
+        case CUPTI_RUNTIME_TRACE_CBID_cudaLaunchKernel_v7000:
+          return static_cast<const cudaLaunchKernel_v7000_params*>(params)->stream;
+        case CUPTI_RUNTIME_TRACE_CBID_cudaLaunchKernel_ptsz_v7000:
+          return static_cast<const cudaLaunchKernel_ptsz_v7000_params*>(params)->stream;
+        case CUPTI_RUNTIME_TRACE_CBID_cudaLaunchKernelExC_v11060:
+          return static_cast<const cudaLaunchKernelExC_v11060_params*>(params)->config->stream;
+        case CUPTI_RUNTIME_TRACE_CBID_cudaLaunchKernelExC_ptsz_v11060:
+          return static_cast<const cudaLaunchKernelExC_ptsz_v11060_params*>(params)->config->stream;
+        default:
+          return nullptr;
+      }
+    }
+    switch (id) {
+      case CUPTI_DRIVER_TRACE_CBID_cuLaunchKernel:
+        return static_cast<const cuLaunchKernel_params*>(params)->hStream;
+      case CUPTI_DRIVER_TRACE_CBID_cuLaunchKernel_ptsz:
+        return static_cast<const cuLaunchKernel_ptsz_params*>(params)->hStream;
+      case CUPTI_DRIVER_TRACE_CBID_cuLaunchKernelEx:
+        return static_cast<const cuLaunchKernelEx_params*>(params)->config->hStream;
+      case CUPTI_DRIVER_TRACE_CBID_cuLaunchKernelEx_ptsz:
+        return static_cast<const cuLaunchKernelEx_ptsz_params*>(params)->config->hStream;
+      default:
+        return nullptr;
+    }
   }
 
   // Instantiation: template node -> executable node, for the capture of this thread.
@@ -146,10 +180,16 @@ class Session final : public CuptiSession {
     }
   }
 
-  // A launch call entered: file its correlation id under the thread's tag.
-  void on_launch(std::uint32_t correlation_id) {
-    LaunchTag* tag = LaunchTag::current();
-    if (tag != nullptr) table_.on_launch(*tag, correlation_id);  // else not a profiled launch
+  // A launch call entered: file its correlation id under the thread's tag, or, on a thread
+  // without one (NCCL's, launching a collective of the stream path), under the dispatch that
+  // expects a launch on its stream. Else it is not a profiled launch.
+  void on_launch(CUpti_CallbackDomain domain, CUpti_CallbackId id, const CUpti_CallbackData& call) {
+    if (LaunchTag* tag = LaunchTag::current()) {
+      table_.on_launch(*tag, call.correlationId);
+      return;
+    }
+    (void)table_.on_untagged_launch(launch_stream(domain, id, call.functionParams),
+                                    call.correlationId, domain == CUPTI_CB_DOMAIN_DRIVER_API);
   }
 
   static void CUPTIAPI on_buffer_requested(std::uint8_t** buffer, std::size_t* size,

@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <cuda_runtime_api.h>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -39,6 +40,18 @@ namespace encore::detail {
 
 /// Executable-graph node id (as CUPTI reports it) -> node index in the command list.
 using GraphNodeMap = std::unordered_map<std::uint64_t, std::uint32_t>;
+
+/// Dispatch of each kernel a graph runs without a reported executable node id (a collective's
+/// NCCL kernels inside its child graph), in the order they run.
+using KernelOrder = std::vector<std::uint32_t>;
+
+/// What per-dispatch profiling knows of one graph executable.
+struct GraphProfileNodes {
+  std::shared_ptr<const GraphNodeMap> map;
+  /// Kernels one launch runs: kernel dispatches plus the kernel nodes of collectives.
+  std::uint32_t kernels = 0;
+  std::shared_ptr<const KernelOrder> in_order;
+};
 
 /// The records of one device. Thread-safe.
 class CuptiSink {
@@ -86,13 +99,23 @@ class LaunchTable {
   /// runtime call and the driver call it makes are one launch: they share one entry.
   void on_launch(LaunchTag& tag, std::uint32_t correlation_id);
   /// A kernel record: attributed to its dispatch in its sink, or counted there as unattributed
-  /// (unknown graph node, no timestamps). False when no tagged launch has that correlation id;
-  /// every attached sink then counts it as foreign.
+  /// (unknown graph node, no timestamps). A graph launch's records of unknown nodes wait until
+  /// the launch's last kernel reported, to be placed by their tag's in_order. False when no tagged
+  /// launch has that correlation id; every attached sink then counts it as foreign.
   bool deliver(std::uint32_t correlation_id, std::uint64_t graph_node_id, std::uint32_t stream,
                std::uint64_t start, std::uint64_t end);
   void attach(CuptiSink& sink);
   /// Forgets the sink and its pending launches.
   void detach(CuptiSink& sink);
+  /// A collective is about to be issued on `stream` under `tag` (stream path, after
+  /// tag.next_dispatch): NCCL may launch its kernel from a thread of its own, where no tag is
+  /// current, so the next untagged launch on `stream` is taken to be this dispatch's
+  /// (expectations of one stream are met in order). A launch under the tag itself meets it.
+  void expect(LaunchTag& tag, const void* stream);
+  /// A launch call entered on a thread without a tag, on `stream`. `nested`: a driver call
+  /// inside a runtime launch call of the same thread (one launch with it). True when it met an
+  /// expectation (its kernel record will then be delivered as the expecting dispatch's).
+  bool on_untagged_launch(const void* stream, std::uint32_t correlation_id, bool nested);
   /// Records CUPTI dropped: every attached sink is told (CUPTI cannot say whose they were).
   void dropped(std::uint64_t count);
   /// Launches still waiting for kernel records (for tests).
@@ -100,9 +123,14 @@ class LaunchTable {
 
  private:
   struct Entry;
+  static std::shared_ptr<Entry> entry_for(LaunchTag& tag);
+  void file(const std::shared_ptr<Entry>& entry, std::uint32_t correlation_id);
+  static void place_unplaced(Entry& entry);
+
   mutable std::mutex mutex_;
   std::vector<CuptiSink*> sinks_;
   std::unordered_map<std::uint32_t, std::shared_ptr<Entry>> launches_;
+  std::unordered_map<const void*, std::deque<std::shared_ptr<Entry>>> expected_;
 };
 
 /// Template node id -> executable node id, collected during one instantiation.
@@ -124,6 +152,8 @@ class CuptiSession {
 
   /// Starts delivering records of launches tagged with `sink` to it.
   virtual void attach(CuptiSink& sink) = 0;
+  /// LaunchTable::expect in the session's table.
+  virtual void expect_launch(LaunchTag& tag, const void* stream) = 0;
   /// Stops; pending launches of the sink are forgotten. After it returns the sink is not used.
   virtual void detach(CuptiSink& sink) = 0;
   /// Delivers every buffered record (forced flush); returns when the records are in the sinks.
@@ -140,11 +170,13 @@ class CuptiSession {
 class LaunchTag {
  public:
   /// Graph launch of submission `sequence`, which runs `kernels` kernels; `nodes` maps them to
-  /// dispatches.
+  /// dispatches, and the kernels with an executable node id not in it go, in order of start,
+  /// to the dispatches of `in_order` (when their numbers agree; else they are unattributed).
   LaunchTag(CuptiSink& sink, std::uint64_t sequence, std::shared_ptr<const GraphNodeMap> nodes,
-            std::uint32_t kernels);
-  /// Stream path of submission `sequence`: call next_dispatch() before each kernel launch.
-  LaunchTag(CuptiSink& sink, std::uint64_t sequence);
+            std::uint32_t kernels, std::shared_ptr<const KernelOrder> in_order = nullptr);
+  /// Stream path of submission `sequence`: call next_dispatch() before each kernel launch, and
+  /// expect_launch_on() before a collective's (through `session`, when given).
+  LaunchTag(CuptiSink& sink, std::uint64_t sequence, CuptiSession* session = nullptr);
   ~LaunchTag();
   LaunchTag(const LaunchTag&) = delete;
   LaunchTag& operator=(const LaunchTag&) = delete;
@@ -155,11 +187,17 @@ class LaunchTag {
     launch_.reset();
   }
 
+  /// The current dispatch (a collective) launches on `stream`, maybe from another thread.
+  void expect_launch_on(const void* stream) {
+    if (session_ != nullptr) session_->expect_launch(*this, stream);
+  }
+
   // Read by the session's callback on this thread.
   CuptiSink& sink() const noexcept { return sink_; }
   std::uint64_t sequence() const noexcept { return sequence_; }
   std::uint32_t node() const noexcept { return node_; }
   const std::shared_ptr<const GraphNodeMap>& nodes() const noexcept { return nodes_; }
+  const std::shared_ptr<const KernelOrder>& in_order() const noexcept { return in_order_; }
   /// Kernels the current launch runs.
   std::uint32_t kernels() const noexcept { return kernels_; }
   /// The session's entry for the current launch (shared by its runtime and driver callbacks).
@@ -174,7 +212,9 @@ class LaunchTag {
   std::uint32_t node_ = 0;
   std::uint32_t kernels_ = 1;
   std::shared_ptr<const GraphNodeMap> nodes_;
+  std::shared_ptr<const KernelOrder> in_order_;
   std::shared_ptr<void> launch_;
+  CuptiSession* session_ = nullptr;
   LaunchTag* previous_;
 };
 

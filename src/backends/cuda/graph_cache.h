@@ -37,9 +37,10 @@ struct GraphEntry {
   /// The command list and slot values of the last launch (for the O(1) replay check).
   std::uint64_t last_list = 0;
   std::vector<std::byte> last_slots;
-  /// Per-dispatch profiling: executable node id -> dispatch index (null when not profiling).
-  /// The same for every command list that shares this structure.
-  std::shared_ptr<const GraphNodeMap> profile_nodes;
+  /// Per-dispatch profiling: executable node id -> dispatch index and the kernels a launch
+  /// runs (a null map when not profiling). The same for every command list that shares this
+  /// structure.
+  GraphProfileNodes profile_nodes;
 };
 
 class GraphCache {

@@ -90,6 +90,7 @@ void StreamLauncher::launch_all(const CommandList& list, PackedParams& params,
         programmatic && previous != kNoNode && programmatic_predecessor(list, cover, i) == previous;
     if constexpr (kTagged) tag->next_dispatch(i);
     if (is_collective(list.nodes[i])) {
+      if constexpr (kTagged) tag->expect_launch_on(queue);
       collectives.issue(list, i, queue);  // no kernel of ours: nothing may start early after it
     } else {
       launch_one(list, i, params, queue, sync_each, early);
@@ -145,6 +146,7 @@ void StreamLauncher::launch_lanes(const CommandList& list, PackedParams& params,
     if (list.nodes[i].kind == NodeKind::Dispatch) {
       if constexpr (kTagged) tag->next_dispatch(i);
       if (is_collective(list.nodes[i])) {
+        if constexpr (kTagged) tag->expect_launch_on(stream);
         collectives.issue(list, i, stream);
       } else {
         launch_one(list, i, params, stream, false);

@@ -2,13 +2,17 @@
 // than two CUDA devices or without NCCL): all_reduce and all_gather give the CPU backend's
 // results in rank order; they are ordered against the kernels around them on the graph and
 // stream paths, with programmatic launch on, and replay with slots patched; one thread may
-// submit for every rank; ranks that disagree, a rank that never runs its collective and an
+// submit for every rank; per-dispatch profiles time the collective between its neighbours;
+// ranks that disagree, a rank that never runs its collective and an
 // abort fail with an error, never a hang; groups that mix backends or repeat a GPU are refused;
 // ranks join with an NCCL unique id.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <gtest/gtest.h>
+#include <map>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -43,7 +47,7 @@ std::shared_ptr<KernelRegistry> collective_test_registry() {
 }
 
 // Every CUDA device (one Device per GPU), or none when the backend is unavailable.
-std::vector<Device> open_cuda_devices() {
+std::vector<Device> open_cuda_devices(ProfileMode profile = ProfileMode::Off) {
   static const std::shared_ptr<KernelRegistry> registry = collective_test_registry();
   std::vector<Device> devices;
   for (int ordinal = 0; ordinal < 64; ++ordinal) {
@@ -52,6 +56,7 @@ std::vector<Device> open_cuda_devices() {
       o.backend = BackendKind::Cuda;
       o.cuda_ordinal = ordinal;
       o.registry = registry;
+      o.profile = profile;
       devices.push_back(Device::open(o));
     } catch (const Error& e) {
       if (e.code() != ErrorCode::BackendUnavailable) throw;
@@ -63,8 +68,10 @@ std::vector<Device> open_cuda_devices() {
 
 // Opens every CUDA device into `devices` and forms `comms`, or skips the test (a CTest skip)
 // with fewer than two devices or without NCCL.
-#define OPEN_GROUP_OR_SKIP(devices, comms, ...)                         \
-  std::vector<Device> devices = open_cuda_devices();                    \
+#define OPEN_GROUP_OR_SKIP(devices, comms, ...) \
+  OPEN_PROFILED_GROUP_OR_SKIP(devices, comms, ProfileMode::Off, __VA_ARGS__)
+#define OPEN_PROFILED_GROUP_OR_SKIP(devices, comms, profile, ...)       \
+  std::vector<Device> devices = open_cuda_devices(profile);             \
   if ((devices).size() < 2) {                                           \
     GTEST_SKIP() << "needs 2 CUDA devices, found " << (devices).size(); \
   }                                                                     \
@@ -202,6 +209,70 @@ TEST_P(CudaCollectivesInARecording, AreOrderedWithTheKernelsAroundThemAcrossRepl
 INSTANTIATE_TEST_SUITE_P(Paths, CudaCollectivesInARecording,
                          ::testing::Values(ExecutionPath::Graph, ExecutionPath::SingleStream,
                                            ExecutionPath::MultiStream),
+                         [](const auto& p) { return std::string(to_string(p.param)); });
+
+// Per-dispatch profiles time a collective like any dispatch: its NCCL kernels (inside the
+// captured child graph on the graph path) are joined to it, on every rank and every run, between
+// the kernels it is ordered after and before, and nothing is left unattributed.
+class CudaCollectivesProfiled : public ::testing::TestWithParam<ExecutionPath> {};
+
+TEST_P(CudaCollectivesProfiled, TimeTheCollectiveBetweenItsNeighbours) {
+  OPEN_PROFILED_GROUP_OR_SKIP(devices, comms, ProfileMode::Dispatch, .label = "tp");
+  if (devices[0].profile_mode() != ProfileMode::Dispatch) {
+    GTEST_SKIP() << "no per-dispatch profiling: " << devices[0].profile_note();
+  }
+  const std::size_t ranks = devices.size();
+  constexpr int kRuns = 3;
+  std::vector<Buffer> a, x, y;
+  std::vector<Recording> recs;
+  for (std::uint32_t r = 0; r < ranks; ++r) {
+    Device& dev = devices[r];
+    a.push_back(upload_floats(dev, rank_values(r, kN)));
+    x.push_back(dev.alloc(kN * 4, "x"));
+    y.push_back(dev.alloc(kN * 4, "y"));
+    Encoder enc = dev.encoder({.path = GetParam(), .label = "step"});
+    enc.dispatch(dev.kernel("scale_f32"), cover(kN), {in(a[r]), out(x[r]), value(1.0F), value(kN)},
+                 {.label = "scale"});
+    all_reduce(enc, comms[r], x[r], ReduceOp::Sum, "allreduce");
+    enc.dispatch(dev.kernel("add_f32"), cover(kN), {in(x[r]), in(x[r]), out(y[r]), value(kN)},
+                 {.label = "double"});
+    recs.push_back(enc.finish());
+  }
+  for (int run = 0; run < kRuns; ++run) {
+    run_ranks(ranks, [&](std::size_t r) { return devices[r].submit(recs[r]); });
+  }
+  for (Device& dev : devices) {
+    const Profile p = dev.profile();
+    // Per run: the span of each label's kernels (a collective may run more than one).
+    struct Span {
+      std::int64_t start = INT64_MAX;
+      std::int64_t end = INT64_MIN;
+      int kernels = 0;
+    };
+    std::map<std::uint64_t, std::map<std::string, Span>> runs;
+    for (const DispatchRecord& d : p.dispatches()) {
+      Span& s = runs[d.submission][d.label];
+      s.start = std::min(s.start, d.start_ns);
+      s.end = std::max(s.end, d.end_ns);
+      ++s.kernels;
+      EXPECT_GT(d.duration_ns(), 0) << d.label;
+      if (d.label == "allreduce") EXPECT_EQ(d.op, OpKind::Collective);
+    }
+    EXPECT_EQ(runs.size(), static_cast<std::size_t>(kRuns)) << dev.name();
+    for (auto& [submission, spans] : runs) {
+      ASSERT_EQ(spans.size(), 3U) << dev.name() << ", submission " << submission;
+      EXPECT_EQ(spans["scale"].kernels, 1);
+      EXPECT_GE(spans["allreduce"].kernels, 1);
+      EXPECT_EQ(spans["double"].kernels, 1);
+      EXPECT_LE(spans["scale"].end, spans["allreduce"].start) << dev.name();
+      EXPECT_LE(spans["allreduce"].end, spans["double"].start) << dev.name();
+    }
+    EXPECT_EQ(dev.stats().profile_records_unattributed, 0U) << dev.name() << ": " << p.note();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Paths, CudaCollectivesProfiled,
+                         ::testing::Values(ExecutionPath::Graph, ExecutionPath::SingleStream),
                          [](const auto& p) { return std::string(to_string(p.param)); });
 
 // One thread submits for every rank in turn: no submission waits for its peers'.

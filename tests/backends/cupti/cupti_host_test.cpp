@@ -7,8 +7,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <gtest/gtest.h>
+#include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "encore/encore.h"
@@ -166,6 +168,41 @@ TEST(LaunchTableTest, GraphKernelsArePlacedByExecutableNodeId) {
   EXPECT_EQ(d.unattributed, 2U);
 }
 
+// A graph launch with collectives: their kernels (inside child graphs, no reported node id) are
+// held until the launch is complete, then go in order of start to the collectives in order; when
+// their number is not the one expected they are unattributed instead of misplaced.
+TEST(LaunchTableTest, CollectiveKernelsArePlacedInOrderOnceTheLaunchIsComplete) {
+  CuptiSink sink(0);
+  LaunchTable table;
+  table.attach(sink);
+  auto nodes = std::make_shared<GraphNodeMap>(GraphNodeMap{{5000, 0}, {5002, 2}, {5004, 4}});
+  auto in_order = std::make_shared<KernelOrder>(KernelOrder{1, 3});
+  for (std::uint64_t sequence : {1U, 2U}) {
+    LaunchTag tag(sink, sequence, nodes, 5, in_order);
+    table.on_launch(tag, static_cast<std::uint32_t>(400 + sequence));
+  }
+  // Launch 1: every kernel, the collectives' out of order.
+  EXPECT_TRUE(table.deliver(401, 7003, 1, 300, 400));
+  EXPECT_TRUE(table.deliver(401, 5000, 1, 100, 150));
+  EXPECT_TRUE(table.deliver(401, 7001, 1, 160, 250));
+  EXPECT_TRUE(sink.drain().records.size() == 1U) << "collective kernels wait for the launch";
+  EXPECT_TRUE(table.deliver(401, 5002, 1, 260, 290));
+  EXPECT_TRUE(table.deliver(401, 5004, 1, 410, 420));
+  CuptiSink::Drained d = sink.drain();
+  std::map<std::uint32_t, std::int64_t> start_of;
+  for (const RawDispatch& r : d.records) start_of[r.node] = r.start_ns;
+  EXPECT_EQ(start_of,
+            (std::map<std::uint32_t, std::int64_t>{{1, 160}, {2, 260}, {3, 300}, {4, 410}}));
+  // Launch 2: one collective kernel too many.
+  for (std::uint64_t id : {7001U, 7003U, 7005U}) EXPECT_TRUE(table.deliver(402, id, 1, 10, 20));
+  EXPECT_TRUE(table.deliver(402, 5000, 1, 1, 2));
+  EXPECT_TRUE(table.deliver(402, 5002, 1, 3, 4));
+  d = sink.drain();
+  EXPECT_EQ(d.records.size(), 2U);
+  EXPECT_EQ(d.unattributed, 3U);
+  EXPECT_EQ(table.pending(), 0U);
+}
+
 // Kernels nobody tagged are not this device's: deliver says so, records nothing, and every
 // attached sink counts one foreign kernel (a correlation failure would show there).
 TEST(LaunchTableTest, UntaggedKernelsAreCountedAsForeign) {
@@ -201,6 +238,75 @@ TEST(LaunchTableTest, DetachForgetsPendingLaunches) {
   table.dropped(5);
   EXPECT_EQ(kept.drain().dropped, 5U);
   EXPECT_EQ(gone.drain().dropped, 0U);
+}
+
+// A collective of the stream path whose kernel NCCL launches from a thread of its own: the
+// untagged launches on each stream meet that stream's expectations in order (a driver call
+// nested in a runtime call is the same launch), so their records land on the collectives; an
+// untagged launch nothing expected stays foreign.
+TEST(LaunchTableTest, UntaggedLaunchesMeetTheExpectationsOfTheirStream) {
+  CuptiSink sink(0);
+  LaunchTable table;
+  table.attach(sink);
+  int stream_a = 0;
+  int stream_b = 0;
+  {
+    LaunchTag tag(sink, 7);
+    tag.next_dispatch(2);
+    table.expect(tag, &stream_a);
+    tag.next_dispatch(3);
+    table.expect(tag, &stream_b);
+  }
+  std::thread nccl([&] {
+    EXPECT_TRUE(table.on_untagged_launch(&stream_b, 500, false));  // runtime
+    EXPECT_TRUE(table.on_untagged_launch(&stream_b, 501, true));   // its driver call
+    EXPECT_TRUE(table.on_untagged_launch(&stream_a, 502, false));
+    EXPECT_TRUE(table.on_untagged_launch(&stream_a, 503, true));
+    EXPECT_FALSE(table.on_untagged_launch(&stream_a, 504, false));  // nothing expected it
+    EXPECT_FALSE(table.on_untagged_launch(&stream_a, 505, true));
+  });
+  nccl.join();
+  EXPECT_EQ(table.pending(), 2U);
+  EXPECT_TRUE(table.deliver(501, 0, 9, 10, 20));
+  EXPECT_FALSE(table.deliver(500, 0, 9, 10, 20)) << "the launch already reported its kernel";
+  EXPECT_TRUE(table.deliver(502, 0, 9, 30, 40));
+  EXPECT_FALSE(table.deliver(504, 0, 9, 50, 60));
+  const CuptiSink::Drained d = sink.drain();
+  ASSERT_EQ(d.records.size(), 2U);
+  EXPECT_EQ(d.records[0].submission, 7U);
+  EXPECT_EQ(d.records[0].node, 3U);
+  EXPECT_EQ(d.records[1].node, 2U);
+  EXPECT_EQ(d.foreign, 2U);  // 500's second report and 504
+}
+
+// When the collective's kernel is launched on the tagging thread after all, that launch meets
+// the expectation: a later untagged launch on the stream is not taken for it. Detaching a sink
+// forgets its expectations.
+TEST(LaunchTableTest, ExpectationsAreMetOnceAndForgottenOnDetach) {
+  CuptiSink sink(0);
+  CuptiSink gone(0);
+  LaunchTable table;
+  table.attach(sink);
+  table.attach(gone);
+  int stream = 0;
+  {
+    LaunchTag tag(sink, 4);
+    tag.next_dispatch(1);
+    table.expect(tag, &stream);
+    table.on_launch(tag, 600);
+  }
+  {
+    LaunchTag tag(gone, 5);
+    tag.next_dispatch(8);
+    table.expect(tag, &stream);
+  }
+  table.detach(gone);
+  std::thread other([&] { EXPECT_FALSE(table.on_untagged_launch(&stream, 601, false)); });
+  other.join();
+  EXPECT_TRUE(table.deliver(600, 0, 1, 10, 20));
+  const CuptiSink::Drained d = sink.drain();
+  ASSERT_EQ(d.records.size(), 1U);
+  EXPECT_EQ(d.records[0].node, 1U);
 }
 
 // ---- tags ---------------------------------------------------------------------------------
