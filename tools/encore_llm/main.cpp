@@ -230,6 +230,10 @@ int run(const Options& o) {
   report.prompt = prompt;
   report.warmup = o.warmup;
   report.show_device_time = o.profile == Profile::CommandBuffer;
+  if (profile && profile->mode() == ProfileMode::Dispatch) {
+    report.profile_ops = profile->summary(ProfileGroup::Op);
+    report.profiled_steps = report.result.step_seconds.size();
+  }
   finish(report);
   std::fputs(to_text(report).c_str(), stdout);
   if (!o.json_file.empty()) write_file(o.json_file, to_json(report));

@@ -154,6 +154,17 @@ std::string to_json(const Report& r) {
         {"roofline_ms", r.roofline_seconds * 1e3},
         {"ratio", r.roofline_ratio}}},
   };
+  if (!r.profile_ops.empty()) {
+    json ops = json::array();
+    for (const ProfileRow& row : r.profile_ops) {
+      ops.push_back({{"op", row.name},
+                     {"dispatches", row.count},
+                     {"total_ms", static_cast<double>(row.total_ns) * 1e-6},
+                     {"exposed_ms", static_cast<double>(row.exposed_ns) * 1e-6},
+                     {"share", row.share}});
+    }
+    j["profile"] = {{"steps", r.profiled_steps}, {"ops", std::move(ops)}};
+  }
   return j.dump(2) + "\n";
 }
 

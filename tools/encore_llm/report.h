@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "encore/profile.h"
+
 #include "llm/config.h"
 #include "llm/roofline.h"
 #include "llm/runner.h"
@@ -38,6 +40,10 @@ struct Report {
   double tokens_per_second = 0;
   double roofline_seconds = 0;  ///< bytes / bandwidth
   double roofline_ratio = 0;    ///< step median / roofline_seconds
+  /// With --profile dispatch: rank 0's decode-step dispatch time by op kind (the collectives'
+  /// all-reduce time among them), and the steps it covers.
+  std::vector<ProfileRow> profile_ops;
+  std::size_t profiled_steps = 0;
 };
 
 /// Fills the derived numbers (summaries, bytes, roofline) from result, config and bandwidth.
