@@ -3,12 +3,16 @@
 
 #include "llm/weights.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <span>
 #include <string_view>
+#include <thread>
+#include <vector>
 
 #include "encore/error.h"
 
@@ -55,10 +59,14 @@ void append_vector(const Checkpoint& ckpt, const std::string& name, std::uint64_
 }
 
 // splitmix64: a small, fast, well-mixed generator; one stream per tensor.
+// SplitMix64: the state advances by a constant, so the stream can start at any element.
 struct Random {
+  static constexpr std::uint64_t kStep = 0x9E3779B97F4A7C15ULL;
   std::uint64_t state;
+  /// The same stream, `n` values further on.
+  Random skipped(std::uint64_t n) const { return {state + n * kStep}; }
   std::uint64_t next() {
-    std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+    std::uint64_t z = (state += kStep);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     return z ^ (z >> 31);
@@ -71,12 +79,36 @@ class WeightGenerator {
  public:
   explicit WeightGenerator(std::uint64_t seed) : seed_(seed) {}
 
-  // Uniform in [-a, a], a = std * sqrt(3) (so the standard deviation is `std`).
+  // Uniform in [-a, a], a = std * sqrt(3) (so the standard deviation is `std`). Large matrices
+  // are filled by every core, each part from its place in the one stream: the values do not
+  // depend on the number of threads (an 8B-parameter model is 16 GB of them).
   std::vector<std::uint16_t> matrix(std::uint64_t elements, float std) {
-    Random r = stream();
+    const Random first = stream();
     const float a = std * std::sqrt(3.0F);
     std::vector<std::uint16_t> m(elements);
-    for (std::uint16_t& v : m) v = float_to_bf16(a * r.uniform());
+    const auto fill = [&](std::uint64_t begin, std::uint64_t end) {
+      Random r = first.skipped(begin);
+      for (std::uint64_t i = begin; i < end; ++i) m[i] = float_to_bf16(a * r.uniform());
+    };
+    constexpr std::uint64_t kPart = 1U << 22;
+    const std::uint64_t parts = (elements + kPart - 1) / kPart;
+    const std::uint64_t threads =
+        std::min<std::uint64_t>(parts, std::max(1U, std::thread::hardware_concurrency()));
+    if (threads <= 1) {
+      fill(0, elements);
+      return m;
+    }
+    std::atomic<std::uint64_t> next{0};
+    {
+      std::vector<std::jthread> workers;  // joined at the end of the scope, before m is returned
+      for (std::uint64_t t = 0; t < threads; ++t) {
+        workers.emplace_back([&] {
+          for (std::uint64_t p = next++; p < parts; p = next++) {
+            fill(p * kPart, std::min(elements, (p + 1) * kPart));
+          }
+        });
+      }
+    }
     return m;
   }
   std::vector<float> vector(std::uint64_t n, float center, float spread) {

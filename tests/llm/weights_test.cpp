@@ -136,6 +136,22 @@ TEST(LlmWeights, RandomWeightsAreDeterministicAndScaled) {
   EXPECT_TRUE(a.layers[0].qkv_bias.empty());
 }
 
+// The values of random weights are part of the contract (benchmarks and checkpoints written
+// by one version are compared with another's): a large table, which the generator fills in
+// parallel, holds exactly the values of one sequential SplitMix64 stream (FNV-1a of the bits).
+TEST(LlmWeights, RandomWeightValuesAreStable) {
+  ModelConfig c = named_config("tiny");
+  c.vocab_size = 40'000;  // a 10M-element embedding
+  const HostWeights w = random_weights(c, 5);
+  const auto fnv = [](const std::vector<std::uint16_t>& v) {
+    std::uint64_t h = 0xCBF29CE484222325ULL;
+    for (const std::uint16_t x : v) h = (h ^ x) * 0x100000001B3ULL;
+    return h;
+  };
+  EXPECT_EQ(fnv(w.embedding), 0x6C1A903894E1BB45ULL);
+  EXPECT_EQ(fnv(w.layers.back().down), 0x89ABED71507AFC65ULL);
+}
+
 // bf16 conversion rounds to nearest even and keeps NaN a NaN.
 TEST(LlmWeights, Bf16RoundsToNearestEven) {
   EXPECT_EQ(float_to_bf16(1.0F), 0x3F80);
