@@ -100,6 +100,19 @@ void run_ranks(std::size_t ranks, F&& submit) {
   for (Submission& s : runs) s.wait();
 }
 
+// A step's buffers on one rank: a = rank_values, x and y of kN floats.
+struct StepBuffers {
+  Buffer a, x, y;
+};
+std::vector<StepBuffers> step_buffers(std::vector<Device>& devices) {
+  std::vector<StepBuffers> out;
+  for (std::uint32_t r = 0; r < devices.size(); ++r) {
+    out.push_back({upload_floats(devices[r], rank_values(r, kN)), devices[r].alloc(kN * 4, "x"),
+                   devices[r].alloc(kN * 4, "y")});
+  }
+  return out;
+}
+
 // all_reduce(op) of rank_values on every rank of `devices` (any backend): each rank's result.
 std::vector<std::vector<float>> all_reduce_results(std::vector<Device>& devices, ReduceOp op) {
   std::vector<Communicator> comms = Communicator::create(devices);
@@ -167,20 +180,17 @@ class CudaCollectivesInARecording : public ::testing::TestWithParam<ExecutionPat
 TEST_P(CudaCollectivesInARecording, AreOrderedWithTheKernelsAroundThemAcrossReplays) {
   OPEN_GROUP_OR_SKIP(devices, comms, .label = "tp");
   const std::size_t ranks = devices.size();
-  std::vector<Buffer> a, x, y;
+  const std::vector<StepBuffers> b = step_buffers(devices);
   std::vector<Recording> recs;
   for (std::uint32_t r = 0; r < ranks; ++r) {
     Device& dev = devices[r];
-    a.push_back(upload_floats(dev, rank_values(r, kN)));
-    x.push_back(dev.alloc(kN * 4, "x"));
-    y.push_back(dev.alloc(kN * 4, "y"));
     Encoder enc = dev.encoder({.path = GetParam(), .label = "step"});
     enc.dispatch(dev.kernel("scale_f32"), cover(kN),
-                 {in(a[r]), out(x[r]), slot("alpha", 1.0F), value(kN)}, {.label = "scale"});
-    all_reduce(enc, comms[r], x[r], ReduceOp::Sum, "allreduce");
-    enc.dispatch(dev.kernel("increment_pdl_f32"), cover(kN), {inout(x[r]), value(kN)},
+                 {in(b[r].a), out(b[r].x), slot("alpha", 1.0F), value(kN)}, {.label = "scale"});
+    all_reduce(enc, comms[r], b[r].x, ReduceOp::Sum, "allreduce");
+    enc.dispatch(dev.kernel("increment_pdl_f32"), cover(kN), {inout(b[r].x), value(kN)},
                  {.label = "increment"});
-    enc.dispatch(dev.kernel("add_f32"), cover(kN), {in(x[r]), in(x[r]), out(y[r]), value(kN)},
+    enc.dispatch(dev.kernel("add_f32"), cover(kN), {in(b[r].x), in(b[r].x), out(b[r].y), value(kN)},
                  {.label = "double"});
     recs.push_back(enc.finish());
   }
@@ -195,10 +205,10 @@ TEST_P(CudaCollectivesInARecording, AreOrderedWithTheKernelsAroundThemAcrossRepl
       for (std::uint32_t i = 0; i < kN; ++i) want_x[i] += alpha * v[i];
     }
     for (std::size_t r = 0; r < ranks; ++r) {
-      EXPECT_EQ(download_floats(x[r]), want_x) << "alpha " << alpha << ", rank " << r;
+      EXPECT_EQ(download_floats(b[r].x), want_x) << "alpha " << alpha << ", rank " << r;
       std::vector<float> want_y(want_x);
       for (float& v : want_y) v *= 2.0F;
-      EXPECT_EQ(download_floats(y[r]), want_y) << "alpha " << alpha << ", rank " << r;
+      EXPECT_EQ(download_floats(b[r].y), want_y) << "alpha " << alpha << ", rank " << r;
     }
   }
   if (GetParam() == ExecutionPath::Graph) {
@@ -223,18 +233,15 @@ TEST_P(CudaCollectivesProfiled, TimeTheCollectiveBetweenItsNeighbours) {
   }
   const std::size_t ranks = devices.size();
   constexpr int kRuns = 3;
-  std::vector<Buffer> a, x, y;
+  const std::vector<StepBuffers> b = step_buffers(devices);
   std::vector<Recording> recs;
   for (std::uint32_t r = 0; r < ranks; ++r) {
     Device& dev = devices[r];
-    a.push_back(upload_floats(dev, rank_values(r, kN)));
-    x.push_back(dev.alloc(kN * 4, "x"));
-    y.push_back(dev.alloc(kN * 4, "y"));
     Encoder enc = dev.encoder({.path = GetParam(), .label = "step"});
-    enc.dispatch(dev.kernel("scale_f32"), cover(kN), {in(a[r]), out(x[r]), value(1.0F), value(kN)},
-                 {.label = "scale"});
-    all_reduce(enc, comms[r], x[r], ReduceOp::Sum, "allreduce");
-    enc.dispatch(dev.kernel("add_f32"), cover(kN), {in(x[r]), in(x[r]), out(y[r]), value(kN)},
+    enc.dispatch(dev.kernel("scale_f32"), cover(kN),
+                 {in(b[r].a), out(b[r].x), value(1.0F), value(kN)}, {.label = "scale"});
+    all_reduce(enc, comms[r], b[r].x, ReduceOp::Sum, "allreduce");
+    enc.dispatch(dev.kernel("add_f32"), cover(kN), {in(b[r].x), in(b[r].x), out(b[r].y), value(kN)},
                  {.label = "double"});
     recs.push_back(enc.finish());
   }
@@ -256,7 +263,9 @@ TEST_P(CudaCollectivesProfiled, TimeTheCollectiveBetweenItsNeighbours) {
       s.end = std::max(s.end, d.end_ns);
       ++s.kernels;
       EXPECT_GT(d.duration_ns(), 0) << d.label;
-      if (d.label == "allreduce") EXPECT_EQ(d.op, OpKind::Collective);
+      if (d.label == "allreduce") {
+        EXPECT_EQ(d.op, OpKind::Collective);
+      }
     }
     EXPECT_EQ(runs.size(), static_cast<std::size_t>(kRuns)) << dev.name();
     for (auto& [submission, spans] : runs) {
