@@ -58,8 +58,8 @@ void append_vector(const Checkpoint& ckpt, const std::string& name, std::uint64_
   }
 }
 
-// splitmix64: a small, fast, well-mixed generator; one stream per tensor.
-// SplitMix64: the state advances by a constant, so the stream can start at any element.
+// SplitMix64: a small, fast, well-mixed generator; one stream per tensor. The state advances by a
+// constant, so a stream can start at any element.
 struct Random {
   static constexpr std::uint64_t kStep = 0x9E3779B97F4A7C15ULL;
   std::uint64_t state;

@@ -66,7 +66,7 @@ GraphProfileNodes CudaProfiling::map_nodes(const CommandList& list,
                                            const std::vector<cudaGraphNode_t>& template_nodes,
                                            const CloneCapture& capture) {
   auto map = std::make_shared<GraphNodeMap>();
-  auto in_order = std::make_shared<std::vector<std::uint32_t>>();
+  auto in_order = std::make_shared<KernelOrder>();
   std::uint32_t kernels = 0;
   for (std::uint32_t i = 0; i < list.nodes.size() && i < template_nodes.size(); ++i) {
     if (list.nodes[i].kind != NodeKind::Dispatch) continue;

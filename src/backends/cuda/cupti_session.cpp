@@ -134,8 +134,7 @@ class Session final : public CuptiSession {
   }
 
   // The stream a kernel launch call launches on, from its parameters (cupti.h declares their
-  // structs); null for graph launches: no expectation is
-  // ever met by one).
+  // structs); null for graph launches, which meet no expectation.
   static const void* launch_stream(CUpti_CallbackDomain domain, CUpti_CallbackId id,
                                    const void* params) {
     if (domain == CUPTI_CB_DOMAIN_RUNTIME_API) {
