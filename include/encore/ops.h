@@ -31,6 +31,7 @@
 /// | kv_append_bf16          | KvAppend   | k_cache[pos] = bf16(k); v_cache[pos] = bf16(v)       |
 /// | rope_kv_append_bf16     | KvAppend   | rope(q) in place; caches[pos] = bf16(rope(k)), bf16(v)|
 /// | attention_decode_hd*_bf16 | Sdpa  | softmax(q K^T scale) V, GQA, split-K merged in-kernel |
+/// | attention_o_decode_hd*_bf16 | Sdpa | W_o (attention_decode), one block per SM, grid barrier|
 /// | softmax_f32             | Softmax    | row softmax                                          |
 /// | argmax_f32 (+ _partial_f32, _final_f32) | Argmax | token[0] = index of the max (lowest wins)|
 ///
@@ -230,6 +231,26 @@ class OpEncoder {
                         const BufferView& v_cache, const BufferView& out, const BufferView& scratch,
                         const AttentionShape& shape, const Arg& kv_len, float scale,
                         std::string_view label = {}) const;
+
+  /// Whether attention_o_decode runs `shape` with an output projection of `rows` rows on this
+  /// encoder's device: a block holds its share of W_o (rows over the device's multiprocessors)
+  /// in shared memory, which must fit.
+  Support attention_o_support(const AttentionShape& shape, std::uint32_t rows) const;
+  /// Scratch bytes attention_o_decode needs for the shape on this device (0 when
+  /// attention_o_support refuses it).
+  std::uint64_t attention_o_scratch_bytes(const AttentionShape& shape, std::uint32_t rows) const;
+
+  /// y (f32 [rows]) = w_o (bf16 [rows, n_heads * head_dim]) times the attention_decode output
+  /// of the same arguments, in one dispatch that never writes the attention output to memory
+  /// (the decode step's attention and o gemv without a kernel boundary between them). kv_len
+  /// as for attention_decode. `scratch` holds attention_o_scratch_bytes(shape, rows) and must be
+  /// zero-filled when first used (Device::alloc zero-fills); the op leaves it reusable by any
+  /// later attention_o_decode of the same shape. y must not overlap any input or scratch.
+  void attention_o_decode(Encoder& enc, const BufferView& q, const BufferView& k_cache,
+                          const BufferView& v_cache, const BufferView& w_o, const BufferView& y,
+                          const BufferView& scratch, const AttentionShape& shape,
+                          std::uint32_t rows, const Arg& kv_len, float scale,
+                          std::string_view label = {}) const;
 
   /// Row softmax of x (f32 [rows, n]) into y.
   void softmax(Encoder& enc, const BufferView& x, const BufferView& y, std::uint32_t rows,

@@ -103,6 +103,11 @@ DecodeBuffers::DecodeBuffers(Device& device, const ModelConfig& c, std::uint32_t
       std::max<std::uint64_t>(ops::attention_scratch_bytes(attention_), 4), "attention_scratch");
   argmax_scratch_ = device.alloc(
       std::max<std::uint64_t>(ops::argmax_scratch_bytes(c.vocab_size), 4), "argmax_scratch");
+  const ops::OpEncoder ops(device);
+  if (max_ctx <= kAttentionOMaxCtx && ops.attention_o_support(attention_, h)) {
+    attention_o_scratch_ =
+        device.alloc(ops.attention_o_scratch_bytes(attention_, h), "attention_o_scratch");
+  }
   cache_bytes_ = std::uint64_t{max_ctx} * c.kv_dim() * 2;
   kv_cache_ = device.alloc(cache_bytes_ * 2 * c.num_layers, "kv_cache");
 }
@@ -247,10 +252,11 @@ BufferView StepEncoder::norm_prologue(Context& ctx, const BufferView& add, const
   return x;
 }
 
-// Five dispatches: norm+qkv+rope+kv_append, attention, o, norm+gate|up+silu, down (seven on a
-// tensor-parallel rank: the all_reduces after o and down). The norm before qkv adds the previous
-// layer's MLP output (none before the first layer); the qkv gemv writes q (turned by rope) and
-// appends the turned k and v to the caches itself.
+// Four dispatches: norm+qkv+rope+kv_append, attention+o, norm+gate|up+silu, down (six on a
+// tensor-parallel rank: the all_reduces after o and down; one more each where attention and o
+// are apart, see fuses_attention_o). The norm before qkv adds the previous layer's MLP output
+// (none before the first layer); the qkv gemv writes q (turned by rope) and appends the turned
+// k and v to the caches itself.
 void StepEncoder::encode_fused_layer(Context& ctx, std::uint32_t l) const {
   const DecodeBuffers& b = *buffers_;
   const ModelConfig& c = weights_->config;
@@ -271,11 +277,18 @@ void StepEncoder::encode_fused_layer(Context& ctx, std::uint32_t l) const {
       norm_prologue(ctx, l == 0 ? BufferView() : b.mlp_out_.view(), w.attn_norm, qkv);
   ops_.gemv_fused(ctx.enc, w.qkv, x, b.qkv_.view(0, q_bytes), c.qkv_rows(), h, qkv, blk(l, "qkv"));
   ctx.stage();
-  ops_.attention_decode(ctx.enc, b.qkv_.view(0, q_bytes), b.k_cache(l), b.v_cache(l), b.attn_,
-                        b.attention_scratch_, b.attention_, ctx.args.kv_len,
-                        1.0F / std::sqrt(static_cast<float>(c.head_dim)), blk(l, "attention"));
-  ctx.stage();
-  ops_.gemv(ctx.enc, w.o, b.attn_, b.attn_out_, h, c.q_dim(), {}, blk(l, "attn_output"));
+  const float scale = 1.0F / std::sqrt(static_cast<float>(c.head_dim));
+  if (b.fuses_attention_o()) {
+    ops_.attention_o_decode(ctx.enc, b.qkv_.view(0, q_bytes), b.k_cache(l), b.v_cache(l), w.o,
+                            b.attn_out_, b.attention_o_scratch_, b.attention_, h, ctx.args.kv_len,
+                            scale, blk(l, "attention_o"));
+  } else {
+    ops_.attention_decode(ctx.enc, b.qkv_.view(0, q_bytes), b.k_cache(l), b.v_cache(l), b.attn_,
+                          b.attention_scratch_, b.attention_, ctx.args.kv_len, scale,
+                          blk(l, "attention"));
+    ctx.stage();
+    ops_.gemv(ctx.enc, w.o, b.attn_, b.attn_out_, h, c.q_dim(), {}, blk(l, "attn_output"));
+  }
   ctx.stage();
   sum_over_ranks(ctx, b.attn_out_, blk(l, "attn_allreduce"));
   ops::GemvFusion gate_up{.silu_mul = true};

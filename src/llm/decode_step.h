@@ -24,9 +24,12 @@
 namespace encore::llm {
 
 /// How the step is fused:
-///  - `Fused` (the default): every fusion of the op library, 5 dispatches per layer: the norm
+///  - `Fused` (the default): every fusion of the op library, 4 dispatches per layer: the norm
 ///    (with the residual add) is the prologue of the next gemv (qkv, gate|up, lm_head), rope
-///    and the kv-cache append the epilogue of the qkv gemv, silu*mul that of the gate|up gemv;
+///    and the kv-cache append the epilogue of the qkv gemv, silu*mul that of the gate|up gemv,
+///    and attention and the o projection one attention_o_decode (5 dispatches per layer, the
+///    two apart, where that op does not fit the device or max_ctx exceeds
+///    kAttentionOMaxCtx);
 ///  - `Standalone`: the norms as their own hand-fused dispatches (rms_norm_mul,
 ///    add_rms_norm_mul), rope, kv_append and silu_mul separate: 11 dispatches per layer, what
 ///    the fusion pass makes of `Split`;
@@ -35,6 +38,12 @@ namespace encore::llm {
 enum class NormMode : std::uint8_t { Split, Standalone, Fused };
 
 std::string_view to_string(NormMode mode) noexcept;
+
+/// The longest max_ctx at which the fused step runs attention and the o projection as one
+/// attention_o_decode. That kernel spreads a step's attention over one block per
+/// multiprocessor (a few splits per head), attention_decode over up to 512 blocks; at 512
+/// positions the saved kernel boundary wins by far, at thousands the wider split should.
+inline constexpr std::uint32_t kAttentionOMaxCtx = 2048;
 
 /// Device memory one decode step works in: activations, the KV cache of every layer, and the
 /// token buffers. Sized for `max_ctx` positions.
@@ -46,6 +55,8 @@ class DecodeBuffers {
 
   std::uint32_t max_ctx() const noexcept { return max_ctx_; }
   const ops::AttentionShape& attention_shape() const noexcept { return attention_; }
+  /// Whether the fused step runs attention and the o projection as one attention_o_decode.
+  bool fuses_attention_o() const noexcept { return static_cast<bool>(attention_o_scratch_); }
 
   /// u32 [1]: the token the next step embeds.
   const Buffer& token() const noexcept { return token_; }
@@ -65,6 +76,7 @@ class DecodeBuffers {
   ops::AttentionShape attention_;
   Buffer residual_[2], normed_, norm_tmp_, qkv_, attn_, attn_out_, gate_up_, act_, mlp_out_;
   Buffer logits_, argmax_, token_, history_, attention_scratch_, argmax_scratch_, kv_cache_;
+  Buffer attention_o_scratch_;  ///< null unless fuses_attention_o()
 };
 
 /// Per-step scalars: u32 values, or slots named "pos", "kv_len" and "prompt_len".

@@ -1,7 +1,8 @@
 #pragma once
 
 // Device helpers shared by the op kernels: warp and block reductions, programmatic dependent
-// launch (PDL) controls, and streaming 16-byte loads.
+// launch (PDL) controls, streaming 16-byte loads, asynchronous copies into shared memory and a
+// grid-wide barrier.
 //
 // PDL protocol of every op kernel (KernelDef::programmatic_dependency = true):
 //  - pdl_wait() before the first access to memory an earlier dispatch may write or read (the
@@ -22,6 +23,7 @@
 // Both are no-ops when the launch is not programmatic.
 
 #include <cstdint>
+#include <cuda/atomic>
 
 namespace encore::ops::detail {
 
@@ -130,6 +132,75 @@ __device__ __forceinline__ void prefetch_l2(const void* p) {
 __device__ __forceinline__ float bf16_lo(std::uint32_t word) { return __uint_as_float(word << 16); }
 __device__ __forceinline__ float bf16_hi(std::uint32_t word) {
   return __uint_as_float(word & 0xFFFF0000U);
+}
+
+// <8 bf16 of w, 8 f32 of (a, b)> as one FMA chain.
+__device__ __forceinline__ float bf16x8_dot(uint4 w, float4 a, float4 b) {
+  float acc = bf16_lo(w.x) * a.x;
+  acc = fmaf(bf16_hi(w.x), a.y, acc);
+  acc = fmaf(bf16_lo(w.y), a.z, acc);
+  acc = fmaf(bf16_hi(w.y), a.w, acc);
+  acc = fmaf(bf16_lo(w.z), b.x, acc);
+  acc = fmaf(bf16_hi(w.z), b.y, acc);
+  acc = fmaf(bf16_lo(w.w), b.z, acc);
+  acc = fmaf(bf16_hi(w.w), b.w, acc);
+  return acc;
+}
+
+// Asynchronous 16-byte copy of data no dispatch of the step writes (weights) from global into
+// shared memory, through L2 only (cp.async.cg); allowed before pdl_wait(). cp_async_wait_all()
+// then __syncthreads() make every thread's copies visible to the block.
+__device__ __forceinline__ void cp_async_16(void* shared, const void* global) {
+  const auto to = static_cast<std::uint32_t>(__cvta_generic_to_shared(shared));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(to), "l"(global) : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() {
+  asm volatile("cp.async.commit_group;" ::: "memory");
+}
+__device__ __forceinline__ void cp_async_wait_all() {
+  asm volatile("cp.async.wait_all;" ::: "memory");
+}
+
+// How long a block waits in grid_barrier before it gives up and traps (the launch then fails
+// with an error instead of hanging): far above any real wait, which is microseconds.
+inline constexpr std::uint64_t kGridBarrierTimeoutNs = 20'000'000'000ULL;
+
+__device__ __forceinline__ std::uint64_t global_timer_ns() {
+  std::uint64_t t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+
+// Every block of the grid waits here until all have arrived; what any block wrote before it is
+// then visible to every block (read it through L2: __ldcg). `state` is two u32 in global
+// memory, zero before the first use: an arrival count, which the last arrival sets back to
+// zero, and a generation, which it then advances and the others wait for, so the same state
+// serves every launch (one barrier per launch; the count is zero again when the grid ends).
+// Only for grids whose blocks can all be resident at once: at most one block per
+// multiprocessor, of a kernel that fits one. Blocks of a grid launched early (PDL) still take
+// their places as the predecessor's blocks leave, and dependents launched by this grid's
+// trigger must come after the barrier, so nothing can keep a block of this grid out.
+__device__ __forceinline__ void grid_barrier(unsigned* state) {
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    cuda::atomic_ref<unsigned, cuda::thread_scope_device> count(state[0]);
+    cuda::atomic_ref<unsigned, cuda::thread_scope_device> generation(state[1]);
+    // Read before arriving: the generation moves only once every block (this one too) arrived.
+    const unsigned gen = generation.load(cuda::memory_order_relaxed);
+    __threadfence();  // the block's writes (ordered before this thread by __syncthreads)
+    if (count.fetch_add(1U, cuda::memory_order_acq_rel) == gridDim.x - 1) {
+      count.store(0U, cuda::memory_order_relaxed);
+      generation.store(gen + 1U, cuda::memory_order_release);
+    } else {
+      const std::uint64_t start = global_timer_ns();
+      while (generation.load(cuda::memory_order_acquire) == gen) {
+        __nanosleep(32);
+        if (global_timer_ns() - start > kGridBarrierTimeoutNs) __trap();
+      }
+    }
+    __threadfence();
+  }
+  __syncthreads();
 }
 
 }  // namespace encore::ops::detail

@@ -8,6 +8,7 @@
 #include "kernels/basic_kernels.h"
 #include "ops/argmax/argmax.h"
 #include "ops/attention/attention.h"
+#include "ops/attention/attention_o.h"
 #include "ops/elementwise/elementwise.h"
 #include "ops/embedding/embedding.h"
 #include "ops/gemv/gemv_encode.h"
@@ -29,6 +30,7 @@ void register_ops(KernelRegistry& registry) {
   detail::register_gemv_kernels(registry);
   detail::register_kv_append_kernels(registry);
   detail::register_attention_kernels(registry);
+  detail::register_attention_o_kernels(registry);
   detail::register_softmax_kernels(registry);
   detail::register_argmax_kernels(registry);
 }
@@ -51,6 +53,8 @@ OpEncoder::OpEncoder(const Device& device) {
   k->kv_append = device.kernel("kv_append_bf16");
   k->attention_hd64 = device.kernel("attention_decode_hd64_bf16");
   k->attention_hd128 = device.kernel("attention_decode_hd128_bf16");
+  k->attention_o_hd64 = device.kernel("attention_o_decode_hd64_bf16");
+  k->attention_o_hd128 = device.kernel("attention_o_decode_hd128_bf16");
   k->softmax = device.kernel("softmax_f32");
   k->argmax = device.kernel("argmax_f32");
   k->argmax_partial = device.kernel("argmax_partial_f32");

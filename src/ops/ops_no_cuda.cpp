@@ -4,6 +4,7 @@
 
 #include "ops/argmax/argmax.h"
 #include "ops/attention/attention.h"
+#include "ops/attention/attention_o.h"
 #include "ops/elementwise/elementwise.h"
 #include "ops/embedding/embedding.h"
 #include "ops/gemv/gemv.h"
@@ -16,6 +17,7 @@ namespace encore::ops::detail {
 
 ArgmaxCudaKernels argmax_cuda_kernels() { return {}; }
 AttentionCudaKernels attention_cuda_kernels() { return {}; }
+AttentionOCudaKernels attention_o_cuda_kernels() { return {}; }
 ElementwiseCudaKernels elementwise_cuda_kernels() { return {}; }
 EmbeddingCudaKernels embedding_cuda_kernels() { return {}; }
 const void* gemv_cuda_kernel(GemvInput, GemvOutput, std::uint32_t, std::uint32_t) {

@@ -2,12 +2,14 @@
 // 1 to 8, head_dim 64 and 128, kv_len from 1 to max_ctx on one recording (kv_len a slot, so the
 // launch shape must not depend on it), kv_len 0 and past max_ctx; the split plan (active splits
 // follow kv_len), the merge reading active splits only and leaving its tickets at zero, and
-// refusals.
+// refusals. attention_o_decode (attention then the o projection in one dispatch) against the
+// same reference times W_o, and its refusals.
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <gtest/gtest.h>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -249,6 +251,127 @@ TEST_F(AttentionOps, UnsupportedShapesAndViewsAreRefused) {
                           out.view(512, ops::attention_scratch_bytes(s)), s, value(1U), 1.0F);
   });
   EXPECT_TRUE(mentions(e.what(), "out overlaps scratch"));
+  EXPECT_EQ(enc.dispatch_count(), 0U);
+}
+
+// y[r] = sum_c W[r, c] x[c] in double, with the per-row sum of |W x| for the tolerance.
+struct Projection {
+  std::vector<float> y;
+  std::vector<double> magnitude;
+};
+Projection project(const std::vector<std::uint16_t>& w, const std::vector<float>& x,
+                   std::uint32_t rows) {
+  const std::size_t cols = x.size();
+  Projection p{std::vector<float>(rows), std::vector<double>(rows)};
+  for (std::uint32_t r = 0; r < rows; ++r) {
+    double sum = 0;
+    double magnitude = 0;
+    for (std::size_t c = 0; c < cols; ++c) {
+      const double term = double{testing::bf16_value(w[r * cols + c])} * x[c];
+      sum += term;
+      magnitude += std::fabs(term);
+    }
+    p.y[r] = static_cast<float>(sum);
+    p.magnitude[r] = magnitude;
+  }
+  return p;
+}
+
+::testing::AssertionResult projection_near(const std::vector<float>& got, const Projection& want) {
+  for (std::size_t r = 0; r < got.size(); ++r) {
+    const double err = std::fabs(double{got[r]} - want.y[r]);
+    if (!(err <= 1e-5 * want.magnitude[r] + 1e-6)) {
+      return ::testing::AssertionFailure()
+             << "row " << r << ": got " << got[r] << ", want " << want.y[r] << " (sum |w x| "
+             << want.magnitude[r] << ")";
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// attention_o_decode = the reference attention times W_o, for every length on one recording
+// (kv_len a slot), kv_len 0 (y = 0) and past max_ctx (clamped), GQA groups and both head dims.
+TEST_F(AttentionOps, AttentionOMatchesTheProjectedReferenceForEveryLength) {
+  struct Case {
+    AttentionShape shape;
+    std::uint32_t rows;
+  };
+  for (const Case& c : {Case{{4, 1, 64, 40}, 24}, Case{{14, 2, 64, 300}, 896},
+                        Case{{8, 8, 128, 100}, 130}, Case{{16, 2, 128, 70}, 7}}) {
+    const AttentionShape& s = c.shape;
+    const std::uint32_t d = s.head_dim;
+    const std::size_t q_dim = std::size_t{s.n_heads} * d;
+    const std::size_t cache = std::size_t{s.max_ctx} * s.n_kv_heads * d;
+    const std::vector<float> q = testing::random_floats(q_dim, s.max_ctx, -2.0F, 2.0F);
+    const std::vector<std::uint16_t> k = testing::random_bf16(cache, 1, 2.0F);
+    const std::vector<std::uint16_t> v = testing::random_bf16(cache, 2);
+    const std::vector<std::uint16_t> w = testing::random_bf16(c.rows * q_dim, 3);
+    const float scale = 1.0F / std::sqrt(static_cast<float>(d));
+    ASSERT_TRUE(ops_.attention_o_support(s, c.rows));
+    Buffer qb = upload(dev_, q);
+    Buffer kb = upload(dev_, k);
+    Buffer vb = upload(dev_, v);
+    Buffer wb = upload(dev_, w);
+    Buffer y = dev_.alloc(std::size_t{c.rows} * 4);
+    Buffer scratch = dev_.alloc(ops_.attention_o_scratch_bytes(s, c.rows));
+    Encoder enc = dev_.encoder();
+    ops_.attention_o_decode(enc, qb, kb, vb, wb, y, scratch, s, c.rows,
+                            slot<std::uint32_t>("kv_len", 1), scale, "blk.0.attention_o");
+    Recording rec = enc.finish();
+    ASSERT_EQ(rec.dispatch_count(), 1U);
+    EXPECT_EQ(rec.node(0).op, OpKind::Sdpa);
+    for (const std::uint32_t kv_len : {1U, 2U, s.max_ctx / 2 + 3, s.max_ctx, 0U, s.max_ctx + 9}) {
+      SCOPED_TRACE("heads " + std::to_string(s.n_heads) + "/" + std::to_string(s.n_kv_heads) +
+                   ", head_dim " + std::to_string(d) + ", rows " + std::to_string(c.rows) +
+                   ", kv_len " + std::to_string(kv_len));
+      rec.set("kv_len", kv_len);
+      dev_.submit(rec).wait();
+      const std::vector<float> x =
+          reference_attention(q, k, v, s, std::min(kv_len, s.max_ctx), scale);
+      EXPECT_TRUE(projection_near(y.download<float>(), project(w, x, c.rows)));
+    }
+  }
+}
+
+// Shapes attention cannot run, no rows, views of the wrong size and overlapping outputs are
+// refused before anything is encoded, naming the op and label.
+TEST_F(AttentionOps, AttentionORefusesBadShapesAndViews) {
+  EXPECT_TRUE(mentions(ops_.attention_o_support({12, 8, 64, 16}, 8).reason, "does not divide"));
+  EXPECT_TRUE(mentions(ops_.attention_o_support({8, 8, 64, 16}, 0).reason, "rows"));
+  EXPECT_EQ(ops_.attention_o_scratch_bytes({8, 8, 96, 16}, 8), 0U);
+
+  const AttentionShape s{4, 2, 64, 16};
+  const std::uint32_t rows = 8;
+  Buffer q = dev_.alloc(4 * 64 * 4);
+  Buffer cache = dev_.alloc(16 * 2 * 64 * 2);
+  Buffer w = dev_.alloc(rows * 4 * 64 * 2);
+  Buffer y = dev_.alloc(rows * 4);
+  Buffer small = dev_.alloc(4);
+  Buffer scratch = dev_.alloc(ops_.attention_o_scratch_bytes(s, rows));
+  Encoder enc = dev_.encoder();
+  Error e = error_from([&] {
+    ops_.attention_o_decode(enc, q, cache, cache, w, y, small, s, rows, value(1U), 1.0F,
+                            "blk.3.attention_o");
+  });
+  EXPECT_TRUE(mentions(e.what(), "attention_o_decode 'blk.3.attention_o'"));
+  EXPECT_TRUE(mentions(e.what(), "scratch holds 4 bytes"));
+  e = error_from([&] {
+    ops_.attention_o_decode(enc, q, cache, cache, small, y, scratch, s, rows, value(1U), 1.0F);
+  });
+  EXPECT_TRUE(mentions(e.what(), "w_o holds"));
+  e = error_from(
+      [&] { ops_.attention_o_decode(enc, q, cache, cache, w, y, scratch, s, rows, in(q), 1.0F); });
+  EXPECT_TRUE(mentions(e.what(), "kv_len must be a u32"));
+  e = error_from([&] {
+    ops_.attention_o_decode(enc, q, cache, cache, w, q.view(0, rows * 4), scratch, s, rows,
+                            value(1U), 1.0F);
+  });
+  EXPECT_TRUE(mentions(e.what(), "y overlaps q"));
+  e = error_from([&] {
+    ops_.attention_o_decode(enc, q, cache, cache, w, y, scratch, s, rows, value(1U),
+                            std::numeric_limits<float>::infinity());
+  });
+  EXPECT_TRUE(mentions(e.what(), "scale must be finite"));
   EXPECT_EQ(enc.dispatch_count(), 0U);
 }
 

@@ -80,7 +80,8 @@ std::optional<Options> parse(int argc, char** argv, int& exit_code) {
       ->capture_default_str();
   app.add_option("--norm", norm,
                  "fused: norms in the gemvs' prologues, rope+kv_append in the qkv gemv, silu in "
-                 "the gate|up gemv (5 dispatches per layer); standalone: rms_norm_mul / "
+                 "the gate|up gemv, attention with the o gemv (4 dispatches per layer); "
+                 "standalone: rms_norm_mul / "
                  "add_rms_norm_mul dispatches; split: add, rms_norm, mul (work for the fusion "
                  "pass)")
       ->check(CLI::IsMember({"fused", "standalone", "split"}))

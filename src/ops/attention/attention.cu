@@ -31,79 +31,16 @@
 #include <cstdint>
 
 #include "ops/attention/attention.h"
+#include "ops/attention/attention_block.cuh"
 #include "ops/cuda_common.cuh"
 
 namespace encore::ops::detail {
 
 namespace {
 
-constexpr int kThreads = static_cast<int>(kAttentionThreads);
-constexpr int kWarps = kThreads / 32;
-constexpr int kUnroll = static_cast<int>(kAttentionLoadPasses);
+using namespace attention_block;  // NOLINT(google-build-using-namespace): this file's core
+
 constexpr int kSplitsInFlight = 16;  // partial sums loaded together per output element (merge)
-
-__device__ __forceinline__ float negative_infinity() { return -__int_as_float(0x7F800000); }
-
-// One batch of this thread's cache rows: rows base + u * kRowSlots + slot for u < kUnroll, each
-// its 16 bytes (zeros past the chunk, so every lane still takes part in the shuffles).
-template <int kRowSlots>
-__device__ __forceinline__ void load_batch(uint4 (&raw)[kUnroll], const std::uint16_t* rows,
-                                           std::uint32_t base, int slot, std::uint32_t len,
-                                           std::uint32_t row_stride) {
-#pragma unroll
-  for (int u = 0; u < kUnroll; ++u) {
-    const std::uint32_t t = base + u * kRowSlots + slot;
-    raw[u] = t < len ? load_stream_step_16(rows + std::uint64_t{t} * row_stride)
-                     : make_uint4(0, 0, 0, 0);
-  }
-}
-
-__device__ __forceinline__ void widen8(uint4 v, float (&out)[8]) {
-  out[0] = bf16_lo(v.x);
-  out[1] = bf16_hi(v.x);
-  out[2] = bf16_lo(v.y);
-  out[3] = bf16_hi(v.y);
-  out[4] = bf16_lo(v.z);
-  out[5] = bf16_hi(v.z);
-  out[6] = bf16_lo(v.w);
-  out[7] = bf16_hi(v.w);
-}
-
-// Merges the `active` splits of q head `head` from scratch into head_out (the last block).
-// m_l: shared space for 2 * active + kThreads floats. Three steps, each at most one round trip
-// for the usual split counts: every (m, l) at once into shared memory; the max M over splits
-// with rows, the weights e^(m_s - M) (in place of m) and den = sum_s w_s l_s (warp 0); then
-// each output element, its splits summed by kThreads / D threads with kSplitsInFlight loads
-// in flight each.
-constexpr float kLog2e = 1.4426950408889634F;
-constexpr float kLn2 = 0.6931471805599453F;
-
-// 2^x, one MUFU instruction; 2^-inf = 0.
-__device__ __forceinline__ float exp2_approx(float x) {
-  float y;
-  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-  return y;
-}
-
-// Running softmax state of one row group (base-2 units): max score m, sum l of 2^(s - m), and
-// this lane's 8 dims of sum 2^(s - m) v. m = -inf while no row was seen.
-struct Running {
-  float m;
-  float l;
-  float acc[8];
-};
-
-// Folds `other` (the same dims, other rows) into `r`.
-__device__ __forceinline__ void combine(Running& r, float m_o, float l_o, const float (&acc_o)[8]) {
-  const float m = fmaxf(r.m, m_o);
-  if (m == negative_infinity()) return;  // neither has rows
-  const float c = exp2_approx(r.m - m);
-  const float c_o = exp2_approx(m_o - m);
-  r.l = r.l * c + l_o * c_o;
-#pragma unroll
-  for (int i = 0; i < 8; ++i) r.acc[i] = r.acc[i] * c + acc_o[i] * c_o;
-  r.m = m;
-}
 
 // Merges the `active` splits of q head `head` from scratch into head_out (the last block).
 // m_l: shared space for 2 * active + kThreads floats. The first kSplitsInFlight partial sums of
@@ -184,9 +121,6 @@ __global__ void __launch_bounds__(kThreads)
     attention_decode(const float* __restrict__ q, const std::uint16_t* __restrict__ k_cache,
                      const std::uint16_t* __restrict__ v_cache, float* __restrict__ out,
                      float* __restrict__ scratch, AttentionParams p, std::uint32_t kv_len) {
-  constexpr int kLanesPerRow = D / 8;
-  constexpr int kRowSlots = kThreads / kLanesPerRow;
-  constexpr std::uint32_t kBatchRows = kRowSlots * kUnroll;
   extern __shared__ float shared[];
   __shared__ float warp_m[kWarps];
   __shared__ float warp_l[kWarps];
@@ -203,17 +137,7 @@ __global__ void __launch_bounds__(kThreads)
   const std::uint32_t begin = s * splits.chunk;
   const std::uint32_t len = min(kv_len, begin + splits.chunk) - begin;
   const std::uint32_t row_stride = p.n_kv_heads * D;  // elements between positions
-  {
-    // One 128-byte line per prefetch; a row is D * 2 bytes (one or two lines).
-    constexpr std::uint32_t kLinesPerRow = D * 2 / 128;
-    const std::uint64_t first = std::uint64_t{begin} * row_stride + g * D;
-    for (std::uint32_t i = tid; i < len * kLinesPerRow; i += kThreads) {
-      const std::uint64_t at =
-          first + std::uint64_t{i / kLinesPerRow} * row_stride + (i % kLinesPerRow) * 64;
-      prefetch_l2(k_cache + at);
-      prefetch_l2(v_cache + at);
-    }
-  }
+  prefetch_chunk<D>(k_cache, v_cache, g, begin, len, row_stride);
   pdl_wait();
   pdl_launch_dependents();
 
@@ -222,121 +146,12 @@ __global__ void __launch_bounds__(kThreads)
     for (int at = static_cast<int>(tid); at < D; at += kThreads) head_out[at] = 0.0F;
     return;
   }
-  const unsigned lane = tid & 31U;
-  const unsigned warp = tid >> 5;
-  const int slot = static_cast<int>(tid) / kLanesPerRow;
-  const int sub = static_cast<int>(tid) % kLanesPerRow;  // dims [sub * 8, sub * 8 + 8)
-  const std::uint16_t* k_base = k_cache + std::uint64_t{begin} * row_stride + g * D + sub * 8;
-  const std::uint16_t* v_base = v_cache + std::uint64_t{begin} * row_stride + g * D + sub * 8;
-
-  // q of this head, this thread's 8 dims, times scale * log2 e.
-  float qv[8];
-  {
-    const float4* qh = reinterpret_cast<const float4*>(q + std::uint64_t{head} * D + sub * 8);
-    const float4 a = load_step(qh);
-    const float4 b = load_step(qh + 1);
-    const float f = p.scale * kLog2e;
-    qv[0] = a.x * f;
-    qv[1] = a.y * f;
-    qv[2] = a.z * f;
-    qv[3] = a.w * f;
-    qv[4] = b.x * f;
-    qv[5] = b.y * f;
-    qv[6] = b.z * f;
-    qv[7] = b.w * f;
-  }
-
-  Running run{negative_infinity(), 0.0F, {}};
-#pragma unroll
-  for (int i = 0; i < 8; ++i) run.acc[i] = 0.0F;
-  // Software pipeline: the next batch's loads are in flight while this one is used.
-  uint4 knext[kUnroll];
-  uint4 vnext[kUnroll];
-  load_batch<kRowSlots>(knext, k_base, 0, slot, len, row_stride);
-  load_batch<kRowSlots>(vnext, v_base, 0, slot, len, row_stride);
-  for (std::uint32_t base = 0; base < len; base += kBatchRows) {
-    uint4 kraw[kUnroll];
-    uint4 vraw[kUnroll];
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      kraw[u] = knext[u];
-      vraw[u] = vnext[u];
-    }
-    if (base + kBatchRows < len) {
-      load_batch<kRowSlots>(knext, k_base, base + kBatchRows, slot, len, row_stride);
-      load_batch<kRowSlots>(vnext, v_base, base + kBatchRows, slot, len, row_stride);
-    }
-    float score[kUnroll];
-    float batch_max = negative_infinity();
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      float k[8];
-      widen8(kraw[u], k);
-      float dot = 0.0F;
-#pragma unroll
-      for (int i = 0; i < 8; ++i) dot = fmaf(qv[i], k[i], dot);
-#pragma unroll
-      for (int offset = kLanesPerRow / 2; offset > 0; offset >>= 1) {
-        dot += __shfl_xor_sync(0xFFFFFFFFU, dot, offset);
-      }
-      const std::uint32_t t = base + u * kRowSlots + slot;
-      score[u] = t < len ? dot : negative_infinity();
-      batch_max = fmaxf(batch_max, score[u]);
-    }
-    const float m = fmaxf(run.m, batch_max);
-    if (m == negative_infinity()) continue;  // no row of this group yet (trip count unchanged)
-    const float c = exp2_approx(run.m - m);
-    run.l *= c;
-#pragma unroll
-    for (int i = 0; i < 8; ++i) run.acc[i] *= c;
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      const float e = exp2_approx(score[u] - m);
-      float v[8];
-      widen8(vraw[u], v);
-      run.l += e;
-#pragma unroll
-      for (int i = 0; i < 8; ++i) run.acc[i] = fmaf(e, v[i], run.acc[i]);
-    }
-    run.m = m;
-  }
-
-  // The row groups of a warp (lanes kLanesPerRow apart), then the warps.
-#pragma unroll
-  for (int offset = kLanesPerRow; offset < 32; offset <<= 1) {
-    const float m_o = __shfl_xor_sync(0xFFFFFFFFU, run.m, offset);
-    const float l_o = __shfl_xor_sync(0xFFFFFFFFU, run.l, offset);
-    float acc_o[8];
-#pragma unroll
-    for (int i = 0; i < 8; ++i) acc_o[i] = __shfl_xor_sync(0xFFFFFFFFU, run.acc[i], offset);
-    combine(run, m_o, l_o, acc_o);
-  }
-  if (lane < static_cast<unsigned>(kLanesPerRow)) {
-#pragma unroll
-    for (int i = 0; i < 8; ++i) shared[warp * D + sub * 8 + i] = run.acc[i];
-    if (lane == 0) {
-      warp_m[warp] = run.m;
-      warp_l[warp] = run.l;
-    }
-  }
-  __syncthreads();
-  float big_m = negative_infinity();
-#pragma unroll
-  for (int w = 0; w < kWarps; ++w) big_m = fmaxf(big_m, warp_m[w]);  // finite: len >= 1
-  float weight[kWarps];
-  float head_l = 0.0F;
-#pragma unroll
-  for (int w = 0; w < kWarps; ++w) {
-    weight[w] = exp2_approx(warp_m[w] - big_m);
-    head_l = fmaf(weight[w], warp_l[w], head_l);
-  }
+  const BlockAttention r = block_attend<D>(q + std::uint64_t{head} * D, k_cache, v_cache, g, begin,
+                                           len, row_stride, p.scale, shared, warp_m, warp_l);
 
   if (splits.active == 1) {  // the only split: normalise and write the output directly
     for (int at = static_cast<int>(tid); at < D; at += kThreads) {
-      float sum = 0.0F;
-#pragma unroll
-      for (int w = 0; w < kWarps; ++w) sum = fmaf(weight[w], shared[w * D + at], sum);
-      head_out[at] = sum / head_l;
+      head_out[at] = r.weighted_sum<D>(shared, at) / r.l;
     }
     return;
   }
@@ -344,14 +159,11 @@ __global__ void __launch_bounds__(kThreads)
   const AttentionScratchLayout layout = attention_scratch_layout(p);
   float* acc_out = scratch + (std::uint64_t{s} * p.n_heads + head) * D;
   for (int at = static_cast<int>(tid); at < D; at += kThreads) {
-    float sum = 0.0F;
-#pragma unroll
-    for (int w = 0; w < kWarps; ++w) sum = fmaf(weight[w], shared[w * D + at], sum);
-    acc_out[at] = sum;
+    acc_out[at] = r.weighted_sum<D>(shared, at);
   }
   if (tid == 0) {
-    scratch[layout.m + std::uint64_t{s} * p.n_heads + head] = big_m * kLn2;
-    scratch[layout.l + std::uint64_t{s} * p.n_heads + head] = head_l;
+    scratch[layout.m + std::uint64_t{s} * p.n_heads + head] = r.m * kLn2;
+    scratch[layout.l + std::uint64_t{s} * p.n_heads + head] = r.l;
   }
   __threadfence();  // this thread's results are visible device-wide before the ticket
   __syncthreads();  // every thread's results are, and `shared` is free again

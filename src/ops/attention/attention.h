@@ -32,6 +32,8 @@
 // them zero.
 
 #include <cstdint>
+#include <limits>
+#include <vector>
 
 #include "encore/kernel.h"
 #include "encore/ops.h"
@@ -109,6 +111,18 @@ struct AttentionCudaKernels {
   const void* split_hd128 = nullptr;
 };
 AttentionCudaKernels attention_cuda_kernels();
+
+/// The softmax statistics of one q head over cache rows [begin, end), in double: the max score
+/// m, l = sum_t e^(s_t - m) and acc = sum_t e^(s_t - m) v_t (head_dim values).
+struct AttentionPartial {
+  double m = -std::numeric_limits<double>::infinity();
+  double l = 0.0;
+  std::vector<double> acc;
+};
+/// The CPU references' scoring of q head qh (head_dim floats) against kv head g.
+AttentionPartial attention_score_chunk(const float* qh, const std::uint16_t* k_cache,
+                                       const std::uint16_t* v_cache, const AttentionParams& p,
+                                       std::uint32_t g, std::uint32_t begin, std::uint32_t end);
 
 /// CPU reference (same blocks, same scratch contents up to rounding, same tickets).
 void attention_decode_cpu(const CpuKernelContext& ctx);

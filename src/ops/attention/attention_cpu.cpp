@@ -22,36 +22,6 @@ namespace {
 
 constexpr const char* kKernel = "attention_decode";
 
-// The chunk's softmax statistics and weighted value sum for one q head, in double.
-struct Partial {
-  double m = -std::numeric_limits<double>::infinity();
-  double l = 0.0;
-  std::vector<double> acc;
-};
-
-Partial score_chunk(const float* qh, const std::uint16_t* k_cache, const std::uint16_t* v_cache,
-                    const AttentionParams& p, std::uint32_t g, std::uint32_t begin,
-                    std::uint32_t end) {
-  const std::uint32_t d = p.head_dim;
-  std::vector<double> scores(end - begin);
-  Partial out;
-  out.acc.assign(d, 0.0);
-  for (std::uint32_t t = begin; t < end; ++t) {
-    const std::uint16_t* k = k_cache + (std::uint64_t{t} * p.n_kv_heads + g) * d;
-    double dot = 0.0;
-    for (std::uint32_t i = 0; i < d; ++i) dot += double{qh[i]} * bf16_to_float(k[i]);
-    scores[t - begin] = dot * p.scale;
-    out.m = std::max(out.m, scores[t - begin]);
-  }
-  for (std::uint32_t t = begin; t < end; ++t) {
-    const double e = std::exp(scores[t - begin] - out.m);
-    out.l += e;
-    const std::uint16_t* v = v_cache + (std::uint64_t{t} * p.n_kv_heads + g) * d;
-    for (std::uint32_t i = 0; i < d; ++i) out.acc[i] += e * bf16_to_float(v[i]);
-  }
-  return out;
-}
-
 // out[head] = merge of the active splits' (acc, m, l) in scratch.
 void merge_head(const float* scratch, const AttentionScratchLayout& layout,
                 const AttentionParams& p, std::uint32_t head, std::uint32_t active, float* out) {
@@ -77,6 +47,29 @@ void merge_head(const float* scratch, const AttentionScratchLayout& layout,
 }
 
 }  // namespace
+
+AttentionPartial attention_score_chunk(const float* qh, const std::uint16_t* k_cache,
+                                       const std::uint16_t* v_cache, const AttentionParams& p,
+                                       std::uint32_t g, std::uint32_t begin, std::uint32_t end) {
+  const std::uint32_t d = p.head_dim;
+  std::vector<double> scores(end - begin);
+  AttentionPartial out;
+  out.acc.assign(d, 0.0);
+  for (std::uint32_t t = begin; t < end; ++t) {
+    const std::uint16_t* k = k_cache + (std::uint64_t{t} * p.n_kv_heads + g) * d;
+    double dot = 0.0;
+    for (std::uint32_t i = 0; i < d; ++i) dot += double{qh[i]} * bf16_to_float(k[i]);
+    scores[t - begin] = dot * p.scale;
+    out.m = std::max(out.m, scores[t - begin]);
+  }
+  for (std::uint32_t t = begin; t < end; ++t) {
+    const double e = std::exp(scores[t - begin] - out.m);
+    out.l += e;
+    const std::uint16_t* v = v_cache + (std::uint64_t{t} * p.n_kv_heads + g) * d;
+    for (std::uint32_t i = 0; i < d; ++i) out.acc[i] += e * bf16_to_float(v[i]);
+  }
+  return out;
+}
 
 void attention_decode_cpu(const CpuKernelContext& ctx) {
   const auto p = ctx.value<AttentionParams>(5);
@@ -107,7 +100,8 @@ void attention_decode_cpu(const CpuKernelContext& ctx) {
   }
   const std::uint32_t begin = s * splits.chunk;
   const std::uint32_t end = std::min(kv_len, begin + splits.chunk);
-  const Partial part = score_chunk(q + std::uint64_t{head} * d, k_cache, v_cache, p, g, begin, end);
+  const AttentionPartial part =
+      attention_score_chunk(q + std::uint64_t{head} * d, k_cache, v_cache, p, g, begin, end);
   if (splits.active == 1) {
     for (std::uint32_t i = 0; i < d; ++i) head_out[i] = static_cast<float>(part.acc[i] / part.l);
     return;

@@ -46,19 +46,6 @@ struct GemvArgs {
   RopeKvParams rope;
 };
 
-// acc + <8 bf16 of w, 8 f32 of (a, b)>, as one FMA chain.
-__device__ __forceinline__ float gemv_dot8(uint4 w, float4 a, float4 b) {
-  float acc = bf16_lo(w.x) * a.x;
-  acc = fmaf(bf16_hi(w.x), a.y, acc);
-  acc = fmaf(bf16_lo(w.y), a.z, acc);
-  acc = fmaf(bf16_hi(w.y), a.w, acc);
-  acc = fmaf(bf16_lo(w.z), b.x, acc);
-  acc = fmaf(bf16_hi(w.z), b.y, acc);
-  acc = fmaf(bf16_lo(w.w), b.z, acc);
-  acc = fmaf(bf16_hi(w.w), b.w, acc);
-  return acc;
-}
-
 // silu(g) * u, written as silu_mul_f32 writes it.
 __device__ __forceinline__ float gemv_silu_mul(float g, float u) {
   return g / (1.0F + expf(-g)) * u;
@@ -102,7 +89,7 @@ __device__ __forceinline__ void gemv_consume(const uint4 (&wv)[kBatch][WR], cons
     const float4 xa = valid ? gemv_x<kSharedX>(x4, 2 * v) : make_float4(0, 0, 0, 0);
     const float4 xb = valid ? gemv_x<kSharedX>(x4, 2 * v + 1) : make_float4(0, 0, 0, 0);
 #pragma unroll
-    for (int r = 0; r < WR; ++r) acc[r] += gemv_dot8(wv[u][r], xa, xb);
+    for (int r = 0; r < WR; ++r) acc[r] += bf16x8_dot(wv[u][r], xa, xb);
   }
 }
 

@@ -1,7 +1,8 @@
 // The decode ops on a CUDA device against the CPU reference (label gpu; skipped where no CUDA
 // device can be opened): embedding, rope, kv_append, rope_kv_append, attention from 1 to 8192
 // positions (one split, several merged by the last block, two dispatches sharing a scratch),
-// softmax and argmax. gemv has its own file. Tolerances: ops_tolerances.h.
+// attention + o projection (attention_o_decode: the grid barrier reused by every replay and
+// dispatch), softmax and argmax. gemv has its own file. Tolerances: ops_tolerances.h.
 
 #include <cmath>
 #include <cstdint>
@@ -230,6 +231,105 @@ TEST(CudaDecodeOps, AttentionSharingAScratchMatchesTheCpuOnEveryReplay) {
     }
     return outputs;
   }));
+}
+
+// attention_o_decode from 1 to 8192 positions on one recording per shape: Llama-3.2-1B's and
+// Qwen2.5-0.5B's attention and o, a head_dim 128 shape (an 8B-class rank of two), and more q
+// heads than blocks (several attention items per block). kv_len 0 gives y = 0.
+TEST(CudaDecodeOps, AttentionOMatchesTheCpuReferenceFromOneTo8192Positions) {
+  ENCORE_OPEN_CUDA_OR_SKIP(gpu);
+  struct Case {
+    ops::AttentionShape shape;
+    std::uint32_t rows;
+  };
+  for (const Case& c : {Case{{32, 8, 64, 8192}, 2048}, Case{{14, 2, 64, 8192}, 896},
+                        Case{{16, 4, 128, 8192}, 4096}, Case{{192, 16, 64, 300}, 100}}) {
+    const ops::AttentionShape& s = c.shape;
+    SCOPED_TRACE("heads " + std::to_string(s.n_heads) + "/" + std::to_string(s.n_kv_heads) +
+                 ", head_dim " + std::to_string(s.head_dim) + ", rows " + std::to_string(c.rows));
+    const std::size_t q_dim = std::size_t{s.n_heads} * s.head_dim;
+    const std::size_t cache = std::size_t{s.max_ctx} * s.n_kv_heads * s.head_dim;
+    const std::vector<float> q = random_floats(q_dim, 13, -2, 2);
+    const std::vector<std::uint16_t> k = random_bf16(cache, 14, 2.0F);
+    const std::vector<std::uint16_t> v = random_bf16(cache, 15);
+    const std::vector<std::uint16_t> w = random_bf16(q_dim * c.rows, 16);
+    const float scale = 1.0F / std::sqrt(static_cast<float>(s.head_dim));
+    EXPECT_TRUE(testing::cuda_matches_cpu(gpu, [&](Device& dev) {
+      ops::OpEncoder ops(dev);
+      Buffer qb = upload(dev, q);
+      Buffer kb = upload(dev, k);
+      Buffer vb = upload(dev, v);
+      Buffer wb = upload(dev, w);
+      Buffer y = dev.alloc(std::size_t{c.rows} * 4);
+      Buffer scratch = dev.alloc(ops.attention_o_scratch_bytes(s, c.rows));
+      Encoder enc = dev.encoder();
+      ops.attention_o_decode(enc, qb, kb, vb, wb, y, scratch, s, c.rows,
+                             slot<std::uint32_t>("kv_len", 1), scale);
+      Recording rec = enc.finish();
+      std::vector<NamedOutput> outputs;
+      const std::uint32_t top = s.max_ctx;
+      for (const std::uint32_t kv_len : {1U, 7U, 64U, 65U, 300U, 547U, top / 2 + 1, top, 0U, 1U}) {
+        if (kv_len > top) continue;
+        rec.set("kv_len", kv_len);
+        dev.submit(rec).wait();
+        outputs.push_back({"kv_len " + std::to_string(kv_len), y.download<float>(),
+                           testing::kAttentionOTolerance});
+      }
+      return outputs;
+    }));
+  }
+}
+
+// Two attention_o dispatches sharing one scratch (as a step's layers do), replayed for changing
+// lengths: every dispatch's grid barrier leaves its arrival count at zero for the next one.
+TEST(CudaDecodeOps, AttentionOSharingAScratchMatchesTheCpuOnEveryReplay) {
+  ENCORE_OPEN_CUDA_OR_SKIP(gpu);
+  const ops::AttentionShape s{14, 2, 64, 2048};
+  const std::uint32_t rows = 896;
+  const std::size_t q_dim = std::size_t{s.n_heads} * s.head_dim;
+  const std::size_t cache = std::size_t{s.max_ctx} * s.n_kv_heads * s.head_dim;
+  const std::vector<float> q = random_floats(q_dim, 17, -2, 2);
+  const std::vector<std::uint16_t> k = random_bf16(cache, 18, 2.0F);
+  const std::vector<std::uint16_t> v = random_bf16(cache, 19);
+  const std::vector<std::uint16_t> w = random_bf16(q_dim * rows, 20);
+  EXPECT_TRUE(testing::cuda_matches_cpu(gpu, [&](Device& dev) {
+    ops::OpEncoder ops(dev);
+    Buffer qb = upload(dev, q);
+    Buffer kb = upload(dev, k);
+    Buffer vb = upload(dev, v);
+    Buffer wb = upload(dev, w);
+    Buffer y1 = dev.alloc(rows * 4);
+    Buffer y2 = dev.alloc(rows * 4);
+    Buffer scratch = dev.alloc(ops.attention_o_scratch_bytes(s, rows));
+    Encoder enc = dev.encoder();
+    for (const Buffer* y : {&y1, &y2}) {
+      ops.attention_o_decode(enc, qb, kb, vb, wb, *y, scratch, s, rows,
+                             slot<std::uint32_t>("kv_len", 1), 0.125F);
+    }
+    Recording rec = enc.finish();
+    std::vector<NamedOutput> outputs;
+    for (const std::uint32_t kv_len : {100U, 2048U, 40U, 1U, 512U, 512U}) {
+      rec.set("kv_len", kv_len);
+      dev.submit(rec).wait();
+      const std::string at = "kv_len " + std::to_string(kv_len);
+      outputs.push_back({at + " first", y1.download<float>(), testing::kAttentionOTolerance});
+      outputs.push_back({at + " second", y2.download<float>(), testing::kAttentionOTolerance});
+      const std::vector<std::uint32_t> words = scratch.download<std::uint32_t>();
+      outputs.push_back(
+          {at + " barrier count", {static_cast<float>(words[words.size() - 2])}, kExact});
+    }
+    return outputs;
+  }));
+}
+
+// A projection whose rows per block do not fit a block's shared memory is refused, saying so.
+TEST(CudaDecodeOps, AttentionORefusesRowsBeyondSharedMemory) {
+  ENCORE_OPEN_CUDA_OR_SKIP(gpu);
+  ops::OpEncoder ops(gpu);
+  EXPECT_TRUE(ops.attention_o_support({32, 8, 64, 512}, 2048));
+  const ops::Support big = ops.attention_o_support({32, 8, 128, 512}, 1U << 20);
+  EXPECT_FALSE(big);
+  EXPECT_NE(big.reason.find("shared memory"), std::string::npos) << big.reason;
 }
 
 // softmax over decode-sized rows and a vocabulary.

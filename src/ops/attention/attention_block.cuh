@@ -1,0 +1,235 @@
+#pragma once
+
+// The block-level core of decode attention, shared by attention_decode (attention.cu) and the
+// fused attention + output projection (attention_o.cu): a block of kAttentionThreads threads
+// scores one chunk of cache rows for one q head with an online softmax (see attention.cu for
+// the load pattern and why it is shaped so).
+
+#include <cstdint>
+
+#include "ops/attention/attention.h"
+#include "ops/cuda_common.cuh"
+
+namespace encore::ops::detail::attention_block {
+
+constexpr int kThreads = static_cast<int>(kAttentionThreads);
+constexpr int kWarps = kThreads / 32;
+constexpr int kUnroll = static_cast<int>(kAttentionLoadPasses);
+
+__device__ __forceinline__ float negative_infinity() { return -__int_as_float(0x7F800000); }
+
+// One batch of this thread's cache rows: rows base + u * kRowSlots + slot for u < kUnroll, each
+// its 16 bytes (zeros past the chunk, so every lane still takes part in the shuffles).
+template <int kRowSlots>
+__device__ __forceinline__ void load_batch(uint4 (&raw)[kUnroll], const std::uint16_t* rows,
+                                           std::uint32_t base, int slot, std::uint32_t len,
+                                           std::uint32_t row_stride) {
+#pragma unroll
+  for (int u = 0; u < kUnroll; ++u) {
+    const std::uint32_t t = base + u * kRowSlots + slot;
+    raw[u] = t < len ? load_stream_step_16(rows + std::uint64_t{t} * row_stride)
+                     : make_uint4(0, 0, 0, 0);
+  }
+}
+
+__device__ __forceinline__ void widen8(uint4 v, float (&out)[8]) {
+  out[0] = bf16_lo(v.x);
+  out[1] = bf16_hi(v.x);
+  out[2] = bf16_lo(v.y);
+  out[3] = bf16_hi(v.y);
+  out[4] = bf16_lo(v.z);
+  out[5] = bf16_hi(v.z);
+  out[6] = bf16_lo(v.w);
+  out[7] = bf16_hi(v.w);
+}
+
+constexpr float kLog2e = 1.4426950408889634F;
+constexpr float kLn2 = 0.6931471805599453F;
+
+// 2^x, one MUFU instruction; 2^-inf = 0.
+__device__ __forceinline__ float exp2_approx(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
+// Running softmax state of one row group (base-2 units): max score m, sum l of 2^(s - m), and
+// this lane's 8 dims of sum 2^(s - m) v. m = -inf while no row was seen.
+struct Running {
+  float m;
+  float l;
+  float acc[8];
+};
+
+// Folds `other` (the same dims, other rows) into `r`.
+__device__ __forceinline__ void combine(Running& r, float m_o, float l_o, const float (&acc_o)[8]) {
+  const float m = fmaxf(r.m, m_o);
+  if (m == negative_infinity()) return;  // neither has rows
+  const float c = exp2_approx(r.m - m);
+  const float c_o = exp2_approx(m_o - m);
+  r.l = r.l * c + l_o * c_o;
+#pragma unroll
+  for (int i = 0; i < 8; ++i) r.acc[i] = r.acc[i] * c + acc_o[i] * c_o;
+  r.m = m;
+}
+
+// A block's result for its chunk (base-2 units): the max score m, l = sum_t 2^(s_t - m), and
+// the weights 2^(m_w - m) of each warp's partial sums, which block_attend leaves in
+// shared[w * D, (w + 1) * D): the chunk's unnormalised value sum is weighted_sum().
+struct BlockAttention {
+  float m;
+  float l;
+  float weight[kWarps];
+
+  // sum_t 2^(s_t - m) v_t[at].
+  template <int D>
+  __device__ __forceinline__ float weighted_sum(const float* shared, int at) const {
+    float sum = 0.0F;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) sum = fmaf(weight[w], shared[w * D + at], sum);
+    return sum;
+  }
+};
+
+// Asks L2 for the K and V rows [begin, begin + len) of kv head g (before a PDL wait: a
+// prefetch moves no data into the kernel, and L2 is the point of coherence).
+template <int D>
+__device__ __forceinline__ void prefetch_chunk(const std::uint16_t* k_cache,
+                                               const std::uint16_t* v_cache, std::uint32_t g,
+                                               std::uint32_t begin, std::uint32_t len,
+                                               std::uint32_t row_stride) {
+  // One 128-byte line per prefetch; a row is D * 2 bytes (one or two lines).
+  constexpr std::uint32_t kLinesPerRow = D * 2 / 128;
+  const std::uint64_t first = std::uint64_t{begin} * row_stride + g * D;
+  for (std::uint32_t i = threadIdx.x; i < len * kLinesPerRow; i += kThreads) {
+    const std::uint64_t at =
+        first + std::uint64_t{i / kLinesPerRow} * row_stride + (i % kLinesPerRow) * 64;
+    prefetch_l2(k_cache + at);
+    prefetch_l2(v_cache + at);
+  }
+}
+
+// Attention of q head q_head (D floats, written by an earlier dispatch) over the cache rows
+// [begin, begin + len) of kv head g, len >= 1, by the whole block (it synchronises the block).
+// shared: kWarps * D floats; warp_m, warp_l: kWarps floats each.
+template <int D>
+__device__ __forceinline__ BlockAttention
+block_attend(const float* q_head, const std::uint16_t* k_cache, const std::uint16_t* v_cache,
+             std::uint32_t g, std::uint32_t begin, std::uint32_t len, std::uint32_t row_stride,
+             float scale, float* shared, float* warp_m, float* warp_l) {
+  constexpr int kLanesPerRow = D / 8;
+  constexpr int kRowSlots = kThreads / kLanesPerRow;
+  constexpr std::uint32_t kBatchRows = kRowSlots * kUnroll;
+  const unsigned tid = threadIdx.x;
+  const unsigned lane = tid & 31U;
+  const unsigned warp = tid >> 5;
+  const int slot = static_cast<int>(tid) / kLanesPerRow;
+  const int sub = static_cast<int>(tid) % kLanesPerRow;  // dims [sub * 8, sub * 8 + 8)
+  const std::uint16_t* k_base = k_cache + std::uint64_t{begin} * row_stride + g * D + sub * 8;
+  const std::uint16_t* v_base = v_cache + std::uint64_t{begin} * row_stride + g * D + sub * 8;
+
+  // q of this head, this thread's 8 dims, times scale * log2 e.
+  float qv[8];
+  {
+    const float4* qh = reinterpret_cast<const float4*>(q_head + sub * 8);
+    const float4 a = load_step(qh);
+    const float4 b = load_step(qh + 1);
+    const float f = scale * kLog2e;
+    qv[0] = a.x * f;
+    qv[1] = a.y * f;
+    qv[2] = a.z * f;
+    qv[3] = a.w * f;
+    qv[4] = b.x * f;
+    qv[5] = b.y * f;
+    qv[6] = b.z * f;
+    qv[7] = b.w * f;
+  }
+
+  Running run{negative_infinity(), 0.0F, {}};
+#pragma unroll
+  for (int i = 0; i < 8; ++i) run.acc[i] = 0.0F;
+  // Software pipeline: the next batch's loads are in flight while this one is used.
+  uint4 knext[kUnroll];
+  uint4 vnext[kUnroll];
+  load_batch<kRowSlots>(knext, k_base, 0, slot, len, row_stride);
+  load_batch<kRowSlots>(vnext, v_base, 0, slot, len, row_stride);
+  for (std::uint32_t base = 0; base < len; base += kBatchRows) {
+    uint4 kraw[kUnroll];
+    uint4 vraw[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      kraw[u] = knext[u];
+      vraw[u] = vnext[u];
+    }
+    if (base + kBatchRows < len) {
+      load_batch<kRowSlots>(knext, k_base, base + kBatchRows, slot, len, row_stride);
+      load_batch<kRowSlots>(vnext, v_base, base + kBatchRows, slot, len, row_stride);
+    }
+    float score[kUnroll];
+    float batch_max = negative_infinity();
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      float k[8];
+      widen8(kraw[u], k);
+      float dot = 0.0F;
+#pragma unroll
+      for (int i = 0; i < 8; ++i) dot = fmaf(qv[i], k[i], dot);
+#pragma unroll
+      for (int offset = kLanesPerRow / 2; offset > 0; offset >>= 1) {
+        dot += __shfl_xor_sync(0xFFFFFFFFU, dot, offset);
+      }
+      const std::uint32_t t = base + u * kRowSlots + slot;
+      score[u] = t < len ? dot : negative_infinity();
+      batch_max = fmaxf(batch_max, score[u]);
+    }
+    const float m = fmaxf(run.m, batch_max);
+    if (m == negative_infinity()) continue;  // no row of this group yet (trip count unchanged)
+    const float c = exp2_approx(run.m - m);
+    run.l *= c;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) run.acc[i] *= c;
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const float e = exp2_approx(score[u] - m);
+      float v[8];
+      widen8(vraw[u], v);
+      run.l += e;
+#pragma unroll
+      for (int i = 0; i < 8; ++i) run.acc[i] = fmaf(e, v[i], run.acc[i]);
+    }
+    run.m = m;
+  }
+
+  // The row groups of a warp (lanes kLanesPerRow apart), then the warps.
+#pragma unroll
+  for (int offset = kLanesPerRow; offset < 32; offset <<= 1) {
+    const float m_o = __shfl_xor_sync(0xFFFFFFFFU, run.m, offset);
+    const float l_o = __shfl_xor_sync(0xFFFFFFFFU, run.l, offset);
+    float acc_o[8];
+#pragma unroll
+    for (int i = 0; i < 8; ++i) acc_o[i] = __shfl_xor_sync(0xFFFFFFFFU, run.acc[i], offset);
+    combine(run, m_o, l_o, acc_o);
+  }
+  if (lane < static_cast<unsigned>(kLanesPerRow)) {
+#pragma unroll
+    for (int i = 0; i < 8; ++i) shared[warp * D + sub * 8 + i] = run.acc[i];
+    if (lane == 0) {
+      warp_m[warp] = run.m;
+      warp_l[warp] = run.l;
+    }
+  }
+  __syncthreads();
+  BlockAttention r;
+  r.m = negative_infinity();
+#pragma unroll
+  for (int w = 0; w < kWarps; ++w) r.m = fmaxf(r.m, warp_m[w]);  // finite: len >= 1
+  r.l = 0.0F;
+#pragma unroll
+  for (int w = 0; w < kWarps; ++w) {
+    r.weight[w] = exp2_approx(warp_m[w] - r.m);
+    r.l = fmaf(r.weight[w], warp_l[w], r.l);
+  }
+  return r;
+}
+
+}  // namespace encore::ops::detail::attention_block

@@ -1,0 +1,169 @@
+// attention_o_decode: the plan, the registry entries and OpEncoder's support check and encode.
+
+#include "ops/attention/attention_o.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "encore/error.h"
+
+#include "ops/op_common.h"
+#include "ops/op_kernels.h"
+
+namespace encore::ops {
+
+namespace detail {
+
+AttentionOPlan attention_o_plan(const AttentionShape& shape, std::uint32_t rows,
+                                std::uint32_t multiprocessors) {
+  AttentionOPlan plan;
+  plan.grid = std::max(multiprocessors, 1U);
+  plan.min_rows = std::min(attention_batch_rows(shape.head_dim), shape.max_ctx);
+  // One round of items over the grid; no more splits than max_ctx has batches of rows.
+  const std::uint32_t by_rows = std::max(shape.max_ctx / attention_batch_rows(shape.head_dim), 1U);
+  plan.n_splits = std::clamp(plan.grid / shape.n_heads, 1U, by_rows);
+  plan.rows_per_block = static_cast<std::uint32_t>(ceil_div(rows, plan.grid));
+  const std::uint64_t q_dim = std::uint64_t{shape.n_heads} * shape.head_dim;
+  const std::uint64_t weights = std::uint64_t{plan.rows_per_block} * q_dim * 2;
+  const std::uint64_t reduction = (kAttentionThreads / 32) * std::uint64_t{shape.head_dim};
+  const std::uint64_t merge =
+      q_dim + 2 * std::uint64_t{plan.n_splits} * shape.n_heads + shape.n_heads;
+  const std::uint64_t shared = weights + std::max(reduction, merge) * sizeof(float);
+  plan.shared_bytes = static_cast<std::uint32_t>(std::min<std::uint64_t>(shared, UINT32_MAX));
+  const AttentionParams params{.n_heads = shape.n_heads,
+                               .n_kv_heads = shape.n_kv_heads,
+                               .head_dim = shape.head_dim,
+                               .n_splits = plan.n_splits};
+  plan.scratch_bytes = (attention_o_barrier_word(params) + 2) * 4;
+  return plan;
+}
+
+std::uint64_t attention_o_barrier_word(const AttentionParams& params) {
+  return attention_scratch_layout(params).words;
+}
+
+void register_attention_o_kernels(KernelRegistry& registry) {
+  const AttentionOCudaKernels cuda = attention_o_cuda_kernels();
+  // The scratch is inout: the grid barrier's state is read (and its count left at zero) by
+  // every dispatch.
+  const std::vector<Param> params = {Param::in("q"),
+                                     Param::in("k_cache"),
+                                     Param::in("v_cache"),
+                                     Param::in("w_o"),
+                                     Param::out("y"),
+                                     Param::inout("scratch"),
+                                     Param::value<AttentionOParams>("params"),
+                                     Param::value<std::uint32_t>("kv_len")};
+  registry.add({.name = "attention_o_decode_hd64_bf16",
+                .params = params,
+                .op = OpKind::Sdpa,
+                .cpu = attention_o_decode_cpu,
+                .cuda = cuda.hd64,
+                .programmatic_dependency = true});
+  registry.add({.name = "attention_o_decode_hd128_bf16",
+                .params = params,
+                .op = OpKind::Sdpa,
+                .cpu = attention_o_decode_cpu,
+                .cuda = cuda.hd128,
+                .programmatic_dependency = true});
+}
+
+}  // namespace detail
+
+namespace {
+
+// The plan on a device: the CUDA kernel's, or on the CPU backend the reference's, which needs no
+// shared memory (block 0 does the work) and plans for one block.
+detail::AttentionOPlan plan_on(const Device& device, const DeviceLimits& limits,
+                               const AttentionShape& shape, std::uint32_t rows) {
+  if (device.backend() == BackendKind::Cpu) {
+    detail::AttentionOPlan plan = detail::attention_o_plan(shape, rows, 1);
+    plan.shared_bytes = 0;
+    return plan;
+  }
+  return detail::attention_o_plan(shape, rows, limits.multiprocessors);
+}
+
+}  // namespace
+
+Support OpEncoder::attention_o_support(const AttentionShape& shape, std::uint32_t rows) const {
+  if (Support s = can_attention(shape); !s) return s;
+  if (rows == 0) return detail::refuse("rows must be at least 1");
+  const detail::AttentionOPlan plan = plan_on(k_->device, k_->limits, shape, rows);
+  if (plan.shared_bytes > k_->limits.max_shared_bytes) {
+    return detail::refuse("a block's " + std::to_string(plan.rows_per_block) + " rows of W_o (" +
+                          std::to_string(rows) + " rows over " + std::to_string(plan.grid) +
+                          " blocks) and the merge need " + std::to_string(plan.shared_bytes) +
+                          " bytes of shared memory; the device offers " +
+                          std::to_string(k_->limits.max_shared_bytes));
+  }
+  return {};
+}
+
+std::uint64_t OpEncoder::attention_o_scratch_bytes(const AttentionShape& shape,
+                                                   std::uint32_t rows) const {
+  if (!attention_o_support(shape, rows)) return 0;
+  return plan_on(k_->device, k_->limits, shape, rows).scratch_bytes;
+}
+
+void OpEncoder::attention_o_decode(Encoder& enc, const BufferView& q, const BufferView& k_cache,
+                                   const BufferView& v_cache, const BufferView& w_o,
+                                   const BufferView& y, const BufferView& scratch,
+                                   const AttentionShape& shape, std::uint32_t rows,
+                                   const Arg& kv_len, float scale, std::string_view label) const {
+  constexpr std::string_view op = "attention_o_decode";
+  detail::require(attention_o_support(shape, rows), op, label);
+  detail::expect_u32_scalar(op, label, "kv_len", kv_len);
+  if (!std::isfinite(scale)) detail::throw_invalid(op, label, "scale must be finite");
+  const std::uint64_t q_elems = std::uint64_t{shape.n_heads} * shape.head_dim;
+  const std::uint64_t cache_elems =
+      std::uint64_t{shape.max_ctx} * shape.n_kv_heads * shape.head_dim;
+  detail::expect_elements(op, label, "q", q, q_elems, sizeof(float));
+  detail::expect_elements(op, label, "k_cache", k_cache, cache_elems, 2);
+  detail::expect_elements(op, label, "v_cache", v_cache, cache_elems, 2);
+  detail::expect_elements(op, label, "w_o", w_o, std::uint64_t{rows} * q_elems, 2);
+  detail::expect_elements(op, label, "y", y, rows, sizeof(float));
+  detail::expect_aligned(op, label, "q", q, 16);
+  detail::expect_aligned(op, label, "k_cache", k_cache, 16);
+  detail::expect_aligned(op, label, "v_cache", v_cache, 16);
+  detail::expect_aligned(op, label, "w_o", w_o, 16);
+  detail::expect_aligned(op, label, "scratch", scratch, 4);
+  if (!scratch.buffer()) detail::throw_invalid(op, label, "scratch is a null buffer");
+  const detail::AttentionOPlan plan = plan_on(k_->device, k_->limits, shape, rows);
+  if (scratch.size() < plan.scratch_bytes) {
+    detail::throw_invalid(op, label,
+                          "scratch holds " + std::to_string(scratch.size()) +
+                              " bytes, attention_o_scratch_bytes(shape, rows) is " +
+                              std::to_string(plan.scratch_bytes));
+  }
+  // Blocks write y while others may still read q, the caches, W_o or the scratch.
+  for (const auto& [name, view] : {std::pair{"q", q},
+                                   {"k_cache", k_cache},
+                                   {"v_cache", v_cache},
+                                   {"w_o", w_o},
+                                   {"scratch", scratch}}) {
+    if (y.buffer().id() == view.buffer().id() && overlaps(y.range(), view.range())) {
+      detail::throw_invalid(op, label, std::string("y overlaps ") + name);
+    }
+  }
+  const detail::AttentionOParams params{.attention = {.n_heads = shape.n_heads,
+                                                      .n_kv_heads = shape.n_kv_heads,
+                                                      .head_dim = shape.head_dim,
+                                                      .max_ctx = shape.max_ctx,
+                                                      .n_splits = plan.n_splits,
+                                                      .min_rows = plan.min_rows,
+                                                      .scale = scale},
+                                        .rows = rows,
+                                        .rows_per_block = plan.rows_per_block};
+  const Kernel& kernel = shape.head_dim == 64 ? k_->attention_o_hd64 : k_->attention_o_hd128;
+  enc.dispatch(kernel,
+               Launch::groups(plan.grid, detail::kAttentionThreads).shared(plan.shared_bytes),
+               {in(q), in(k_cache), in(v_cache), in(w_o), encore::out(y),
+                inout(scratch.sub(0, plan.scratch_bytes)), value(params), kv_len},
+               {.label = label});
+}
+
+}  // namespace encore::ops
