@@ -29,8 +29,8 @@ AttentionOPlan attention_o_plan(const AttentionShape& shape, std::uint32_t rows,
   const std::uint64_t q_dim = std::uint64_t{shape.n_heads} * shape.head_dim;
   const std::uint64_t weights = std::uint64_t{plan.rows_per_block} * q_dim * 2;
   const std::uint64_t reduction = (kAttentionThreads / 32) * std::uint64_t{shape.head_dim};
-  const std::uint64_t merge =
-      q_dim + 2 * std::uint64_t{plan.n_splits} * shape.n_heads + shape.n_heads;
+  const std::uint64_t merge = (std::uint64_t{plan.n_splits} + 1) * q_dim +
+                              2 * std::uint64_t{plan.n_splits} * shape.n_heads + shape.n_heads;
   const std::uint64_t shared = weights + std::max(reduction, merge) * sizeof(float);
   plan.shared_bytes = static_cast<std::uint32_t>(std::min<std::uint64_t>(shared, UINT32_MAX));
   const AttentionParams params{.n_heads = shape.n_heads,
@@ -130,7 +130,7 @@ void OpEncoder::attention_o_decode(Encoder& enc, const BufferView& q, const Buff
   detail::expect_aligned(op, label, "k_cache", k_cache, 16);
   detail::expect_aligned(op, label, "v_cache", v_cache, 16);
   detail::expect_aligned(op, label, "w_o", w_o, 16);
-  detail::expect_aligned(op, label, "scratch", scratch, 4);
+  detail::expect_aligned(op, label, "scratch", scratch, 16);  // copied by cp.async
   if (!scratch.buffer()) detail::throw_invalid(op, label, "scratch is a null buffer");
   const detail::AttentionOPlan plan = plan_on(k_->device, k_->limits, shape, rows);
   if (scratch.size() < plan.scratch_bytes) {

@@ -2,9 +2,9 @@
 // and layouts; the attention of one item is attention_block.cuh's, as in attention.cu).
 //
 // Shared memory of a block: its rows of W_o (bf16, rows_per_block * q_dim), then f32 space
-// used first for the attention reduction (kWarps * head_dim) and after the grid barrier for x
-// (q_dim), the merge weights and l of every split (2 * n_splits * n_heads) and each head's
-// denominator (n_heads).
+// used first for the attention reduction (kWarps * head_dim) and after the grid barrier for the
+// splits' partial sums (n_splits * q_dim), x (q_dim), the merge weights and l of every split
+// (2 * n_splits * n_heads) and each head's denominator (n_heads).
 //
 // PDL: the weight copy and the K/V prefetch come before the wait (weights are never written by
 // the step; a prefetch moves nothing into the kernel). Dependents are triggered after the grid
@@ -40,15 +40,27 @@ __device__ __forceinline__ Item item_of(const AttentionParams& a, const Attentio
 }
 
 // x (f32 [q_dim], shared) = every head's attention output, merged from the `active` splits in
-// scratch. wt, l: 2 * active * n_heads floats of shared memory; den: n_heads.
+// scratch. Shared memory: acc, active * q_dim floats (16-byte aligned); wt, l, 2 * active *
+// n_heads; den, n_heads. Every partial result is asked for at once (the acc rows by cp.async
+// straight into shared memory, through L2), so the merge costs one round trip to L2 rather than
+// one per split and element.
 template <int D>
 __device__ __forceinline__ void merge_all_heads(const float* scratch,
                                                 const AttentionScratchLayout& layout,
                                                 const AttentionParams& a, std::uint32_t active,
-                                                float* x, float* wt, float* l, float* den) {
+                                                float* x, float* acc, float* wt, float* l,
+                                                float* den) {
   const std::uint32_t n_heads = a.n_heads;
   const std::uint32_t q_dim = n_heads * D;
   const std::uint32_t partials = active * n_heads;
+  {
+    const float4* src = reinterpret_cast<const float4*>(scratch);
+    float4* dst = reinterpret_cast<float4*>(acc);
+    for (std::uint32_t i = threadIdx.x; i < active * q_dim / 4; i += kThreads) {
+      cp_async_16(dst + i, src + i);
+    }
+    cp_async_commit();
+  }
   for (std::uint32_t j = threadIdx.x; j < partials; j += kThreads) {
     wt[j] = __ldcg(scratch + layout.m + j);
     l[j] = __ldcg(scratch + layout.l + j);
@@ -71,14 +83,14 @@ __device__ __forceinline__ void merge_all_heads(const float* scratch,
     den[h] = d;
   }
   __syncthreads();
-  // acc of split s, element e of x: scratch[s * q_dim + e] (item s * n_heads + h, dim e % D).
+  cp_async_wait_all();  // this thread's acc copies (and its W_o copies, needed next anyway)
+  __syncthreads();
+  // acc of split s, element e of x: acc[s * q_dim + e] (item s * n_heads + h, dim e % D).
   for (std::uint32_t e = threadIdx.x; e < q_dim; e += kThreads) {
     const std::uint32_t h = e / D;
     float num = 0.0F;
-#pragma unroll 8
-    for (std::uint32_t s = 0; s < active; ++s) {
-      num = fmaf(wt[s * n_heads + h], __ldcg(scratch + std::uint64_t{s} * q_dim + e), num);
-    }
+    for (std::uint32_t s = 0; s < active; ++s)
+      num = fmaf(wt[s * n_heads + h], acc[s * q_dim + e], num);
     x[e] = den[h] > 0.0F ? num / den[h] : 0.0F;
   }
   __syncthreads();
@@ -142,13 +154,12 @@ __global__ void __launch_bounds__(kThreads)
   grid_barrier(reinterpret_cast<unsigned*>(scratch) + layout.words);
   pdl_launch_dependents();
   const std::uint32_t active = kv_len == 0 ? 0 : splits.active;
-  float* x = shared_f;
+  float* acc = shared_f;
+  float* x = acc + active * q_dim;
   float* wt = x + q_dim;
   float* l = wt + active * a.n_heads;
   float* den = l + active * a.n_heads;
-  merge_all_heads<D>(scratch, layout, a, active, x, wt, l, den);
-  cp_async_wait_all();
-  __syncthreads();
+  merge_all_heads<D>(scratch, layout, a, active, x, acc, wt, l, den);
 
   const unsigned lane = threadIdx.x & 31U;
   const float4* x4 = reinterpret_cast<const float4*>(x);

@@ -12,9 +12,9 @@
 //   2. After the wait, the attention items (q head h, split s), item = s * n_heads + h, are
 //      spread over the blocks; each active one writes its chunk's (acc, m, l) to the scratch,
 //      as attention_decode's splits do (m in base-2 units here).
-//   3. A grid barrier (cuda_common.cuh), then every block merges every head's splits into the
-//      full attention output x in shared memory (a few KiB of L2 reads), and multiplies its
-//      rows of W_o, already in shared memory, by x.
+//   3. A grid barrier (cuda_common.cuh), then every block copies every split's partial sums
+//      into shared memory (tens of KiB from L2, all asked for at once), merges them into the
+//      full attention output x, and multiplies its rows of W_o, already in shared memory, by x.
 //  The splits per head are as many as fill the grid (grid / n_heads, at least 1), so a step's
 //  attention is one round of items; the launch shape depends on the shape, rows and the device
 //  only, so one recording serves every kv_len. kv_len is clamped to max_ctx; 0 gives y = 0.
