@@ -51,7 +51,8 @@ std::string_view to_string(NormMode mode) noexcept {
   return "fused";
 }
 
-DecodeBuffers::DecodeBuffers(Device& device, const ModelConfig& c, std::uint32_t max_ctx)
+DecodeBuffers::DecodeBuffers(Device& device, const ModelConfig& c, std::uint32_t max_ctx,
+                             bool attention_o)
     : max_ctx_(max_ctx) {
   validate(c);
   if (max_ctx == 0) throw Error(ErrorCode::InvalidArgument, "max_ctx must be at least 1");
@@ -103,8 +104,10 @@ DecodeBuffers::DecodeBuffers(Device& device, const ModelConfig& c, std::uint32_t
       std::max<std::uint64_t>(ops::attention_scratch_bytes(attention_), 4), "attention_scratch");
   argmax_scratch_ = device.alloc(
       std::max<std::uint64_t>(ops::argmax_scratch_bytes(c.vocab_size), 4), "argmax_scratch");
-  const ops::OpEncoder ops(device);
-  if (max_ctx <= kAttentionOMaxCtx && ops.attention_o_support(attention_, h)) {
+  if (attention_o) {
+    const ops::OpEncoder ops(device);
+    require(ops.attention_o_support(attention_, h),
+            "attention with the o projection (" + std::to_string(h) + " rows) in one dispatch");
     attention_o_scratch_ =
         device.alloc(ops.attention_o_scratch_bytes(attention_, h), "attention_o_scratch");
   }
@@ -252,11 +255,11 @@ BufferView StepEncoder::norm_prologue(Context& ctx, const BufferView& add, const
   return x;
 }
 
-// Four dispatches: norm+qkv+rope+kv_append, attention+o, norm+gate|up+silu, down (six on a
-// tensor-parallel rank: the all_reduces after o and down; one more each where attention and o
-// are apart, see fuses_attention_o). The norm before qkv adds the previous layer's MLP output
-// (none before the first layer); the qkv gemv writes q (turned by rope) and appends the turned
-// k and v to the caches itself.
+// Five dispatches: norm+qkv+rope+kv_append, attention, o, norm+gate|up+silu, down (seven on a
+// tensor-parallel rank: the all_reduces after o and down; one fewer each with attention and o
+// as one dispatch, see fuses_attention_o). The norm before qkv adds the previous layer's MLP
+// output (none before the first layer); the qkv gemv writes q (turned by rope) and appends the
+// turned k and v to the caches itself.
 void StepEncoder::encode_fused_layer(Context& ctx, std::uint32_t l) const {
   const DecodeBuffers& b = *buffers_;
   const ModelConfig& c = weights_->config;

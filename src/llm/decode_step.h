@@ -24,12 +24,11 @@
 namespace encore::llm {
 
 /// How the step is fused:
-///  - `Fused` (the default): every fusion of the op library, 4 dispatches per layer: the norm
+///  - `Fused` (the default): every fusion of the op library, 5 dispatches per layer: the norm
 ///    (with the residual add) is the prologue of the next gemv (qkv, gate|up, lm_head), rope
-///    and the kv-cache append the epilogue of the qkv gemv, silu*mul that of the gate|up gemv,
-///    and attention and the o projection one attention_o_decode (5 dispatches per layer, the
-///    two apart, where that op does not fit the device or max_ctx exceeds
-///    kAttentionOMaxCtx);
+///    and the kv-cache append the epilogue of the qkv gemv, silu*mul that of the gate|up gemv
+///    (4 with DecodeBuffers' attention_o: attention and the o projection as one
+///    attention_o_decode);
 ///  - `Standalone`: the norms as their own hand-fused dispatches (rms_norm_mul,
 ///    add_rms_norm_mul), rope, kv_append and silu_mul separate: 11 dispatches per layer, what
 ///    the fusion pass makes of `Split`;
@@ -39,19 +38,17 @@ enum class NormMode : std::uint8_t { Split, Standalone, Fused };
 
 std::string_view to_string(NormMode mode) noexcept;
 
-/// The longest max_ctx at which the fused step runs attention and the o projection as one
-/// attention_o_decode. That kernel spreads a step's attention over one block per
-/// multiprocessor (a few splits per head), attention_decode over up to 512 blocks; at 512
-/// positions the saved kernel boundary wins by far, at thousands the wider split should.
-inline constexpr std::uint32_t kAttentionOMaxCtx = 2048;
-
 /// Device memory one decode step works in: activations, the KV cache of every layer, and the
 /// token buffers. Sized for `max_ctx` positions.
 class DecodeBuffers {
  public:
   /// Throws Error(InvalidArgument) when the op library cannot run the model's shapes (names the
-  /// op and why) or max_ctx is 0.
-  DecodeBuffers(Device& device, const ModelConfig& config, std::uint32_t max_ctx);
+  /// op and why) or max_ctx is 0. With `attention_o`, the fused step runs attention and the o
+  /// projection as one attention_o_decode (throws the same way where that op cannot run the
+  /// shape on this device). Off by default: on an H100 it is still slower than the two
+  /// dispatches (docs/architecture.md).
+  DecodeBuffers(Device& device, const ModelConfig& config, std::uint32_t max_ctx,
+                bool attention_o = false);
 
   std::uint32_t max_ctx() const noexcept { return max_ctx_; }
   const ops::AttentionShape& attention_shape() const noexcept { return attention_; }

@@ -54,11 +54,11 @@ std::optional<NormMode> parse_norm_mode(std::string_view text) noexcept {
 // One rank's device, buffers, step encoder and recorded step.
 struct Runner::Rank {
   Rank(Device rank_device, const DeviceWeights& rank_weights, Communicator rank_communicator,
-       std::uint32_t max_ctx)
+       std::uint32_t max_ctx, bool attention_o)
       : device(std::move(rank_device)),
         weights(&rank_weights),
         communicator(std::move(rank_communicator)),
-        buffers(device, rank_weights.config, max_ctx),
+        buffers(device, rank_weights.config, max_ctx, attention_o),
         step(device, rank_weights, buffers, communicator) {}
 
   Device device;
@@ -90,7 +90,7 @@ Runner::Runner(std::span<const Device> devices, std::span<const DeviceWeights> w
   for (std::size_t r = 0; r < devices.size(); ++r) {
     ranks_.push_back(std::make_unique<Rank>(devices[r], weights[r],
                                             devices.size() > 1 ? communicators[r] : Communicator(),
-                                            options.max_ctx));
+                                            options.max_ctx, options.attention_o));
   }
   // Encode one step either way: it checks every op against the shapes before anything runs,
   // and in slots mode it is the recording every token replays.

@@ -93,27 +93,48 @@ TEST_P(LlmTinyModel, EveryEncoderModeDecodesTheSameTokens) {
   }
 }
 
-// The fused step is 4 dispatches per layer (norm+qkv+rope+kv_append, attention+o,
-// norm+gate|up+silu, down, 3 of them gemvs), with no norm dispatch of its own: the standalone
+// The fused step is 5 dispatches per layer (norm+qkv+rope+kv_append, attention, o,
+// norm+gate|up+silu, down, 4 of them gemvs), with no norm dispatch of its own: the standalone
 // step has 10 per layer (qkv, rope, kv_append, attention, o, add+norm, gate|up, silu_mul, down,
-// add+norm) and the first norm. Past kAttentionOMaxCtx attention and o are two dispatches again.
-// Tokens are the same (EveryEncoderModeDecodesTheSameTokens).
-TEST_P(LlmTinyModel, FusedStepHasFourDispatchesPerLayer) {
+// add+norm) and the first norm. With attention_o it is 4 (attention and o one Sdpa dispatch).
+// Tokens are the same (EveryEncoderModeDecodesTheSameTokens, AttentionODecodesTheSameTokens).
+TEST_P(LlmTinyModel, FusedStepHasFiveDispatchesPerLayer) {
   const auto layers = static_cast<std::size_t>(host_.config.num_layers);
   const Runner fused(device_, weights_, {.max_ctx = 24});
   const Runner standalone(device_, weights_, {.max_ctx = 24, .norm = NormMode::Standalone});
-  EXPECT_EQ(fused.dispatches_per_step() + 6 * layers + 1, standalone.dispatches_per_step());
-  std::size_t gemvs = 0;
-  std::size_t first_layer = 0;
-  for (std::size_t i = 0; i < fused.recording().node_count(); ++i) {
-    const NodeInfo node = fused.recording().node(i);
-    if (node.op == OpKind::Gemv) ++gemvs;
-    if (node.label.starts_with("blk.0.")) ++first_layer;
+  EXPECT_EQ(fused.dispatches_per_step() + 5 * layers + 1, standalone.dispatches_per_step());
+  const Runner attention_o(device_, weights_, {.max_ctx = 24, .attention_o = true});
+  EXPECT_EQ(attention_o.dispatches_per_step() + layers, fused.dispatches_per_step());
+  for (const Runner* runner : {&fused, &attention_o}) {
+    std::size_t gemvs = 0;
+    std::size_t first_layer = 0;
+    for (std::size_t i = 0; i < runner->recording().node_count(); ++i) {
+      const NodeInfo node = runner->recording().node(i);
+      if (node.op == OpKind::Gemv) ++gemvs;
+      if (node.label.starts_with("blk.0.")) ++first_layer;
+    }
+    const bool fused_o = runner == &attention_o;
+    EXPECT_EQ(gemvs, (fused_o ? 3 : 4) * layers + 1);
+    EXPECT_EQ(first_layer, fused_o ? 4U : 5U);
   }
-  EXPECT_EQ(gemvs, 3 * layers + 1);
-  EXPECT_EQ(first_layer, 4U);
-  const Runner long_ctx(device_, weights_, {.max_ctx = llm::kAttentionOMaxCtx + 1});
-  EXPECT_EQ(long_ctx.dispatches_per_step(), fused.dispatches_per_step() + layers);
+}
+
+// attention_o (attention and the o projection in one dispatch) decodes the fused step's tokens,
+// with logits within float rounding of it, in every replay mode and on one or two ranks' worth
+// of heads.
+TEST_P(LlmTinyModel, AttentionODecodesTheSameTokens) {
+  Runner fused(device_, weights_, {.max_ctx = 24});
+  const std::vector<std::uint32_t> want = fused.generate(kPrompt, 8).tokens;
+  const std::vector<float> want_logits = fused.buffers().logits().download<float>();
+  for (const ReplayMode replay : {ReplayMode::Slots, ReplayMode::Rerecord}) {
+    Runner runner(device_, weights_, {.max_ctx = 24, .replay = replay, .attention_o = true});
+    EXPECT_EQ(runner.generate(kPrompt, 8).tokens, want) << to_string(replay);
+    const std::vector<float> logits = runner.buffers().logits().download<float>();
+    ASSERT_EQ(logits.size(), want_logits.size());
+    for (std::size_t i = 0; i < logits.size(); ++i) {
+      ASSERT_NEAR(logits[i], want_logits[i], 1e-4 * (std::fabs(want_logits[i]) + 1)) << i;
+    }
+  }
 }
 
 // The fusion pass turns the split norms into the hand-fused standalone ones: the same dispatch

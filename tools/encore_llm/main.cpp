@@ -178,7 +178,8 @@ int run(const Options& o) {
                                      .norm = o.norm,
                                      .ordering = o.ordering,
                                      .path = o.path,
-                                     .passes = o.passes};
+                                     .passes = o.passes,
+                                     .attention_o = o.attention_o};
   Runner runner(model, runner_options);
   if (!o.dump_step.empty()) {
     if (!runner.recording()) {
@@ -226,7 +227,7 @@ int run(const Options& o) {
   report.path = std::string(to_string(o.path.value_or(device.options().path)));
   report.ordering = std::string(to_string(o.ordering.value_or(device.options().ordering)));
   report.replay = std::string(to_string(o.replay));
-  report.norm = std::string(to_string(o.norm));
+  report.norm = std::string(to_string(o.norm)) + (o.attention_o ? "+attention_o" : "");
   report.prompt = prompt;
   report.warmup = o.warmup;
   report.show_device_time = o.profile == Profile::CommandBuffer;

@@ -80,12 +80,14 @@ std::optional<Options> parse(int argc, char** argv, int& exit_code) {
       ->capture_default_str();
   app.add_option("--norm", norm,
                  "fused: norms in the gemvs' prologues, rope+kv_append in the qkv gemv, silu in "
-                 "the gate|up gemv, attention with the o gemv (4 dispatches per layer); "
-                 "standalone: rms_norm_mul / "
+                 "the gate|up gemv (5 dispatches per layer); standalone: rms_norm_mul / "
                  "add_rms_norm_mul dispatches; split: add, rms_norm, mul (work for the fusion "
                  "pass)")
       ->check(CLI::IsMember({"fused", "standalone", "split"}))
       ->capture_default_str();
+  app.add_flag("--attention-o", o.attention_o,
+               "with --norm fused: attention and the o gemv as one dispatch (attention_o_decode, "
+               "4 dispatches per layer)");
   bool fuse = false;
   bool reorder = false;
   std::string passes;
@@ -130,6 +132,9 @@ std::optional<Options> parse(int argc, char** argv, int& exit_code) {
     if (!ordering.empty()) o.ordering = parse_ordering(ordering);
     o.replay = *parse_replay_mode(replay);
     o.norm = *parse_norm_mode(norm);
+    if (o.attention_o && o.norm != NormMode::Fused) {
+      throw CLI::ValidationError("--attention-o", "needs --norm fused");
+    }
     o.profile = profile == "cb" ? Profile::CommandBuffer
                                 : (profile == "dispatch" ? Profile::Dispatch : Profile::Off);
     if (passes_option->count() > 0) {

@@ -31,6 +31,7 @@ struct Options {
   std::optional<Ordering> ordering;
   ReplayMode replay = ReplayMode::Slots;
   NormMode norm = NormMode::Fused;
+  bool attention_o = false;  ///< --attention-o
   /// Recording passes on the step (--fuse, --reorder, --passes); unset: the device's
   /// (ENCORE_PASSES). --no-fuse gives an explicit empty list.
   std::optional<std::vector<Pass>> passes;
