@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "encore/ops.h"
 
@@ -51,18 +53,38 @@ void register_attention_kernels(KernelRegistry& registry) {
                                      Param::inout("scratch"),
                                      Param::value<AttentionParams>("params"),
                                      Param::value<std::uint32_t>("kv_len")};
-  registry.add({.name = "attention_decode_hd64_bf16",
-                .params = params,
-                .op = OpKind::Sdpa,
-                .cpu = attention_decode_cpu,
-                .cuda = cuda.split_hd64,
-                .programmatic_dependency = true});
-  registry.add({.name = "attention_decode_hd128_bf16",
-                .params = params,
-                .op = OpKind::Sdpa,
-                .cpu = attention_decode_cpu,
-                .cuda = cuda.split_hd128,
-                .programmatic_dependency = true});
+  register_head_dim_kernels(registry, "attention_decode", params, attention_decode_cpu,
+                            cuda.split_hd64, cuda.split_hd128);
+}
+
+void register_head_dim_kernels(KernelRegistry& registry, std::string_view stem,
+                               const std::vector<Param>& params, const CpuKernelFn& cpu,
+                               const void* cuda_hd64, const void* cuda_hd128) {
+  for (const auto& [dim, cuda] : {std::pair{"64", cuda_hd64}, {"128", cuda_hd128}}) {
+    registry.add({.name = std::string(stem) + "_hd" + dim + "_bf16",
+                  .params = params,
+                  .op = OpKind::Sdpa,
+                  .cpu = cpu,
+                  .cuda = cuda,
+                  .programmatic_dependency = true});
+  }
+}
+
+void expect_attention_inputs(std::string_view op, std::string_view label,
+                             const AttentionShape& shape, const BufferView& q,
+                             const BufferView& k_cache, const BufferView& v_cache,
+                             const Arg& kv_len, float scale) {
+  expect_u32_scalar(op, label, "kv_len", kv_len);
+  if (!std::isfinite(scale)) throw_invalid(op, label, "scale must be finite");
+  const std::uint64_t q_elems = std::uint64_t{shape.n_heads} * shape.head_dim;
+  const std::uint64_t cache_elems =
+      std::uint64_t{shape.max_ctx} * shape.n_kv_heads * shape.head_dim;
+  expect_elements(op, label, "q", q, q_elems, sizeof(float));
+  expect_elements(op, label, "k_cache", k_cache, cache_elems, 2);
+  expect_elements(op, label, "v_cache", v_cache, cache_elems, 2);
+  expect_aligned(op, label, "q", q, 16);
+  expect_aligned(op, label, "k_cache", k_cache, 16);
+  expect_aligned(op, label, "v_cache", v_cache, 16);
 }
 
 }  // namespace detail
@@ -98,18 +120,9 @@ void OpEncoder::attention_decode(Encoder& enc, const BufferView& q, const Buffer
                                  const Arg& kv_len, float scale, std::string_view label) const {
   constexpr std::string_view op = "attention_decode";
   detail::require(can_attention(shape), op, label);
-  detail::expect_u32_scalar(op, label, "kv_len", kv_len);
-  if (!std::isfinite(scale)) detail::throw_invalid(op, label, "scale must be finite");
+  detail::expect_attention_inputs(op, label, shape, q, k_cache, v_cache, kv_len, scale);
   const std::uint64_t q_elems = std::uint64_t{shape.n_heads} * shape.head_dim;
-  const std::uint64_t cache_elems =
-      std::uint64_t{shape.max_ctx} * shape.n_kv_heads * shape.head_dim;
-  detail::expect_elements(op, label, "q", q, q_elems, sizeof(float));
-  detail::expect_elements(op, label, "k_cache", k_cache, cache_elems, 2);
-  detail::expect_elements(op, label, "v_cache", v_cache, cache_elems, 2);
   detail::expect_elements(op, label, "out", out, q_elems, sizeof(float));
-  detail::expect_aligned(op, label, "q", q, 16);
-  detail::expect_aligned(op, label, "k_cache", k_cache, 16);
-  detail::expect_aligned(op, label, "v_cache", v_cache, 16);
   detail::expect_aligned(op, label, "scratch", scratch, 4);
   if (!scratch.buffer()) detail::throw_invalid(op, label, "scratch is a null buffer");
   const std::uint64_t need = attention_scratch_bytes(shape);

@@ -33,6 +33,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <string_view>
 #include <vector>
 
 #include "encore/kernel.h"
@@ -128,5 +129,19 @@ AttentionPartial attention_score_chunk(const float* qh, const std::uint16_t* k_c
 void attention_decode_cpu(const CpuKernelContext& ctx);
 
 void register_attention_kernels(KernelRegistry& registry);
+
+/// Registers "<stem>_hd64_bf16" and "<stem>_hd128_bf16" (op Sdpa, programmatic dependency) with
+/// `params`, the CPU reference `cpu` and the CUDA kernels of each head_dim.
+void register_head_dim_kernels(KernelRegistry& registry, std::string_view stem,
+                               const std::vector<Param>& params, const CpuKernelFn& cpu,
+                               const void* cuda_hd64, const void* cuda_hd128);
+
+/// The checks every decode attention op makes of its inputs, throwing Error(InvalidArgument)
+/// that names `op` and `label`: kv_len a u32, scale finite, q and the caches of the shape's
+/// sizes and 16-byte aligned.
+void expect_attention_inputs(std::string_view op, std::string_view label,
+                             const AttentionShape& shape, const BufferView& q,
+                             const BufferView& k_cache, const BufferView& v_cache,
+                             const Arg& kv_len, float scale);
 
 }  // namespace encore::ops::detail

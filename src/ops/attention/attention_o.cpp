@@ -3,7 +3,6 @@
 #include "ops/attention/attention_o.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -57,18 +56,8 @@ void register_attention_o_kernels(KernelRegistry& registry) {
                                      Param::inout("scratch"),
                                      Param::value<AttentionOParams>("params"),
                                      Param::value<std::uint32_t>("kv_len")};
-  registry.add({.name = "attention_o_decode_hd64_bf16",
-                .params = params,
-                .op = OpKind::Sdpa,
-                .cpu = attention_o_decode_cpu,
-                .cuda = cuda.hd64,
-                .programmatic_dependency = true});
-  registry.add({.name = "attention_o_decode_hd128_bf16",
-                .params = params,
-                .op = OpKind::Sdpa,
-                .cpu = attention_o_decode_cpu,
-                .cuda = cuda.hd128,
-                .programmatic_dependency = true});
+  register_head_dim_kernels(registry, "attention_o_decode", params, attention_o_decode_cpu,
+                            cuda.hd64, cuda.hd128);
 }
 
 }  // namespace detail
@@ -116,19 +105,10 @@ void OpEncoder::attention_o_decode(Encoder& enc, const BufferView& q, const Buff
                                    const Arg& kv_len, float scale, std::string_view label) const {
   constexpr std::string_view op = "attention_o_decode";
   detail::require(attention_o_support(shape, rows), op, label);
-  detail::expect_u32_scalar(op, label, "kv_len", kv_len);
-  if (!std::isfinite(scale)) detail::throw_invalid(op, label, "scale must be finite");
+  detail::expect_attention_inputs(op, label, shape, q, k_cache, v_cache, kv_len, scale);
   const std::uint64_t q_elems = std::uint64_t{shape.n_heads} * shape.head_dim;
-  const std::uint64_t cache_elems =
-      std::uint64_t{shape.max_ctx} * shape.n_kv_heads * shape.head_dim;
-  detail::expect_elements(op, label, "q", q, q_elems, sizeof(float));
-  detail::expect_elements(op, label, "k_cache", k_cache, cache_elems, 2);
-  detail::expect_elements(op, label, "v_cache", v_cache, cache_elems, 2);
   detail::expect_elements(op, label, "w_o", w_o, std::uint64_t{rows} * q_elems, 2);
   detail::expect_elements(op, label, "y", y, rows, sizeof(float));
-  detail::expect_aligned(op, label, "q", q, 16);
-  detail::expect_aligned(op, label, "k_cache", k_cache, 16);
-  detail::expect_aligned(op, label, "v_cache", v_cache, 16);
   detail::expect_aligned(op, label, "w_o", w_o, 16);
   detail::expect_aligned(op, label, "scratch", scratch, 16);  // copied by cp.async
   if (!scratch.buffer()) detail::throw_invalid(op, label, "scratch is a null buffer");
