@@ -87,6 +87,11 @@ Runner::Runner(std::span<const Device> devices, std::span<const DeviceWeights> w
                     std::to_string(devices.size()) + " devices, " + std::to_string(weights.size()) +
                     " weights and " + std::to_string(communicators.size()) + " communicators");
   }
+  if (options.attention_o && options.norm != NormMode::Fused) {
+    throw Error(ErrorCode::InvalidArgument,
+                "attention_o fuses attention with the o gemv of the fused step; norm mode is " +
+                    std::string(to_string(options.norm)));
+  }
   for (std::size_t r = 0; r < devices.size(); ++r) {
     ranks_.push_back(std::make_unique<Rank>(devices[r], weights[r],
                                             devices.size() > 1 ? communicators[r] : Communicator(),

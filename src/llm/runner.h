@@ -56,8 +56,8 @@ struct RunnerOptions {
   /// the device's (DeviceOptions::passes, ENCORE_PASSES). The token history, the token and the
   /// logits are declared live-out, so fusion never drops a write the host or the next step reads.
   std::optional<std::vector<Pass>> passes;
-  /// With NormMode::Fused: attention and the o projection as one attention_o_decode per layer
-  /// (DecodeBuffers).
+  /// With NormMode::Fused (other modes refuse it): attention and the o projection as one
+  /// attention_o_decode per layer (DecodeBuffers).
   bool attention_o = false;
 };
 

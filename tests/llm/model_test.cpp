@@ -135,6 +135,10 @@ TEST_P(LlmTinyModel, AttentionODecodesTheSameTokens) {
       ASSERT_NEAR(logits[i], want_logits[i], 1e-4 * (std::fabs(want_logits[i]) + 1)) << i;
     }
   }
+  const Error e = error_from([&] {
+    Runner(device_, weights_, {.max_ctx = 24, .norm = NormMode::Split, .attention_o = true});
+  });
+  EXPECT_TRUE(mentions(e.what(), "norm mode is split"));
 }
 
 // The fusion pass turns the split norms into the hand-fused standalone ones: the same dispatch
