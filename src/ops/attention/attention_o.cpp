@@ -36,12 +36,8 @@ AttentionOPlan attention_o_plan(const AttentionShape& shape, std::uint32_t rows,
                                .n_kv_heads = shape.n_kv_heads,
                                .head_dim = shape.head_dim,
                                .n_splits = plan.n_splits};
-  plan.scratch_bytes = (attention_o_barrier_word(params) + 2) * 4;
+  plan.scratch_bytes = (attention_scratch_layout(params).words + 2) * 4;  // + barrier state
   return plan;
-}
-
-std::uint64_t attention_o_barrier_word(const AttentionParams& params) {
-  return attention_scratch_layout(params).words;
 }
 
 void register_attention_o_kernels(KernelRegistry& registry) {

@@ -54,9 +54,6 @@ struct AttentionOPlan {
 AttentionOPlan attention_o_plan(const AttentionShape& shape, std::uint32_t rows,
                                 std::uint32_t multiprocessors);
 
-/// Offset in u32 words of the grid-barrier state in the scratch.
-std::uint64_t attention_o_barrier_word(const AttentionParams& params);
-
 struct AttentionOCudaKernels {
   const void* hd64 = nullptr;
   const void* hd128 = nullptr;
