@@ -28,15 +28,15 @@ AttentionOPlan attention_o_plan(const AttentionShape& shape, std::uint32_t rows,
   const std::uint64_t q_dim = std::uint64_t{shape.n_heads} * shape.head_dim;
   const std::uint64_t weights = std::uint64_t{plan.rows_per_block} * q_dim * 2;
   const std::uint64_t reduction = (kAttentionThreads / 32) * std::uint64_t{shape.head_dim};
-  const std::uint64_t merge = (std::uint64_t{plan.n_splits} + 1) * q_dim +
-                              2 * std::uint64_t{plan.n_splits} * shape.n_heads + shape.n_heads;
-  const std::uint64_t shared = weights + std::max(reduction, merge) * sizeof(float);
+  const std::uint64_t merge = 2 * std::uint64_t{plan.n_splits} + kAttentionThreads;
+  const std::uint64_t shared = weights + std::max({reduction, merge, q_dim}) * sizeof(float);
   plan.shared_bytes = static_cast<std::uint32_t>(std::min<std::uint64_t>(shared, UINT32_MAX));
   const AttentionParams params{.n_heads = shape.n_heads,
                                .n_kv_heads = shape.n_kv_heads,
                                .head_dim = shape.head_dim,
                                .n_splits = plan.n_splits};
-  plan.scratch_bytes = (attention_scratch_layout(params).words + 2) * 4;  // + barrier state
+  // + x, + the barrier state
+  plan.scratch_bytes = (attention_o_x_offset(attention_scratch_layout(params)) + q_dim + 2) * 4;
   return plan;
 }
 

@@ -2,9 +2,8 @@
 // and layouts; the attention of one item is attention_block.cuh's, as in attention.cu).
 //
 // Shared memory of a block: its rows of W_o (bf16, rows_per_block * q_dim), then f32 space
-// used first for the attention reduction (kWarps * head_dim) and after the grid barrier for the
-// splits' partial sums (n_splits * q_dim), x (q_dim), the merge weights and l of every split
-// (2 * n_splits * n_heads) and each head's denominator (n_heads).
+// used first for the attention reduction (kWarps * head_dim), by a merging block for the merge
+// (2 * n_splits + kThreads) and after the grid barrier for x (q_dim).
 //
 // PDL: the weight copy and the K/V prefetch come before the wait (weights are never written by
 // the step; a prefetch moves nothing into the kernel). Dependents are triggered after the grid
@@ -39,63 +38,6 @@ __device__ __forceinline__ Item item_of(const AttentionParams& a, const Attentio
   return {head, begin, min(kv_len, begin + splits.chunk) - begin};
 }
 
-// x (f32 [q_dim], shared) = every head's attention output, merged from the `active` splits in
-// scratch. Shared memory: acc, active * q_dim floats (16-byte aligned); wt, l, 2 * active *
-// n_heads; den, n_heads. Every partial result is asked for at once (the acc rows by cp.async
-// straight into shared memory, through L2), so the merge costs one round trip to L2 rather than
-// one per split and element.
-template <int D>
-__device__ __forceinline__ void merge_all_heads(const float* scratch,
-                                                const AttentionScratchLayout& layout,
-                                                const AttentionParams& a, std::uint32_t active,
-                                                float* x, float* acc, float* wt, float* l,
-                                                float* den) {
-  const std::uint32_t n_heads = a.n_heads;
-  const std::uint32_t q_dim = n_heads * D;
-  const std::uint32_t partials = active * n_heads;
-  {
-    const float4* src = reinterpret_cast<const float4*>(scratch);
-    float4* dst = reinterpret_cast<float4*>(acc);
-    for (std::uint32_t i = threadIdx.x; i < active * q_dim / 4; i += kThreads) {
-      cp_async_16(dst + i, src + i);
-    }
-    cp_async_commit();
-  }
-  for (std::uint32_t j = threadIdx.x; j < partials; j += kThreads) {
-    wt[j] = __ldcg(scratch + layout.m + j);
-    l[j] = __ldcg(scratch + layout.l + j);
-  }
-  __syncthreads();
-  // The weight of split s of head h: 2^(m_s - M_h), M_h the max over splits with rows.
-  for (std::uint32_t h = threadIdx.x; h < n_heads; h += kThreads) {
-    float big_m = negative_infinity();
-    for (std::uint32_t s = 0; s < active; ++s) {
-      const std::uint32_t j = s * n_heads + h;
-      if (l[j] > 0.0F) big_m = fmaxf(big_m, wt[j]);
-    }
-    float d = 0.0F;
-    for (std::uint32_t s = 0; s < active; ++s) {
-      const std::uint32_t j = s * n_heads + h;
-      const float w = l[j] > 0.0F ? exp2_approx(wt[j] - big_m) : 0.0F;
-      wt[j] = w;
-      d = fmaf(w, l[j], d);
-    }
-    den[h] = d;
-  }
-  __syncthreads();
-  cp_async_wait_all();  // this thread's acc copies (and its W_o copies, needed next anyway)
-  __syncthreads();
-  // acc of split s, element e of x: acc[s * q_dim + e] (item s * n_heads + h, dim e % D).
-  for (std::uint32_t e = threadIdx.x; e < q_dim; e += kThreads) {
-    const std::uint32_t h = e / D;
-    float num = 0.0F;
-    for (std::uint32_t s = 0; s < active; ++s)
-      num = fmaf(wt[s * n_heads + h], acc[s * q_dim + e], num);
-    x[e] = den[h] > 0.0F ? num / den[h] : 0.0F;
-  }
-  __syncthreads();
-}
-
 template <int D>
 __global__ void __launch_bounds__(kThreads)
     attention_o_decode(const float* __restrict__ q, const std::uint16_t* __restrict__ k_cache,
@@ -105,6 +47,8 @@ __global__ void __launch_bounds__(kThreads)
   extern __shared__ uint4 shared_w[];  // this block's rows of W_o, then f32 space
   __shared__ float warp_m[kWarps];
   __shared__ float warp_l[kWarps];
+  __shared__ float head_den;
+  __shared__ unsigned is_last;
   const AttentionParams& a = p.attention;
   const std::uint32_t q_dim = a.n_heads * D;
   const std::uint32_t vectors = q_dim / 8;  // 16-byte vectors per row of W_o
@@ -131,36 +75,52 @@ __global__ void __launch_bounds__(kThreads)
   }
   pdl_wait();
 
-  // 2. The attention of this block's items, into the scratch.
+  // 2. The attention of this block's items; the last split of a head to finish merges the
+  //    head into x (in the scratch), as attention_decode's splits do.
   const AttentionScratchLayout layout = attention_scratch_layout(a);
+  float* x_out = scratch + attention_o_x_offset(layout);
   for (std::uint32_t item = blockIdx.x; item < items; item += gridDim.x) {
     const Item it = item_of(a, splits, kv_len, item);
     if (it.len == 0) continue;  // the same for the whole block
     const BlockAttention r =
         block_attend<D>(q + std::uint64_t{it.head} * D, k_cache, v_cache, it.head / group, it.begin,
                         it.len, row_stride, a.scale, shared_f, warp_m, warp_l);
-    float* acc = scratch + std::uint64_t{item} * D;
-    for (int at = static_cast<int>(threadIdx.x); at < D; at += kThreads) {
-      acc[at] = r.weighted_sum<D>(shared_f, at);
-    }
-    if (threadIdx.x == 0) {
-      scratch[layout.m + item] = r.m;
-      scratch[layout.l + item] = r.l;
+    float* head_x = x_out + std::uint64_t{it.head} * D;
+    if (splits.active == 1) {  // the only split: normalise and write x directly
+      for (int at = static_cast<int>(threadIdx.x); at < D; at += kThreads) {
+        head_x[at] = r.weighted_sum<D>(shared_f, at) / r.l;
+      }
+    } else {
+      float* acc = scratch + std::uint64_t{item} * D;
+      for (int at = static_cast<int>(threadIdx.x); at < D; at += kThreads) {
+        acc[at] = r.weighted_sum<D>(shared_f, at);
+      }
+      if (threadIdx.x == 0) {
+        scratch[layout.m + item] = r.m * kLn2;
+        scratch[layout.l + item] = r.l;
+      }
+      if (last_split_of_head(scratch, layout, it.head, splits.active, &is_last)) {
+        merge_head<D>(scratch, head_x, a, layout, it.head, splits.active, shared_f, &head_den);
+      }
     }
     __syncthreads();  // shared_f and warp_m/l are the next item's
   }
 
-  // 3. Every item is in the scratch: x into shared memory, then this block's rows of y.
-  grid_barrier(reinterpret_cast<unsigned*>(scratch) + layout.words);
+  // 3. x is complete once every block has arrived: x into shared memory (one round trip to
+  //    L2), then this block's rows of y.
+  const std::uint32_t q_dim4 = q_dim / 4;
+  grid_barrier(reinterpret_cast<unsigned*>(x_out + q_dim));
   pdl_launch_dependents();
-  const std::uint32_t active = kv_len == 0 ? 0 : splits.active;
-  float* acc = shared_f;
-  float* x = acc + active * q_dim;
-  float* wt = x + q_dim;
-  float* l = wt + active * a.n_heads;
-  float* den = l + active * a.n_heads;
-  merge_all_heads<D>(scratch, layout, a, active, x, acc, wt, l, den);
-
+  float* x = shared_f;
+  {
+    const float4* src = reinterpret_cast<const float4*>(x_out);
+    float4* dst = reinterpret_cast<float4*>(x);
+    for (std::uint32_t i = threadIdx.x; i < q_dim4; i += kThreads) {
+      dst[i] = kv_len == 0 ? make_float4(0.0F, 0.0F, 0.0F, 0.0F) : __ldcg(src + i);
+    }
+  }
+  cp_async_wait_all();  // this thread's W_o copies
+  __syncthreads();       // everyone's, and x
   const unsigned lane = threadIdx.x & 31U;
   const float4* x4 = reinterpret_cast<const float4*>(x);
   for (std::uint32_t r = threadIdx.x >> 5; r < my_rows; r += kWarps) {

@@ -10,11 +10,11 @@
 //      shared memory (cp.async) and asks L2 for the K/V rows of its attention items: the
 //      weights arrive while the predecessor (the qkv gemv) still runs.
 //   2. After the wait, the attention items (q head h, split s), item = s * n_heads + h, are
-//      spread over the blocks; each active one writes its chunk's (acc, m, l) to the scratch,
-//      as attention_decode's splits do (m in base-2 units here).
-//   3. A grid barrier (cuda_common.cuh), then every block copies every split's partial sums
-//      into shared memory (tens of KiB from L2, all asked for at once), merges them into the
-//      full attention output x, and multiplies its rows of W_o, already in shared memory, by x.
+//      spread over the blocks; each active one writes its chunk's (acc, m, l) to the scratch
+//      and takes its head's ticket, and the last split of a head merges the head into x
+//      (f32 [q_dim] in the scratch), as attention_decode's splits do.
+//   3. A grid barrier, then every block reads x (q_dim floats, one round trip to L2) into
+//      shared memory and multiplies its rows of W_o, already in shared memory, by x.
 //  The splits per head are as many as fill the grid (grid / n_heads, at least 1), so a step's
 //  attention is one round of items; the launch shape depends on the shape, rows and the device
 //  only, so one recording serves every kv_len. kv_len is clamped to max_ctx; 0 gives y = 0.
@@ -22,8 +22,9 @@
 //  whether a shape fits a device: attention_o_plan, and OpEncoder::attention_o_support.
 //
 // Scratch layout: attention_decode's (attention_scratch_layout with n_splits splits per head),
-// then two u32 of grid-barrier state. Zero-filled before first use (Device::alloc zero-fills);
-// every dispatch leaves the barrier's count at zero.
+// then x (f32 [q_dim], 16-byte aligned: attention_o_x_offset), then two u32 of grid-barrier
+// state. Zero-filled before first use (Device::alloc zero-fills); every dispatch leaves the
+// tickets and the barrier's count at zero.
 
 #include <cstdint>
 
@@ -40,6 +41,12 @@ struct AttentionOParams {
   std::uint32_t rows;            ///< output rows (of W_o and y)
   std::uint32_t rows_per_block;  ///< rows of W_o each block multiplies
 };
+
+/// Offset (in 4-byte words) of x in the scratch: after the attention layout, 16-byte aligned.
+ENCORE_OPS_HOST_DEVICE inline std::uint64_t attention_o_x_offset(
+    const AttentionScratchLayout& layout) {
+  return (layout.words + 3) / 4 * 4;
+}
 
 struct AttentionOPlan {
   std::uint32_t grid = 0;  ///< blocks: one per multiprocessor
