@@ -139,6 +139,7 @@ TEST(AttentionPlan, ActiveSplitsFollowTheKvLength) {
                                   AttentionShape{8, 1, 128, 33}, AttentionShape{4, 4, 64, 1}}) {
     const ops::detail::AttentionPlan plan = ops::detail::attention_plan(s);
     ASSERT_GT(plan.n_splits, 0U);
+    ASSERT_EQ(plan.n_splits % ops::detail::kAttentionClusterSplits, 0U);  // whole clusters
     EXPECT_LE(plan.min_rows, s.max_ctx);
     const ops::detail::AttentionParams p{.n_heads = s.n_heads,
                                          .n_kv_heads = s.n_kv_heads,
@@ -146,7 +147,8 @@ TEST(AttentionPlan, ActiveSplitsFollowTheKvLength) {
                                          .max_ctx = s.max_ctx,
                                          .n_splits = plan.n_splits,
                                          .min_rows = plan.min_rows,
-                                         .scale = 1.0F};
+                                         .scale = 1.0F,
+                                         .cluster_splits = ops::detail::kAttentionClusterSplits};
     for (std::uint32_t kv_len = 1; kv_len <= s.max_ctx; ++kv_len) {
       SCOPED_TRACE("max_ctx " + std::to_string(s.max_ctx) + ", kv_len " + std::to_string(kv_len));
       const ops::detail::AttentionSplits sp = ops::detail::attention_split_plan(p, kv_len);
@@ -154,24 +156,46 @@ TEST(AttentionPlan, ActiveSplitsFollowTheKvLength) {
       ASSERT_LE(sp.active, plan.n_splits);
       ASSERT_LT((sp.active - 1) * sp.chunk, kv_len);  // the last active split has rows
       ASSERT_GE(sp.active * sp.chunk, kv_len);        // the active splits cover every row
+      // One split per min_rows rows; up to twice a cluster's splits, the cluster's splits only
+      // (chunks of at most 2 min_rows rows), which merge in the cluster.
       const std::uint32_t wanted = (kv_len + plan.min_rows - 1) / plan.min_rows;
-      ASSERT_EQ(sp.active, std::min(wanted, plan.n_splits));
+      const std::uint32_t cluster = ops::detail::kAttentionClusterSplits;
+      ASSERT_EQ(sp.cluster, wanted <= 2 * cluster);
+      ASSERT_EQ(sp.active, std::min(wanted, sp.cluster ? cluster : plan.n_splits));
+      if (sp.cluster) {
+        ASSERT_LE(sp.chunk, 2 * plan.min_rows);
+      }
+    }
+    // Without clusters (attention_o_decode's kernel), always one split per min_rows rows.
+    ops::detail::AttentionParams flat = p;
+    flat.cluster_splits = 0;
+    for (std::uint32_t kv_len = 1; kv_len <= s.max_ctx; kv_len += 7) {
+      const ops::detail::AttentionSplits sp = ops::detail::attention_split_plan(flat, kv_len);
+      ASSERT_FALSE(sp.cluster);
+      ASSERT_EQ(sp.active, std::min((kv_len + plan.min_rows - 1) / plan.min_rows, plan.n_splits));
     }
     EXPECT_EQ(ops::detail::attention_split_plan(p, 0).active, 1U);
   }
   // Decode shapes: Qwen2.5-0.5B at 512 positions uses 8 splits of 64 rows (one batch of loads
-  // each), not 128 of 4; head_dim 128 takes 32-row batches.
+  // each), not 128 of 4, merged in a cluster; at 600, 8 of 75; at 2048, 32 splits merged by
+  // ticket. head_dim 128 takes 32-row batches.
   const ops::detail::AttentionPlan qwen = ops::detail::attention_plan({14, 2, 64, 8192});
-  EXPECT_EQ(qwen.n_splits, 37U);  // about 512 blocks over 14 q heads
-  EXPECT_EQ(ops::detail::attention_split_plan({.n_heads = 14,
-                                               .n_kv_heads = 2,
-                                               .head_dim = 64,
-                                               .max_ctx = 8192,
-                                               .n_splits = qwen.n_splits,
-                                               .min_rows = qwen.min_rows},
-                                              512)
-                .active,
-            8U);
+  EXPECT_EQ(qwen.n_splits, 40U);  // about 512 blocks over 14 q heads, whole clusters
+  const ops::detail::AttentionParams qwen_params{.n_heads = 14,
+                                                 .n_kv_heads = 2,
+                                                 .head_dim = 64,
+                                                 .max_ctx = 8192,
+                                                 .n_splits = qwen.n_splits,
+                                                 .min_rows = qwen.min_rows,
+                                                 .scale = 1.0F,
+                                                 .cluster_splits = 8};
+  const ops::detail::AttentionSplits at512 = ops::detail::attention_split_plan(qwen_params, 512);
+  EXPECT_EQ(at512.active, 8U);
+  EXPECT_TRUE(at512.cluster);
+  EXPECT_EQ(ops::detail::attention_split_plan(qwen_params, 600).chunk, 75U);
+  const ops::detail::AttentionSplits at2048 = ops::detail::attention_split_plan(qwen_params, 2048);
+  EXPECT_EQ(at2048.active, 32U);
+  EXPECT_FALSE(at2048.cluster);
   EXPECT_EQ(ops::detail::attention_plan({32, 8, 128, 8192}).min_rows, 32U);
 }
 

@@ -22,11 +22,12 @@ namespace detail {
 namespace {
 
 // Splits enough for about 512 blocks over the q heads at the longest context, each of at least
-// attention_batch_rows(head_dim) rows. The kernel holds two batches in registers (96 of them),
-// so 5 blocks of 128 threads fit an SM: 512 blocks are one wave on a 132-SM card. Measured on an
-// H100 against 640 and 1024 blocks, the last being two waves: 1024 took 9.2 us at Llama-3.2-1B's
-// shape and 2048 positions, 512 took 7.3 us. A longer context gives each split more batches, not
-// more splits, so the merge stays over at most 512 partial results per head.
+// attention_batch_rows(head_dim) rows, rounded up to whole clusters. The kernel holds two batches
+// in registers (96 of them), so 5 blocks of 128 threads fit an SM: 512 blocks are one wave on a
+// 132-SM card. Measured on an H100 against 640 and 1024 blocks, the last being two waves: 1024
+// took 9.2 us at Llama-3.2-1B's shape and 2048 positions, 512 took 7.3 us. A longer context gives
+// each split more batches, not more splits, so the merge stays over at most 512 partial results per
+// head.
 constexpr std::uint32_t kTargetBlocks = 512;
 
 }  // namespace
@@ -34,10 +35,13 @@ constexpr std::uint32_t kTargetBlocks = 512;
 AttentionPlan attention_plan(const AttentionShape& shape) {
   const std::uint32_t min_rows = attention_batch_rows(shape.head_dim);
   const std::uint64_t by_rows = std::max<std::uint64_t>(shape.max_ctx / min_rows, 1);
-  const auto splits =
-      static_cast<std::uint32_t>(std::min(by_rows, ceil_div(kTargetBlocks, shape.n_heads)));
-  // The cross-warp reduction [warps][head_dim], then the merge's (m, l) pairs and partial sums.
-  const std::uint64_t reduction = (kAttentionThreads / 32) * std::uint64_t{shape.head_dim};
+  // Whole clusters: the grid's splits are a multiple of the cluster's.
+  const std::uint64_t wanted = std::min(by_rows, ceil_div(kTargetBlocks, shape.n_heads));
+  const auto splits = static_cast<std::uint32_t>(ceil_div(wanted, kAttentionClusterSplits) *
+                                                 kAttentionClusterSplits);
+  // The cross-warp reduction [warps][head_dim] and the block's sums [head_dim] (cluster merge),
+  // then the ticket merge's (m, l) pairs and partial sums.
+  const std::uint64_t reduction = (kAttentionThreads / 32 + 1) * std::uint64_t{shape.head_dim};
   const std::uint64_t merge = 2 * std::uint64_t{splits} + kAttentionThreads;
   return {splits, std::min(min_rows, shape.max_ctx),
           static_cast<std::uint32_t>(std::max(reduction, merge) * sizeof(float))};
@@ -144,7 +148,8 @@ void OpEncoder::attention_decode(Encoder& enc, const BufferView& q, const Buffer
                                        .max_ctx = shape.max_ctx,
                                        .n_splits = plan.n_splits,
                                        .min_rows = plan.min_rows,
-                                       .scale = scale};
+                                       .scale = scale,
+                                       .cluster_splits = detail::kAttentionClusterSplits};
   const Kernel& kernel = shape.head_dim == 64 ? k_->attention_hd64 : k_->attention_hd128;
   enc.dispatch(kernel,
                Launch::groups({shape.n_heads, plan.n_splits}, detail::kAttentionThreads)

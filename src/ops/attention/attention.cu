@@ -18,13 +18,21 @@
 // dependent chains; a block per q head spreads them over n_heads times the blocks of a block per
 // kv head. The group's blocks read the same K/V rows, from L2 after the first.
 //
-// The merge (attention_block.cuh): the last split of a head to finish, by a ticket, merges it.
+// The merge: a grid's splits are clusters of kAttentionClusterSplits blocks (one q head). Where
+// the active splits fit the first cluster (attention_split_plan: up to 2 * min_rows rows a
+// split, 1024 positions at head_dim 64, 512 at 128), they merge through distributed shared
+// memory: a cluster barrier, split 0 reads the others' sums, a barrier. Beyond, the last split
+// of a head to finish, by a ticket in the scratch, merges it (attention_block.cuh): a fence, an
+// atomic and a round trip to L2 more on the critical path, measured on an H100 at about 0.1-0.2
+// us a layer (Llama-3.2-1B and Qwen2.5-0.5B steps at 512 positions, 0.5% and 0.8% of the step).
 //
 // PDL: inactive blocks exit before touching memory (split 0 is always active and waits, so the
-// grid never completes before its predecessor); active blocks prefetch their K and V rows into
+// grid never completes before its predecessor; in a cluster merge the first cluster's blocks
+// all stay, those without rows included); active blocks prefetch their K and V rows into
 // L2, wait before reading q or the cache, and trigger dependents right after (the dependent, the
 // o gemv, then loads its weights while this kernel runs).
 
+#include <cooperative_groups.h>
 #include <cstdint>
 
 #include "ops/attention/attention.h"
@@ -37,14 +45,68 @@ namespace {
 
 using namespace attention_block;  // NOLINT(google-build-using-namespace): this file's core
 
+// The cluster merge: the active splits are the first kCluster of q head `head`, one cluster
+// (inactive ones, len 0, take part with l = 0). Each block leaves its chunk's sums and (m, l) in
+// its own shared memory; after the cluster barrier split 0 reads every one of them through
+// distributed shared memory and writes the head's output; the second barrier keeps the other
+// blocks (and their shared memory) alive until it has.
 template <int D>
-__global__ void __launch_bounds__(kThreads)
+__device__ __forceinline__ void merge_in_cluster(const BlockAttention& r, std::uint32_t len,
+                                                 const float* reduction, float* sums,
+                                                 float* split_ml, float* head_out) {
+  namespace cg = cooperative_groups;
+  constexpr int kCluster = static_cast<int>(kAttentionClusterSplits);
+  cg::cluster_group cluster = cg::this_cluster();
+  if (len > 0) {
+    for (int at = static_cast<int>(threadIdx.x); at < D; at += kThreads) {
+      sums[at] = r.weighted_sum<D>(reduction, at);
+    }
+  }
+  if (threadIdx.x == 0) {
+    split_ml[0] = len > 0 ? r.m : negative_infinity();
+    split_ml[1] = len > 0 ? r.l : 0.0F;
+  }
+  cluster.sync();
+  if (cluster.block_rank() == 0) {
+    for (int at = static_cast<int>(threadIdx.x); at < D; at += kThreads) {
+      float m[kCluster];
+      float l[kCluster];
+      float a[kCluster];
+#pragma unroll
+      for (int j = 0; j < kCluster; ++j) {
+        const float* ml = cluster.map_shared_rank(split_ml, j);
+        m[j] = ml[0];
+        l[j] = ml[1];
+        a[j] = l[j] > 0.0F ? cluster.map_shared_rank(sums, j)[at] : 0.0F;  // unset otherwise
+      }
+      float big_m = negative_infinity();
+#pragma unroll
+      for (int j = 0; j < kCluster; ++j) {
+        if (l[j] > 0.0F) big_m = fmaxf(big_m, m[j]);
+      }
+      float num = 0.0F;
+      float den = 0.0F;
+#pragma unroll
+      for (int j = 0; j < kCluster; ++j) {
+        const float w = l[j] > 0.0F ? exp2_approx(m[j] - big_m) : 0.0F;
+        num = fmaf(w, a[j], num);
+        den = fmaf(w, l[j], den);
+      }
+      head_out[at] = num / den;  // split 0 has rows: den > 0
+    }
+  }
+  cluster.sync();
+}
+
+template <int D>
+__global__ void __cluster_dims__(1, kAttentionClusterSplits, 1) __launch_bounds__(kThreads)
     attention_decode(const float* __restrict__ q, const std::uint16_t* __restrict__ k_cache,
                      const std::uint16_t* __restrict__ v_cache, float* __restrict__ out,
                      float* __restrict__ scratch, AttentionParams p, std::uint32_t kv_len) {
   extern __shared__ float shared[];
   __shared__ float warp_m[kWarps];
   __shared__ float warp_l[kWarps];
+  __shared__ float split_ml[2];
   __shared__ float head_den;
   __shared__ unsigned is_last;
 
@@ -53,12 +115,15 @@ __global__ void __launch_bounds__(kThreads)
   const std::uint32_t s = blockIdx.y;
   if (kv_len > p.max_ctx) kv_len = p.max_ctx;
   const AttentionSplits splits = attention_split_plan(p, kv_len);
-  if (s >= splits.active) return;  // inactive: no memory touched
+  // A cluster merge needs every block of the first cluster; otherwise the inactive exit. Whole
+  // clusters exit together either way (the grid's other clusters, in a cluster merge).
+  const bool in_cluster = splits.cluster && splits.active > 1;
+  if (s >= (in_cluster ? kAttentionClusterSplits : splits.active)) return;  // no memory touched
   const unsigned tid = threadIdx.x;
   const std::uint32_t begin = s * splits.chunk;
-  const std::uint32_t len = min(kv_len, begin + splits.chunk) - begin;
+  const std::uint32_t len = s < splits.active ? min(kv_len, begin + splits.chunk) - begin : 0;
   const std::uint32_t row_stride = p.n_kv_heads * D;  // elements between positions
-  prefetch_chunk<D>(k_cache, v_cache, g, begin, len, row_stride);
+  if (len > 0) prefetch_chunk<D>(k_cache, v_cache, g, begin, len, row_stride);
   pdl_wait();
   pdl_launch_dependents();
 
@@ -67,13 +132,20 @@ __global__ void __launch_bounds__(kThreads)
     for (int at = static_cast<int>(tid); at < D; at += kThreads) head_out[at] = 0.0F;
     return;
   }
-  const BlockAttention r = block_attend<D>(q + std::uint64_t{head} * D, k_cache, v_cache, g, begin,
-                                           len, row_stride, p.scale, shared, warp_m, warp_l);
+  BlockAttention r{};
+  if (len > 0) {
+    r = block_attend<D>(q + std::uint64_t{head} * D, k_cache, v_cache, g, begin, len, row_stride,
+                        p.scale, shared, warp_m, warp_l);
+  }
 
   if (splits.active == 1) {  // the only split: normalise and write the output directly
     for (int at = static_cast<int>(tid); at < D; at += kThreads) {
       head_out[at] = r.weighted_sum<D>(shared, at) / r.l;
     }
+    return;
+  }
+  if (in_cluster) {
+    merge_in_cluster<D>(r, len, shared, shared + kWarps * D, split_ml, head_out);
     return;
   }
 

@@ -9,7 +9,9 @@
 //  softmax: the chunk's max score m, the sum l of exp(score - m) and sum_t exp(score_t - m) v_t.
 //  Then:
 //   - one active split: the block writes out = acc / l itself;
-//   - several: it writes (acc, m, l) to scratch and takes a ticket of head h (an atomic counter
+//   - several, all in the first cluster of the head (kAttentionClusterSplits splits, the case up
+//     to 1024 positions at head_dim 64): split 0 merges them through distributed shared memory;
+//   - more: it writes (acc, m, l) to scratch and takes a ticket of head h (an atomic counter
 //     in the scratch, after a memory fence); the block that takes the last ticket merges the
 //     active splits, out = sum_s e^(m_s - M) acc_s / sum_s e^(m_s - M) l_s (every (m, l) and
 //     the first partial sums in one round of loads), and sets the ticket back to zero so the
@@ -55,7 +57,11 @@ ENCORE_OPS_HOST_DEVICE constexpr std::uint32_t attention_batch_rows(std::uint32_
   return kAttentionThreads / (head_dim / 8) * kAttentionLoadPasses;
 }
 
-/// The value parameter of the kernel (trivially copyable; 28 bytes).
+/// Splits of a q head that one thread-block cluster holds (attention_decode's grid.y is a
+/// multiple of it), merged through distributed shared memory when they are all the active ones.
+inline constexpr std::uint32_t kAttentionClusterSplits = 8;
+
+/// The value parameter of the kernel (trivially copyable; 32 bytes).
 struct AttentionParams {
   std::uint32_t n_heads;
   std::uint32_t n_kv_heads;
@@ -64,24 +70,34 @@ struct AttentionParams {
   std::uint32_t n_splits;  ///< launched splits (grid.y)
   std::uint32_t min_rows;  ///< rows per active split before another one is used
   float scale;
+  /// Splits of a cluster (kAttentionClusterSplits), or 0 where the kernel has no clusters
+  /// (attention_o_decode).
+  std::uint32_t cluster_splits;
 };
 
 /// How a kv_len is divided: `active` splits of `chunk` rows (the last one possibly shorter),
 /// every active split holding at least one row; kv_len = 0 gives one split of no rows.
+/// `cluster`: the active splits are the first cluster's, and merge in it.
 struct AttentionSplits {
   std::uint32_t active;
   std::uint32_t chunk;
+  bool cluster;
 };
 
 /// The split of `kv_len` (already clamped to max_ctx) under `p`, the same on host and device:
-/// about one split per min_rows rows, at most n_splits.
+/// about one split per min_rows rows, at most n_splits. Where that would be at most twice
+/// cluster_splits splits, the kv_len is rather divided over at most cluster_splits splits (chunks
+/// of at most 2 min_rows rows) that merge in one cluster: a shorter chain than the ticket merge
+/// of more, shorter splits.
 ENCORE_OPS_HOST_DEVICE inline AttentionSplits attention_split_plan(const AttentionParams& p,
                                                                    std::uint32_t kv_len) {
-  if (kv_len == 0) return {1, 0};
+  if (kv_len == 0) return {1, 0, false};
   std::uint32_t target = (kv_len + p.min_rows - 1) / p.min_rows;
-  if (target > p.n_splits) target = p.n_splits;
+  const bool cluster = p.cluster_splits > 1 && target <= 2 * p.cluster_splits;
+  const std::uint32_t most = cluster ? p.cluster_splits : p.n_splits;
+  if (target > most) target = most;
   const std::uint32_t chunk = (kv_len + target - 1) / target;
-  return {(kv_len + chunk - 1) / chunk, chunk};
+  return {(kv_len + chunk - 1) / chunk, chunk, cluster};
 }
 
 /// Offsets (in 4-byte words) of the scratch arrays for `p`.
@@ -125,7 +141,8 @@ AttentionPartial attention_score_chunk(const float* qh, const std::uint16_t* k_c
                                        const std::uint16_t* v_cache, const AttentionParams& p,
                                        std::uint32_t g, std::uint32_t begin, std::uint32_t end);
 
-/// CPU reference (same blocks, same scratch contents up to rounding, same tickets).
+/// CPU reference (same blocks and chunks; it merges by ticket through the scratch where the CUDA
+/// kernel merges in a cluster, and otherwise leaves the same scratch contents up to rounding).
 void attention_decode_cpu(const CpuKernelContext& ctx);
 
 void register_attention_kernels(KernelRegistry& registry);

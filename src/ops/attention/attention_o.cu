@@ -120,7 +120,7 @@ __global__ void __launch_bounds__(kThreads)
     }
   }
   cp_async_wait_all();  // this thread's W_o copies
-  __syncthreads();       // everyone's, and x
+  __syncthreads();      // everyone's, and x
   const unsigned lane = threadIdx.x & 31U;
   const float4* x4 = reinterpret_cast<const float4*>(x);
   for (std::uint32_t r = threadIdx.x >> 5; r < my_rows; r += kWarps) {

@@ -180,7 +180,8 @@ TEST(CudaDecodeOps, AttentionMatchesTheCpuReferenceFromOneTo8192Positions) {
                            scale);
       Recording rec = enc.finish();
       std::vector<NamedOutput> outputs;
-      for (const std::uint32_t kv_len : {1U, 7U, 32U, 33U, 100U, 512U, 4097U, 8192U, 1U}) {
+      for (const std::uint32_t kv_len :
+           {1U, 7U, 32U, 33U, 100U, 512U, 600U, 1100U, 4097U, 8192U, 1U}) {
         rec.set("kv_len", kv_len);
         dev.submit(rec).wait();
         outputs.push_back({"kv_len " + std::to_string(kv_len), out.download<float>(),
