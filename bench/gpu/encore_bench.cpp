@@ -13,6 +13,11 @@
 //   slots     the recorded chain replayed with one patched slot per step.
 //   fanout    4 independent chains of busy kernels interleaved in program order: auto_dag vs
 //             serial vs barriers (a barrier after each round).
+//   barrier   a chain of dependent steps that each read a vector every block needs (as a decode
+//             step's kernels read their predecessor's output), one block per multiprocessor:
+//             one PDL kernel per step in a recording vs one kernel looping over the steps with
+//             the op library's grid barrier between them (what a fused kernel such as
+//             attention_o_decode pays for each phase boundary).
 //   profile   what profiling costs: the chain replayed (graph and stream path) on devices that
 //             profile off, per submission and per dispatch (CUPTI), each opened alone, then off
 //             again once CUPTI has been used in the process.
@@ -101,6 +106,14 @@ std::shared_ptr<KernelRegistry> bench_registry() {
           .op = OpKind::ElemAdd,
           .cuda = tiny_pdl_kernel(),
           .programmatic_dependency = true});
+  r->add({.name = "bench_step_pdl",
+          .params = {Param::inout("x"), Param::value<std::uint32_t>("n")},
+          .cuda = step_pdl_kernel(),
+          .programmatic_dependency = true});
+  r->add({.name = "bench_barrier_steps",
+          .params = {Param::inout("x"), Param::value<std::uint32_t>("n"), Param::inout("state"),
+                     Param::value<std::uint32_t>("steps")},
+          .cuda = barrier_steps_kernel()});
   r->add({.name = "bench_busy",
           .params = {Param::inout("x"), Param::value<std::uint32_t>("spins")},
           .cuda = busy_kernel()});
@@ -212,6 +225,40 @@ void chain(Bench& b, Device& dev, int n) {
   check(cudaGraphExecDestroy(raw), "cudaGraphExecDestroy");
   check(cudaStreamDestroy(s), "cudaStreamDestroy");
   check(cudaFree(raw_x), "cudaFree");
+}
+
+// ---- barrier --------------------------------------------------------------------------------
+
+void barrier(Bench& b, Device& dev, int n) {
+  const std::uint32_t grid = std::max(dev.limits().multiprocessors, 1U);
+  const Kernel step = dev.kernel("bench_step_pdl");
+  const Kernel looped = dev.kernel("bench_barrier_steps");
+  Buffer x = dev.alloc(8192 * 4 + 16, "x");
+  Buffer state = dev.alloc(8, "barrier state");  // zero-filled
+  const auto sync_dev = [&] { dev.wait_idle(); };
+  for (const std::uint32_t floats : {0U, 2048U, 8192U}) {
+    const std::string read = floats == 0 ? "no read" : std::to_string(floats) + " floats read";
+    Encoder kernels = dev.encoder({.label = "barrier.kernels"});
+    for (int i = 0; i < n; ++i) {
+      kernels.dispatch(step, Launch::groups(grid, 128), {inout(x), value(floats)},
+                       {.label = "barrier.step"});
+    }
+    Recording chain = kernels.finish();
+    const std::string pdl = "PDL kernel a step, " + read;
+    b.add("barrier", pdl,
+          b.time_us(
+              3, [&] { dev.submit(chain); }, sync_dev),
+          n);
+    Encoder one = dev.encoder({.label = "barrier.loop"});
+    one.dispatch(looped, Launch::groups(grid, 128),
+                 {inout(x), value(floats), inout(state), value(static_cast<std::uint32_t>(n))},
+                 {.label = "barrier.loop"});
+    Recording loop = one.finish();
+    b.add("barrier", "grid barrier a step, " + read,
+          b.time_us(
+              3, [&] { dev.submit(loop); }, sync_dev),
+          n, pdl);
+  }
 }
 
 // ---- rerecord and slots -----------------------------------------------------------------------
@@ -503,7 +550,7 @@ int main(int argc, char** argv) {
   app.add_option("--spins", spins, "work per busy kernel");
   app.add_option("--repetitions", b.repetitions, "timed trials per row (median)")
       ->check(CLI::Range(1, 100));
-  app.add_option("--scenario", only, "chain, rerecord, fanout, profile (default: all)");
+  app.add_option("--scenario", only, "chain, rerecord, fanout, barrier, profile (default: all)");
   bool profile = false;
   std::string trace_path;
   app.add_flag("--profile", profile,
@@ -535,13 +582,14 @@ int main(int argc, char** argv) {
     if (wanted("chain")) chain(b, dev, n);
     if (wanted("rerecord")) rerecord(b, dev, n);
     if (wanted("fanout")) fanout(b, dev, fan, spins);
+    if (wanted("barrier")) barrier(b, dev, n);
 
     const std::string card = device_line(options.cuda_ordinal);
     std::printf("encore-bench, revision %s\n%s\n\n", ENCORE_GIT_REVISION, card.c_str());
-    std::printf("%-10s %-32s %12s %12s  %s\n", "scenario", "variant", "us/step", "us/node",
+    std::printf("%-10s %-40s %12s %12s  %s\n", "scenario", "variant", "us/step", "us/node",
                 "vs baseline");
     for (const Row& r : b.rows) {
-      std::printf("%-10s %-32s %12.1f %12.3f", r.scenario.c_str(), r.variant.c_str(), r.us_per_step,
+      std::printf("%-10s %-40s %12.1f %12.3f", r.scenario.c_str(), r.variant.c_str(), r.us_per_step,
                   r.us_per_node);
       if (!r.baseline.empty()) std::printf("  %.3fx of %s", r.ratio, r.baseline.c_str());
       std::printf("\n");
