@@ -72,26 +72,33 @@ detail::AttentionOPlan plan_on(const Device& device, const DeviceLimits& limits,
   return detail::attention_o_plan(shape, rows, limits.multiprocessors);
 }
 
-}  // namespace
-
-Support OpEncoder::attention_o_support(const AttentionShape& shape, std::uint32_t rows) const {
+// The plan of `shape` with `rows` output rows on the device, into `plan`, or why it cannot run.
+Support plan_of(const Device& device, const DeviceLimits& limits, const AttentionShape& shape,
+                std::uint32_t rows, detail::AttentionOPlan& plan) {
   if (Support s = can_attention(shape); !s) return s;
   if (rows == 0) return detail::refuse("rows must be at least 1");
-  const detail::AttentionOPlan plan = plan_on(k_->device, k_->limits, shape, rows);
-  if (plan.shared_bytes > k_->limits.max_shared_bytes) {
+  plan = plan_on(device, limits, shape, rows);
+  if (plan.shared_bytes > limits.max_shared_bytes) {
     return detail::refuse("a block's " + std::to_string(plan.rows_per_block) + " rows of W_o (" +
                           std::to_string(rows) + " rows over " + std::to_string(plan.grid) +
-                          " blocks) and the merge need " + std::to_string(plan.shared_bytes) +
+                          " blocks) and x need " + std::to_string(plan.shared_bytes) +
                           " bytes of shared memory; the device offers " +
-                          std::to_string(k_->limits.max_shared_bytes));
+                          std::to_string(limits.max_shared_bytes));
   }
   return {};
 }
 
+}  // namespace
+
+Support OpEncoder::attention_o_support(const AttentionShape& shape, std::uint32_t rows) const {
+  detail::AttentionOPlan plan;
+  return plan_of(k_->device, k_->limits, shape, rows, plan);
+}
+
 std::uint64_t OpEncoder::attention_o_scratch_bytes(const AttentionShape& shape,
                                                    std::uint32_t rows) const {
-  if (!attention_o_support(shape, rows)) return 0;
-  return plan_on(k_->device, k_->limits, shape, rows).scratch_bytes;
+  detail::AttentionOPlan plan;
+  return plan_of(k_->device, k_->limits, shape, rows, plan) ? plan.scratch_bytes : 0;
 }
 
 void OpEncoder::attention_o_decode(Encoder& enc, const BufferView& q, const BufferView& k_cache,
@@ -100,7 +107,8 @@ void OpEncoder::attention_o_decode(Encoder& enc, const BufferView& q, const Buff
                                    const AttentionShape& shape, std::uint32_t rows,
                                    const Arg& kv_len, float scale, std::string_view label) const {
   constexpr std::string_view op = "attention_o_decode";
-  detail::require(attention_o_support(shape, rows), op, label);
+  detail::AttentionOPlan plan;
+  detail::require(plan_of(k_->device, k_->limits, shape, rows, plan), op, label);
   detail::expect_attention_inputs(op, label, shape, q, k_cache, v_cache, kv_len, scale);
   const std::uint64_t q_elems = std::uint64_t{shape.n_heads} * shape.head_dim;
   detail::expect_elements(op, label, "w_o", w_o, std::uint64_t{rows} * q_elems, 2);
@@ -108,7 +116,6 @@ void OpEncoder::attention_o_decode(Encoder& enc, const BufferView& q, const Buff
   detail::expect_aligned(op, label, "w_o", w_o, 16);
   detail::expect_aligned(op, label, "scratch", scratch, 16);  // copied by cp.async
   if (!scratch.buffer()) detail::throw_invalid(op, label, "scratch is a null buffer");
-  const detail::AttentionOPlan plan = plan_on(k_->device, k_->limits, shape, rows);
   if (scratch.size() < plan.scratch_bytes) {
     detail::throw_invalid(op, label,
                           "scratch holds " + std::to_string(scratch.size()) +

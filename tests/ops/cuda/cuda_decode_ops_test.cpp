@@ -35,6 +35,20 @@ std::vector<float> widen(const std::vector<std::uint16_t>& bits) {
   return out;
 }
 
+// Replays `rec` (a slot "kv_len") with each length in turn; after each replay `collect(at,
+// outputs)` adds what is compared, `at` naming the length.
+template <typename Collect>
+std::vector<NamedOutput> replay_kv_lens(Device& dev, Recording& rec,
+                                        const std::vector<std::uint32_t>& lens, Collect collect) {
+  std::vector<NamedOutput> outputs;
+  for (const std::uint32_t kv_len : lens) {
+    rec.set("kv_len", kv_len);
+    dev.submit(rec).wait();
+    collect("kv_len " + std::to_string(kv_len), outputs);
+  }
+  return outputs;
+}
+
 // embedding: in-range tokens give the row, out-of-range tokens zeros, on both backends.
 TEST(CudaDecodeOps, EmbeddingMatchesTheCpuReference) {
   ENCORE_OPEN_CUDA_OR_SKIP(gpu);
@@ -155,7 +169,8 @@ TEST(CudaDecodeOps, RopeKvAppendMatchesTheCpuReference) {
 
 // Decode attention from 1 to 8192 positions on one recording per shape (Llama-3.2-1B,
 // Qwen2.5-0.5B and a head_dim 128 shape), kv_len a slot: one active split (up to 32 rows),
-// a few, and every launched split merged by the last block.
+// a few and eight merged in a cluster (up to 1100 positions at head_dim 64, 512 at 128), and
+// more, up to every launched split, merged by the last block.
 TEST(CudaDecodeOps, AttentionMatchesTheCpuReferenceFromOneTo8192Positions) {
   ENCORE_OPEN_CUDA_OR_SKIP(gpu);
   for (const ops::AttentionShape s :
@@ -179,15 +194,11 @@ TEST(CudaDecodeOps, AttentionMatchesTheCpuReferenceFromOneTo8192Positions) {
       ops.attention_decode(enc, qb, kb, vb, out, scratch, s, slot<std::uint32_t>("kv_len", 1),
                            scale);
       Recording rec = enc.finish();
-      std::vector<NamedOutput> outputs;
-      for (const std::uint32_t kv_len :
-           {1U, 7U, 32U, 33U, 100U, 512U, 600U, 1100U, 4097U, 8192U, 1U}) {
-        rec.set("kv_len", kv_len);
-        dev.submit(rec).wait();
-        outputs.push_back({"kv_len " + std::to_string(kv_len), out.download<float>(),
-                           testing::kAttentionTolerance});
-      }
-      return outputs;
+      return replay_kv_lens(
+          dev, rec, {1, 7, 32, 33, 100, 512, 600, 1100, 4097, 8192, 1},
+          [&](const std::string& at, std::vector<NamedOutput>& outputs) {
+            outputs.push_back({at, out.download<float>(), testing::kAttentionTolerance});
+          });
     }));
   }
 }
@@ -219,18 +230,15 @@ TEST(CudaDecodeOps, AttentionSharingAScratchMatchesTheCpuOnEveryReplay) {
     ops.attention_decode(enc, qb, kb, vb, out2, scratch, s, slot<std::uint32_t>("kv_len", 1),
                          0.125F);
     Recording rec = enc.finish();
-    std::vector<NamedOutput> outputs;
-    for (const std::uint32_t kv_len : {100U, 2048U, 40U, 1U, 512U, 512U}) {
-      rec.set("kv_len", kv_len);
-      dev.submit(rec).wait();
-      const std::string at = "kv_len " + std::to_string(kv_len);
-      outputs.push_back({at + " first", out1.download<float>(), testing::kAttentionTolerance});
-      outputs.push_back({at + " second", out2.download<float>(), testing::kAttentionTolerance});
-      const std::vector<float> all = scratch.download<float>();
-      outputs.push_back(
-          {at + " tickets", std::vector<float>(all.end() - s.n_heads, all.end()), kExact});
-    }
-    return outputs;
+    return replay_kv_lens(
+        dev, rec, {100, 2048, 40, 1, 512, 512},
+        [&](const std::string& at, std::vector<NamedOutput>& outputs) {
+          outputs.push_back({at + " first", out1.download<float>(), testing::kAttentionTolerance});
+          outputs.push_back({at + " second", out2.download<float>(), testing::kAttentionTolerance});
+          const std::vector<float> all = scratch.download<float>();
+          outputs.push_back(
+              {at + " tickets", std::vector<float>(all.end() - s.n_heads, all.end()), kExact});
+        });
   }));
 }
 
@@ -267,16 +275,15 @@ TEST(CudaDecodeOps, AttentionOMatchesTheCpuReferenceFromOneTo8192Positions) {
       ops.attention_o_decode(enc, qb, kb, vb, wb, y, scratch, s, c.rows,
                              slot<std::uint32_t>("kv_len", 1), scale);
       Recording rec = enc.finish();
-      std::vector<NamedOutput> outputs;
+      std::vector<std::uint32_t> lens;
       const std::uint32_t top = s.max_ctx;
       for (const std::uint32_t kv_len : {1U, 7U, 64U, 65U, 300U, 547U, top / 2 + 1, top, 0U, 1U}) {
-        if (kv_len > top) continue;
-        rec.set("kv_len", kv_len);
-        dev.submit(rec).wait();
-        outputs.push_back({"kv_len " + std::to_string(kv_len), y.download<float>(),
-                           testing::kAttentionOTolerance});
+        if (kv_len <= top) lens.push_back(kv_len);
       }
-      return outputs;
+      return replay_kv_lens(
+          dev, rec, lens, [&](const std::string& at, std::vector<NamedOutput>& outputs) {
+            outputs.push_back({at, y.download<float>(), testing::kAttentionOTolerance});
+          });
     }));
   }
 }
@@ -308,18 +315,15 @@ TEST(CudaDecodeOps, AttentionOSharingAScratchMatchesTheCpuOnEveryReplay) {
                              slot<std::uint32_t>("kv_len", 1), 0.125F);
     }
     Recording rec = enc.finish();
-    std::vector<NamedOutput> outputs;
-    for (const std::uint32_t kv_len : {100U, 2048U, 40U, 1U, 512U, 512U}) {
-      rec.set("kv_len", kv_len);
-      dev.submit(rec).wait();
-      const std::string at = "kv_len " + std::to_string(kv_len);
-      outputs.push_back({at + " first", y1.download<float>(), testing::kAttentionOTolerance});
-      outputs.push_back({at + " second", y2.download<float>(), testing::kAttentionOTolerance});
-      const std::vector<std::uint32_t> words = scratch.download<std::uint32_t>();
-      outputs.push_back(
-          {at + " barrier count", {static_cast<float>(words[words.size() - 2])}, kExact});
-    }
-    return outputs;
+    return replay_kv_lens(
+        dev, rec, {100, 2048, 40, 1, 512, 512},
+        [&](const std::string& at, std::vector<NamedOutput>& outputs) {
+          outputs.push_back({at + " first", y1.download<float>(), testing::kAttentionOTolerance});
+          outputs.push_back({at + " second", y2.download<float>(), testing::kAttentionOTolerance});
+          const std::vector<std::uint32_t> words = scratch.download<std::uint32_t>();
+          outputs.push_back(
+              {at + " barrier count", {static_cast<float>(words[words.size() - 2])}, kExact});
+        });
   }));
 }
 
