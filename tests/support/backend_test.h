@@ -6,10 +6,12 @@
 // A backend that cannot be opened (Error BackendUnavailable) skips each test with the reason,
 // which CTest reports as skipped, not passed.
 //
-// The same sources build two executables, one per backend; the compile definition
-// ENCORE_TEST_BACKEND (Cpu or Cuda, a BackendKind enumerator) chooses what each file's
+// Each file ends with
 //   ENCORE_INSTANTIATE_BACKEND_SUITE(SuiteName);
-// instantiates. A suite is a class derived from BackendTest, named for what it tests.
+// which instantiates the suite for the CPU and the CUDA backend ("Cpu/..." and "Cuda/..."). The
+// sources compile once, and each backend's test executable discovers only its own
+// instantiations (tests/CMakeLists.txt). A suite is a class derived from BackendTest, named for
+// what it tests.
 
 #include <gtest/gtest.h>
 #include <memory>
@@ -54,6 +56,7 @@ struct BackendName {
   INSTANTIATE_TEST_SUITE_P(backend, suite, ::testing::Values(::encore::BackendKind::backend), \
                            ::encore::testing::BackendName{})
 
-/// Instantiates `suite` for the backend of this executable (ENCORE_TEST_BACKEND).
-#define ENCORE_INSTANTIATE_BACKEND_SUITE(suite) \
-  ENCORE_INSTANTIATE_BACKEND_SUITE_FOR(ENCORE_TEST_BACKEND, suite)
+/// Instantiates `suite` for both backends.
+#define ENCORE_INSTANTIATE_BACKEND_SUITE(suite)    \
+  ENCORE_INSTANTIATE_BACKEND_SUITE_FOR(Cpu, suite); \
+  ENCORE_INSTANTIATE_BACKEND_SUITE_FOR(Cuda, suite)
