@@ -57,6 +57,6 @@ struct BackendName {
                            ::encore::testing::BackendName{})
 
 /// Instantiates `suite` for both backends.
-#define ENCORE_INSTANTIATE_BACKEND_SUITE(suite)    \
+#define ENCORE_INSTANTIATE_BACKEND_SUITE(suite)     \
   ENCORE_INSTANTIATE_BACKEND_SUITE_FOR(Cpu, suite); \
   ENCORE_INSTANTIATE_BACKEND_SUITE_FOR(Cuda, suite)
