@@ -150,17 +150,9 @@ __global__ void __cluster_dims__(1, kAttentionClusterSplits, 1) __launch_bounds_
     return;
   }
 
-  const AttentionScratchLayout layout = attention_scratch_layout(p);
-  float* acc_out = scratch + (std::uint64_t{s} * p.n_heads + head) * D;
-  for (int at = static_cast<int>(tid); at < D; at += kThreads) {
-    acc_out[at] = r.weighted_sum<D>(shared, at);
-  }
-  if (tid == 0) {
-    scratch[layout.m + std::uint64_t{s} * p.n_heads + head] = r.m * kLn2;
-    scratch[layout.l + std::uint64_t{s} * p.n_heads + head] = r.l;
-  }
-  if (!last_split_of_head(scratch, layout, head, splits.active, &is_last)) return;
-  merge_head<D>(scratch, head_out, p, layout, head, splits.active, shared, &head_den);
+  ticket_merge_split<D>(scratch, p, attention_scratch_layout(p), r, shared, head,
+                        std::uint64_t{s} * p.n_heads + head, splits.active, head_out, &is_last,
+                        &head_den);
 }
 
 }  // namespace

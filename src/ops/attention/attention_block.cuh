@@ -331,4 +331,29 @@ __device__ void merge_head(const float* scratch, float* head_out, const Attentio
   head_out[at] = den > 0.0F ? num / den : 0.0F;
 }
 
+// A split of q head `head` hands its chunk's result `r` to the ticket merge: its (acc, m, l) at
+// index `at` (split * n_heads + head) of the scratch's arrays (acc from block_attend's
+// `reduction` shared memory, m in natural-log units), then the head's ticket; the last of the
+// `active` splits merges the head into head_out, reusing `reduction`. Every thread calls it;
+// is_last and head_den are shared words.
+template <int D>
+__device__ __forceinline__ void ticket_merge_split(float* scratch, const AttentionParams& p,
+                                                   const AttentionScratchLayout& layout,
+                                                   const BlockAttention& r, float* reduction,
+                                                   std::uint32_t head, std::uint64_t at,
+                                                   std::uint32_t active, float* head_out,
+                                                   unsigned* is_last, float* head_den) {
+  float* acc = scratch + at * D;
+  for (int i = static_cast<int>(threadIdx.x); i < D; i += kThreads) {
+    acc[i] = r.weighted_sum<D>(reduction, i);
+  }
+  if (threadIdx.x == 0) {
+    scratch[layout.m + at] = r.m * kLn2;
+    scratch[layout.l + at] = r.l;
+  }
+  if (last_split_of_head(scratch, layout, head, active, is_last)) {
+    merge_head<D>(scratch, head_out, p, layout, head, active, reduction, head_den);
+  }
+}
+
 }  // namespace encore::ops::detail::attention_block

@@ -91,17 +91,8 @@ __global__ void __launch_bounds__(kThreads)
         head_x[at] = r.weighted_sum<D>(shared_f, at) / r.l;
       }
     } else {
-      float* acc = scratch + std::uint64_t{item} * D;
-      for (int at = static_cast<int>(threadIdx.x); at < D; at += kThreads) {
-        acc[at] = r.weighted_sum<D>(shared_f, at);
-      }
-      if (threadIdx.x == 0) {
-        scratch[layout.m + item] = r.m * kLn2;
-        scratch[layout.l + item] = r.l;
-      }
-      if (last_split_of_head(scratch, layout, it.head, splits.active, &is_last)) {
-        merge_head<D>(scratch, head_x, a, layout, it.head, splits.active, shared_f, &head_den);
-      }
+      ticket_merge_split<D>(scratch, a, layout, r, shared_f, it.head, item, splits.active, head_x,
+                            &is_last, &head_den);
     }
     __syncthreads();  // shared_f and warp_m/l are the next item's
   }
