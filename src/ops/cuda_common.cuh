@@ -15,11 +15,18 @@
 //    lets the CUDA backend launch a node programmatically after the one predecessor that all
 //    its other predecessors precede (blocks that exit before waiting, like attention's inactive
 //    splits, are fine as long as one block of the grid waits);
-//  - pdl_launch_dependents() right after the wait: it only lets the next kernel be scheduled
-//    (it then runs its own pre-wait part, e.g. weight loads, and sits in its wait), and since it
-//    comes after this kernel's wait, at most one kernel waits ahead of the running one. The
-//    trigger fires once every block of this grid has executed it or exited, i.e. once the whole
-//    grid is resident, so waiting dependents never take SM room the grid still needs.
+//  - pdl_launch_dependents() before the wait, as soon as the kernel starts (after issuing its
+//    own pre-wait loads): it only lets the next kernel be scheduled, which then runs its own
+//    pre-wait part (weight loads) and sits in its wait. So while a latency-bound kernel (the
+//    attention, a small gemv) runs, the kernels after it are already resident and streaming
+//    their weights: the step's chain runs ahead by as many kernels as fit beside it. The trigger
+//    fires once every block of this grid has executed it or exited, i.e. once the whole grid
+//    has been resident, so a grid is launched only after its predecessor's blocks all have
+//    their places: waiting dependents never take room a grid ahead of them still needs, and
+//    the chain cannot deadlock. Measured on an H100 against a trigger right after the wait (one
+//    kernel ahead at most): Llama-3.2-1B's step 1.054 -> 1.038 ms, Qwen2.5-0.5B's 0.644 ->
+//    0.630 ms. Moving it later instead (after the gemv's dot products) cost 3% and 1%. A kernel
+//    whose blocks must all be resident at once (grid_barrier) triggers after its barrier.
 // Both are no-ops when the launch is not programmatic.
 
 #include <cstdint>
@@ -37,6 +44,12 @@ __device__ __forceinline__ void pdl_launch_dependents() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 #endif
+}
+
+// The start of a kernel with nothing to do before its wait: trigger, then wait.
+__device__ __forceinline__ void pdl_enter() {
+  pdl_launch_dependents();
+  pdl_wait();
 }
 
 __device__ __forceinline__ float warp_sum(float v) {

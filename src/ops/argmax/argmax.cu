@@ -70,23 +70,20 @@ __device__ Best scan(const float* x, std::uint64_t first, std::uint64_t stride, 
 }
 
 __global__ void argmax_f32(const float* x, std::uint32_t* token, std::uint32_t n) {
-  pdl_wait();
-  pdl_launch_dependents();
+  pdl_enter();
   const Best best = block_best(scan(x, threadIdx.x, blockDim.x, n));
   if (threadIdx.x == 0) *token = best.index == 0xFFFFFFFFU ? 0U : best.index;
 }
 
 __global__ void argmax_partial_f32(const float* x, uint2* partial, std::uint32_t n) {
-  pdl_wait();
-  pdl_launch_dependents();
+  pdl_enter();
   const std::uint64_t first = std::uint64_t{blockIdx.x} * blockDim.x + threadIdx.x;
   const Best best = block_best(scan(x, first, std::uint64_t{gridDim.x} * blockDim.x, n));
   if (threadIdx.x == 0) partial[blockIdx.x] = make_uint2(__float_as_uint(best.value), best.index);
 }
 
 __global__ void argmax_final_f32(const uint2* partial, std::uint32_t* token, std::uint32_t count) {
-  pdl_wait();
-  pdl_launch_dependents();
+  pdl_enter();
   Best best = initial();
   for (std::uint32_t b = threadIdx.x; b < count; b += blockDim.x) {
     const uint2 p = partial[b];

@@ -30,8 +30,8 @@
 // PDL: inactive blocks exit before touching memory (split 0 is always active and waits, so the
 // grid never completes before its predecessor; in a cluster merge the first cluster's blocks
 // all stay, those without rows included); active blocks prefetch their K and V rows into
-// L2, wait before reading q or the cache, and trigger dependents right after (the dependent, the
-// o gemv, then loads its weights while this kernel runs).
+// L2, trigger dependents and wait before reading q or the cache (the dependent, the o gemv,
+// loads its weights while this kernel runs).
 
 #include <cooperative_groups.h>
 #include <cstdint>
@@ -125,8 +125,8 @@ __global__ void __cluster_dims__(1, kAttentionClusterSplits, 1) __launch_bounds_
   const std::uint32_t len = s < splits.active ? min(kv_len, begin + splits.chunk) - begin : 0;
   const std::uint32_t row_stride = p.n_kv_heads * D;  // elements between positions
   if (len > 0) prefetch_chunk<D>(k_cache, v_cache, g, begin, len, row_stride);
-  pdl_wait();
   pdl_launch_dependents();
+  pdl_wait();
 
   float* head_out = out + std::uint64_t{head} * D;
   if (kv_len == 0) {

@@ -10,9 +10,8 @@ namespace encore::ops::detail {
 namespace {
 
 __global__ void silu_mul_f32(const float* gate, const float* up, float* out, std::uint32_t n) {
-  pdl_wait();
+  pdl_enter();
   const std::uint64_t i = std::uint64_t{blockIdx.x} * blockDim.x + threadIdx.x;
-  pdl_launch_dependents();
   if (i >= n) return;
   const float g = gate[i];
   out[i] = g / (1.0F + expf(-g)) * up[i];

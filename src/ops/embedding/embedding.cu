@@ -12,8 +12,7 @@ namespace {
 
 __global__ void embedding_bf16(const std::uint16_t* table, const std::uint32_t* token, float* out,
                                std::uint32_t dim, std::uint32_t vocab) {
-  pdl_wait();
-  pdl_launch_dependents();
+  pdl_enter();
   const std::uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
   const std::uint32_t t = *token;
   if (i >= dim) return;

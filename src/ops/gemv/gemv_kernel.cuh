@@ -12,8 +12,8 @@
 //    (and the second asked of L2) *before* griddepcontrol.wait; x, a, b and everything written
 //    come after it. A kernel launched early while its predecessor runs therefore has its first
 //    weights on chip when the wait returns (for the decode step's medium matrices that is most
-//    of the matrix). Dependents are triggered right after the wait (and the norm prologue):
-//    their own pre-wait part is weight loads too;
+//    of the matrix). Dependents are triggered before the wait (cuda_common.cuh): their own
+//    pre-wait part is weight loads too;
 //  - partial sums are reduced with warp shuffles, then (split-K variants) through shared memory.
 // Rows past `rows` in the last block are clamped to the last row for loading and never stored.
 
@@ -270,10 +270,10 @@ __device__ __forceinline__ void gemv_body(const GemvArgs& args) {
   uint4 wv[kBatch][WR];
   load_first(wv, wrow);
   prefetch(block, 1);
+  pdl_launch_dependents();
   pdl_wait();
   const float4* x4 = reinterpret_cast<const float4*>(
       gemv_input<In>(args, reinterpret_cast<float*>(gemv_x_shared)));
-  pdl_launch_dependents();
 
   for (;;) {
     const std::uint64_t out0 = out0_of(block);

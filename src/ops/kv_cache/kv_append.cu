@@ -13,9 +13,8 @@ namespace {
 __global__ void kv_append_bf16(const float* k, const float* v, std::uint16_t* k_cache,
                                std::uint16_t* v_cache, std::uint32_t row_elems, std::uint32_t pos,
                                std::uint32_t max_rows) {
-  pdl_wait();
+  pdl_enter();
   const std::uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
-  pdl_launch_dependents();
   if (pos >= max_rows || i >= row_elems) return;
   const std::uint64_t at = std::uint64_t{pos} * row_elems + i;
   k_cache[at] = float_to_bf16(k[i]);

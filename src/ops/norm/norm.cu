@@ -15,8 +15,7 @@ namespace {
 template <bool kAdd, bool kMul>
 __device__ __forceinline__ void norm_row(const float* a, const float* b, const float* w, float* sum,
                                          float* y, std::uint32_t n, float eps) {
-  pdl_wait();
-  pdl_launch_dependents();
+  pdl_enter();
   const std::uint64_t base = std::uint64_t{blockIdx.x} * n;
   a += base;
   y += base;

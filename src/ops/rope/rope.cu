@@ -15,8 +15,7 @@ namespace {
 
 __global__ void rope_f32(float* x, const float* inv_freq, std::uint32_t pos, std::uint32_t n_heads,
                          std::uint32_t head_dim, std::uint32_t style) {
-  pdl_wait();
-  pdl_launch_dependents();
+  pdl_enter();
   const std::uint32_t half = head_dim / 2;
   const std::uint32_t p = blockIdx.x * blockDim.x + threadIdx.x;
   if (p >= n_heads * half) return;
@@ -31,8 +30,7 @@ __global__ void rope_kv_append_bf16(float* __restrict__ q, const float* __restri
                                     std::uint16_t* __restrict__ k_cache,
                                     std::uint16_t* __restrict__ v_cache, std::uint32_t pos,
                                     RopeKvParams p) {
-  pdl_wait();
-  pdl_launch_dependents();
+  pdl_enter();
   const std::uint32_t half = p.head_dim / 2;
   const std::uint32_t q_pairs = p.n_heads * half;
   const std::uint32_t kv_pairs = p.n_kv_heads * half;

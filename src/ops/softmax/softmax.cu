@@ -11,8 +11,7 @@ namespace encore::ops::detail {
 namespace {
 
 __global__ void softmax_f32(const float* x, float* y, std::uint32_t n) {
-  pdl_wait();
-  pdl_launch_dependents();
+  pdl_enter();
   const std::uint64_t base = std::uint64_t{blockIdx.x} * n;
   x += base;
   y += base;
