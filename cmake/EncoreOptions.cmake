@@ -88,6 +88,13 @@ endif()
 
 option(ENCORE_ENABLE_NCCL "Collectives on CUDA devices with NCCL, when NCCL is found" ON)
 
+# A diagnostic build: every op kernel's blocks record when they start, when their programmatic
+# wait returns and when they exit (src/ops/kernel_timeline.cuh; encore-llm --kernel-timeline).
+option(ENCORE_KERNEL_TIMELINE "Per-block phase timestamps in the CUDA op kernels (diagnostics)" OFF)
+if(ENCORE_KERNEL_TIMELINE AND NOT ENCORE_CUDA_ENABLED)
+  message(FATAL_ERROR "ENCORE_KERNEL_TIMELINE needs the CUDA backend (ENCORE_ENABLE_CUDA)")
+endif()
+
 # ---- sanitizers -------------------------------------------------------------------------------
 set(ENCORE_SANITIZER "" CACHE STRING
     "Sanitizers for every encore target: empty, 'address;undefined' (or one of them) or 'thread'")

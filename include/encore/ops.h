@@ -56,6 +56,18 @@ namespace encore::ops {
 /// Adds every op kernel to `registry` (the built-in registry already has them).
 void register_ops(KernelRegistry& registry);
 
+/// Whether the CUDA op kernels were built with the kernel timeline (-DENCORE_KERNEL_TIMELINE=ON):
+/// every block of every op kernel then records when it started, when its programmatic wait
+/// returned and when it exited (src/ops/kernel_timeline.cuh). A diagnostic build; off by default.
+bool kernel_timeline_enabled() noexcept;
+
+/// Writes the kernel timeline to `path` as text, one line per recorded block: grid id, blocks
+/// of the grid, block, then the global-timer ns of entry, wait returned, the kernel's own mark
+/// and exit (0 where not reached). Each graph node's latest launch is kept.
+/// scripts/kernel-timeline turns it into per-kernel phases. Throws Error(InvalidState) without
+/// the build option, Error(IoError) when the file cannot be written.
+void write_kernel_timeline(const std::string& path);
+
 /// Whether an op can run a shape; `reason` says why not.
 struct Support {
   bool ok = true;

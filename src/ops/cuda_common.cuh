@@ -32,12 +32,16 @@
 #include <cstdint>
 #include <cuda/atomic>
 
+#include "ops/kernel_timeline.cuh"
+
 namespace encore::ops::detail {
 
 __device__ __forceinline__ void pdl_wait() {
+  ENCORE_TIMELINE_MARK(Entry);
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;" ::: "memory");
 #endif
+  ENCORE_TIMELINE_MARK(Waited);
 }
 
 __device__ __forceinline__ void pdl_launch_dependents() {

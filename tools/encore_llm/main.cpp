@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "encore/encore.h"
+#include "encore/ops.h"
 
 #include "llm/roofline.h"
 #include "llm/runner.h"
@@ -200,6 +201,12 @@ int run(const Options& o) {
     progress.update(d, t, p);
   });
   progress.done();
+  if (!o.kernel_timeline.empty()) {
+    if (device.backend() != BackendKind::Cuda) {
+      throw Error(ErrorCode::InvalidArgument, "--kernel-timeline needs the CUDA backend");
+    }
+    encore::ops::write_kernel_timeline(o.kernel_timeline);
+  }
   // Taken before the bandwidth probe below, so the profile holds the decode steps only.
   std::optional<encore::Profile> profile;
   if (device.profile_mode() != ProfileMode::Off) profile = device.profile();

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "encore/error.h"
+#include "encore/ops.h"
 
 namespace encore::llm::cli {
 
@@ -103,6 +104,10 @@ std::optional<Options> parse(int argc, char** argv, int& exit_code) {
       ->check(CLI::IsMember({"off", "cb", "dispatch"}))
       ->capture_default_str();
   app.add_option("--trace", o.trace_file, "write a Chrome trace (Perfetto) of the timed steps");
+  app.add_option("--kernel-timeline", o.kernel_timeline,
+                 "CUDA, a build with -DENCORE_KERNEL_TIMELINE=ON: write when every block of the "
+                 "last step's op kernels started, waited and exited (scripts/kernel-timeline "
+                 "reads it)");
   app.add_option("--teacher-force", teacher_text,
                  "run these token ids ('1,2,3' or @file) teacher-forced instead of generating");
   app.add_option("--dump-logits", o.dump_logits,
@@ -122,6 +127,10 @@ std::optional<Options> parse(int argc, char** argv, int& exit_code) {
     }
     if (!prompt_text.empty() && o.prompt_len > 0) {
       throw CLI::ValidationError("--prompt and --prompt-len", "give one of them, not both");
+    }
+    if (!o.kernel_timeline.empty() && !encore::ops::kernel_timeline_enabled()) {
+      throw CLI::ValidationError("--kernel-timeline",
+                                 "needs a build configured with -DENCORE_KERNEL_TIMELINE=ON");
     }
     if (!o.dump_logits.empty() && teacher_text.empty()) {
       throw CLI::ValidationError("--dump-logits", "needs --teacher-force");

@@ -37,6 +37,7 @@ struct Options {
   std::optional<std::vector<Pass>> passes;
   Profile profile = Profile::Off;
   std::string trace_file;
+  std::string kernel_timeline;  ///< --kernel-timeline: write_kernel_timeline() after decoding
   std::vector<std::uint32_t> teacher_force;  ///< --teacher-force
   std::string dump_logits;                   ///< --dump-logits (.npy)
   std::string json_file;

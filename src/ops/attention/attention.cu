@@ -127,6 +127,7 @@ __global__ void __cluster_dims__(1, kAttentionClusterSplits, 1) __launch_bounds_
   if (len > 0) prefetch_chunk<D>(k_cache, v_cache, g, begin, len, row_stride);
   pdl_launch_dependents();
   pdl_wait();
+  ENCORE_TIMELINE_EXIT;
 
   float* head_out = out + std::uint64_t{head} * D;
   if (kv_len == 0) {
@@ -138,6 +139,7 @@ __global__ void __cluster_dims__(1, kAttentionClusterSplits, 1) __launch_bounds_
     r = block_attend<D>(q + std::uint64_t{head} * D, k_cache, v_cache, g, begin, len, row_stride,
                         p.scale, shared, warp_m, warp_l);
   }
+  ENCORE_TIMELINE_MARK(Mark);  // the chunk is scored; the merge follows
 
   if (splits.active == 1) {  // the only split: normalise and write the output directly
     for (int at = static_cast<int>(tid); at < D; at += kThreads) {

@@ -74,6 +74,7 @@ __global__ void __launch_bounds__(kThreads)
       prefetch_chunk<D>(k_cache, v_cache, it.head / group, it.begin, it.len, row_stride);
   }
   pdl_wait();
+  ENCORE_TIMELINE_EXIT;
 
   // 2. The attention of this block's items; the last split of a head to finish merges the
   //    head into x (in the scratch), as attention_decode's splits do.
@@ -101,6 +102,7 @@ __global__ void __launch_bounds__(kThreads)
   //    L2), then this block's rows of y.
   const std::uint32_t q_dim4 = q_dim / 4;
   grid_barrier(reinterpret_cast<unsigned*>(x_out + q_dim));
+  ENCORE_TIMELINE_MARK(Mark);  // past the grid barrier
   pdl_launch_dependents();
   float* x = shared_f;
   {

@@ -272,6 +272,7 @@ __device__ __forceinline__ void gemv_body(const GemvArgs& args) {
   prefetch(block, 1);
   pdl_launch_dependents();
   pdl_wait();
+  ENCORE_TIMELINE_EXIT;
   const float4* x4 = reinterpret_cast<const float4*>(
       gemv_input<In>(args, reinterpret_cast<float*>(gemv_x_shared)));
 
