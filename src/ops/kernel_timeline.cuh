@@ -55,13 +55,14 @@ struct ExitMark {
   __device__ ~ExitMark() { mark(TimelinePhase::Exit); }
 };
 
-// Appends this unit's recorded blocks to `out`. Internal linkage, as the table: an inline
-// function would be one for the whole program, reading one unit's table for every unit.
+// Appends this unit's recorded blocks (the current device's) to `out`. Internal linkage, as the
+// table: an inline function would be one per program and read one unit's table for all.
 static void read_table(std::vector<TimelineRecord>& out) {
   std::vector<TimelineRecord> table(std::size_t{kGrids} * kBlocks);
   if (cudaMemcpyFromSymbol(table.data(), g_table, table.size() * sizeof(TimelineRecord)) !=
       cudaSuccess) {
-    return;  // no device or no launch yet: nothing recorded
+    (void)cudaGetLastError();  // not left for a later launch's check to find
+    return;                    // no device or no launch yet: nothing recorded
   }
   for (const TimelineRecord& r : table) {
     if (r.grid != 0) out.push_back(r);
