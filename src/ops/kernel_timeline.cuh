@@ -3,10 +3,11 @@
 // The kernel timeline: a diagnostic build (cmake -DENCORE_KERNEL_TIMELINE=ON) in which every op
 // kernel's blocks write, from thread 0, the global timer (ns) at four phases: entry (before the
 // PDL wait), waited (the wait returned: the predecessor grid has completed), a kernel's own mark
-// (attention: its chunk is scored, before the merge) and exit. It shows what CUPTI's one record
-// per kernel cannot: when each block got to run under programmatic dependent launch, how long it
-// sat in its wait and what happened after it. Dumped by write_kernel_timeline() (encore/ops.h,
-// encore-llm --kernel-timeline) and read by scripts/kernel-timeline.
+// (gemv: x formed, the norm prologue's end; attention: its chunk is scored, before the merge) and
+// exit. It shows what CUPTI's one record per kernel cannot: when each block got to run under
+// programmatic dependent launch, how long it sat in its wait and what happened after it. Dumped by
+// write_kernel_timeline() (encore/ops.h, encore-llm --kernel-timeline) and read by
+// scripts/kernel-timeline.
 //
 // The record of a block lives at a fixed place: (grid id % kGrids, block), no atomics, so the
 // marks cost a few stores. A graph node keeps its grid id from replay to replay, so the table

@@ -275,6 +275,7 @@ __device__ __forceinline__ void gemv_body(const GemvArgs& args) {
   ENCORE_TIMELINE_EXIT;
   const float4* x4 = reinterpret_cast<const float4*>(
       gemv_input<In>(args, reinterpret_cast<float*>(gemv_x_shared)));
+  ENCORE_TIMELINE_MARK(Mark);  // x is formed: the norm prologue's end
 
   for (;;) {
     const std::uint64_t out0 = out0_of(block);
