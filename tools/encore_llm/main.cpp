@@ -156,6 +156,10 @@ int run(const Options& o) {
   // One device per tensor-parallel rank; rank 0's is the one timed, profiled and measured.
   const std::vector<Device> devices = open_rank_devices(device_options, o.tp);
   Device device = devices[0];
+  // Refused before any weight is made: the kernels record only on CUDA.
+  if (!o.kernel_timeline.empty() && device.backend() != BackendKind::Cuda) {
+    throw Error(ErrorCode::InvalidArgument, "--kernel-timeline needs the CUDA backend");
+  }
   check_tensor_parallel(model_config(o, device), o.tp);
 
   Report report;
@@ -201,12 +205,7 @@ int run(const Options& o) {
     progress.update(d, t, p);
   });
   progress.done();
-  if (!o.kernel_timeline.empty()) {
-    if (device.backend() != BackendKind::Cuda) {
-      throw Error(ErrorCode::InvalidArgument, "--kernel-timeline needs the CUDA backend");
-    }
-    encore::ops::write_kernel_timeline(o.kernel_timeline);
-  }
+  if (!o.kernel_timeline.empty()) encore::ops::write_kernel_timeline(o.kernel_timeline);
   // Taken before the bandwidth probe below, so the profile holds the decode steps only.
   std::optional<encore::Profile> profile;
   if (device.profile_mode() != ProfileMode::Off) profile = device.profile();

@@ -132,6 +132,10 @@ std::optional<Options> parse(int argc, char** argv, int& exit_code) {
       throw CLI::ValidationError("--kernel-timeline",
                                  "needs a build configured with -DENCORE_KERNEL_TIMELINE=ON");
     }
+    if (!o.kernel_timeline.empty() && !teacher_text.empty()) {
+      throw CLI::ValidationError("--kernel-timeline",
+                                 "is written after generating; not with --teacher-force");
+    }
     if (!o.dump_logits.empty() && teacher_text.empty()) {
       throw CLI::ValidationError("--dump-logits", "needs --teacher-force");
     }
