@@ -44,6 +44,9 @@ inline constexpr std::uint32_t kGemvBlockThreads = 256;
 inline constexpr std::uint32_t kGemvWarps = kGemvBlockThreads / 32;
 /// Largest cols of the norm families (x in shared memory: 48 KiB, no opt-in needed).
 inline constexpr std::uint32_t kGemvNormMaxCols = 12288;
+/// Largest cols whose norm weight the norm families copy into shared memory beside x before
+/// their PDL wait (both in 48 KiB); wider ones read it after the wait.
+inline constexpr std::uint32_t kGemvNormPreloadMaxCols = kGemvNormMaxCols / 2;
 /// The norm families launch at most this many blocks per multiprocessor (DeviceLimits), each
 /// forming x once and then striding over the row groups the rows need (gemv_kernel.cuh), rather
 /// than one block per row group each forming x again; their kernels are built to fit this many

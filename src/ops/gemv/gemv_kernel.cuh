@@ -12,8 +12,11 @@
 //    (and the second asked of L2) *before* griddepcontrol.wait; x, a, b and everything written
 //    come after it. A kernel launched early while its predecessor runs therefore has its first
 //    weights on chip when the wait returns (for the decode step's medium matrices that is most
-//    of the matrix). Dependents are triggered before the wait (cuda_common.cuh): their own
-//    pre-wait part is weight loads too;
+//    of the matrix). So are the other step-invariant inputs: the norm weight (copied into
+//    shared memory beside x) and the epilogue's bias and rope frequencies (registers), which a
+//    step has evicted from L2 by the next use and which would otherwise cost DRAM round trips
+//    on the critical path. Dependents are triggered before the wait (cuda_common.cuh): their
+//    own pre-wait part is weight loads too;
 //  - partial sums are reduced with warp shuffles, then (split-K variants) through shared memory.
 // Rows past `rows` in the last block are clamped to the last row for loading and never stored.
 
@@ -50,6 +53,15 @@ struct GemvArgs {
 __device__ __forceinline__ float gemv_silu_mul(float g, float u) {
   return g / (1.0F + expf(-g)) * u;
 }
+
+// Step-invariant inputs of one output row's epilogue (its bias, its rope frequency). They are
+// loaded with the row's weights, before the PDL wait for a block's first row group, so that the
+// store after the dot products waits on no memory: a layer's few KiB of them have left L2 since
+// the step before, and after the wait the memory queues are full of the next kernels' weights.
+struct GemvEpilogue {
+  float bias[2];   ///< the row's bias (Bias), or its pair's two (RopeKvBias)
+  float inv_freq;  ///< the pair's rope frequency (rope outputs)
+};
 
 // Weight vectors v0 + u * kStep (u < kBatch) of each of the WR rows. kChecked: vectors at or
 // past `vectors` load as zero.
@@ -93,9 +105,25 @@ __device__ __forceinline__ void gemv_consume(const uint4 (&wv)[kBatch][WR], cons
   }
 }
 
+// Norm families, before the PDL wait: norm_w (a weight) into shared memory beside x, where both
+// fit (cols <= kGemvNormPreloadMaxCols), each thread copying the float4s it scales in
+// gemv_input. The prologue then waits on L2 for a and b only, not on DRAM for norm_w too.
+template <GemvInput In>
+__device__ __forceinline__ void gemv_preload_norm_w(const GemvArgs& args, float* xs) {
+  if constexpr (In != GemvInput::X) {
+    if (args.cols > kGemvNormPreloadMaxCols) return;
+    const std::uint32_t n4 = args.cols / 4;
+    for (std::uint32_t i = threadIdx.x; i < n4; i += blockDim.x) {
+      cp_async_16(xs + args.cols + 4 * i, args.norm_w + 4 * i);
+    }
+    cp_async_commit();
+  }
+}
+
 // x of the launch: the x argument, or (norm families) rms_norm(a [+ b]) * norm_w formed by the
-// block in `xs` (cols floats of shared memory), block 0 also writing a + b to sum. Every thread
-// of the block calls it (it synchronises the block). Same arithmetic as the norm kernels:
+// block in `xs` (cols floats of shared memory, then norm_w where gemv_preload_norm_w put it),
+// block 0 also writing a + b to sum. Every thread of the block calls it (it synchronises the
+// block). Same arithmetic as the norm kernels:
 // v = a + b, squares summed with fmaf, scale = rsqrt(mean + eps), x = (v * scale) * w.
 template <GemvInput In>
 __device__ __forceinline__ const float* gemv_input(const GemvArgs& args, float* xs) {
@@ -123,7 +151,9 @@ __device__ __forceinline__ const float* gemv_input(const GemvArgs& args, float* 
       squares = fmaf(v.w, v.w, squares);
     }
     const float scale = rsqrtf(block_sum(squares) / static_cast<float>(args.cols) + args.eps);
-    const float4* w4 = reinterpret_cast<const float4*>(args.norm_w);
+    const bool preloaded = args.cols <= kGemvNormPreloadMaxCols;
+    if (preloaded) cp_async_wait_all();  // this thread's copies: the float4s it reads below
+    const float4* w4 = reinterpret_cast<const float4*>(preloaded ? xs + args.cols : args.norm_w);
     for (std::uint32_t i = threadIdx.x; i < n4; i += blockDim.x) {
       float4 v = x4[i];
       const float4 w = w4[i];
@@ -148,21 +178,39 @@ __device__ __forceinline__ RopePair gemv_pair_rows(const GemvArgs& args, std::ui
   }
 }
 
+// The epilogue inputs of output row `row` (< rows).
+template <GemvOutput Out>
+__device__ __forceinline__ GemvEpilogue gemv_epilogue_inputs(const GemvArgs& args,
+                                                             std::uint64_t row) {
+  GemvEpilogue e{};
+  if constexpr (Out == GemvOutput::Bias) {
+    e.bias[0] = __ldg(args.bias + row);
+  } else if constexpr (gemv_rope(Out)) {
+    const RopePair pr = gemv_pair_rows<Out>(args, row);
+    if constexpr (Out == GemvOutput::RopeKvBias) {
+      e.bias[0] = __ldg(args.bias + pr.a);
+      e.bias[1] = __ldg(args.bias + pr.b);
+    }
+    e.inv_freq = __ldg(args.inv_freq + pr.j);
+  }
+  return e;
+}
+
 // Rope output of pair `row` with weight-row totals (a, b): a q pair turned into y, a k pair
 // turned into the k cache's row pos, a v pair copied into the v cache's (as rope_kv_append).
 template <GemvOutput Out>
 __device__ __forceinline__ void gemv_store_rope(const GemvArgs& args, std::uint64_t row, float a,
-                                                float b) {
+                                                float b, const GemvEpilogue& e) {
   const RopePair pr = gemv_pair_rows<Out>(args, row);
   if constexpr (Out == GemvOutput::RopeKvBias) {
-    a += args.bias[pr.a];
-    b += args.bias[pr.b];
+    a += e.bias[0];
+    b += e.bias[1];
   }
   const RopeKvParams& p = args.rope;
   const std::uint32_t q_rows = p.n_heads * p.head_dim;
   const std::uint32_t kv_rows = p.n_kv_heads * p.head_dim;
   if (pr.a < q_rows) {
-    const Turned t = rope_turn(a, b, args.pos, args.inv_freq[pr.j]);
+    const Turned t = rope_turn(a, b, args.pos, e.inv_freq);
     args.y[pr.a] = t.a;
     args.y[pr.b] = t.b;
     return;
@@ -170,7 +218,7 @@ __device__ __forceinline__ void gemv_store_rope(const GemvArgs& args, std::uint6
   if (args.pos >= p.max_rows) return;
   const std::uint64_t at = std::uint64_t{args.pos} * kv_rows;
   if (pr.a < q_rows + kv_rows) {
-    const Turned t = rope_turn(a, b, args.pos, args.inv_freq[pr.j]);
+    const Turned t = rope_turn(a, b, args.pos, e.inv_freq);
     args.k_cache[at + pr.a - q_rows] = float_to_bf16(t.a);
     args.k_cache[at + pr.b - q_rows] = float_to_bf16(t.b);
   } else {
@@ -179,18 +227,18 @@ __device__ __forceinline__ void gemv_store_rope(const GemvArgs& args, std::uint6
   }
 }
 
-// Writes output row `row` from its weight rows' totals t[0..kRowsPerOut).
+// Writes output row `row` from its weight rows' totals t[0..kRowsPerOut) and its epilogue inputs.
 template <GemvOutput Out>
-__device__ __forceinline__ void gemv_store(const GemvArgs& args, std::uint64_t row,
-                                           const float* t) {
+__device__ __forceinline__ void gemv_store(const GemvArgs& args, std::uint64_t row, const float* t,
+                                           const GemvEpilogue& e) {
   if constexpr (Out == GemvOutput::Plain) {
     args.y[row] = t[0];
   } else if constexpr (Out == GemvOutput::Bias) {
-    args.y[row] = t[0] + args.bias[row];
+    args.y[row] = t[0] + e.bias[0];
   } else if constexpr (Out == GemvOutput::SiluMul) {
     args.y[row] = gemv_silu_mul(t[0], t[1]);
   } else {
-    gemv_store_rope<Out>(args, row, t[0], t[1]);
+    gemv_store_rope<Out>(args, row, t[0], t[1], e);
   }
 }
 
@@ -263,13 +311,37 @@ __device__ __forceinline__ void gemv_body(const GemvArgs& args) {
     }
   };
 
+  // The rows this thread stores: lane 0 of each warp its group's R rows (S == 1), or thread
+  // g * R + r (g < kGroups) row r of group g (S > 1), with their epilogue inputs.
+  constexpr int kStores = S == 1 ? R : 1;
+  const bool stores = S == 1 ? lane == 0 : threadIdx.x < static_cast<unsigned>(kGroups * R);
+  const auto store_row = [&](std::uint32_t block, int j) -> std::uint64_t {
+    if constexpr (S == 1) {
+      return out0_of(block) + j;
+    } else {
+      return (std::uint64_t{block} * kGroups + threadIdx.x / R) * R + threadIdx.x % R;
+    }
+  };
+  GemvEpilogue epilogue[kStores];
+  const auto load_epilogue = [&](std::uint32_t block) {
+    if constexpr (Out != GemvOutput::Plain && Out != GemvOutput::SiluMul) {
+#pragma unroll
+      for (int j = 0; j < kStores; ++j) {
+        const std::uint64_t row = store_row(block, j);
+        if (stores && row < args.rows) epilogue[j] = gemv_epilogue_inputs<Out>(args, row);
+      }
+    }
+  };
+
   std::uint32_t block = blockIdx.x;
   const uint4* wrow[WR];
   gemv_rows_of<R, Out>(wrow, args, out0_of(block));
-  // Before the wait: batch 0 into registers, batch 1 into L2.
+  // Before the wait: batch 0 into registers, batch 1 into L2, the epilogue inputs, norm_w.
   uint4 wv[kBatch][WR];
   load_first(wv, wrow);
   prefetch(block, 1);
+  load_epilogue(block);
+  gemv_preload_norm_w<In>(args, reinterpret_cast<float*>(gemv_x_shared));
   pdl_launch_dependents();
   pdl_wait();
   ENCORE_TIMELINE_EXIT;
@@ -306,7 +378,9 @@ __device__ __forceinline__ void gemv_body(const GemvArgs& args) {
       if (lane == 0) {
 #pragma unroll
         for (int r = 0; r < R; ++r) {
-          if (out0 + r < args.rows) gemv_store<Out>(args, out0 + r, acc + r * kRowsPerOut);
+          if (out0 + r < args.rows) {
+            gemv_store<Out>(args, out0 + r, acc + r * kRowsPerOut, epilogue[r]);
+          }
         }
       }
     } else {
@@ -327,7 +401,7 @@ __device__ __forceinline__ void gemv_body(const GemvArgs& args) {
           for (int k = 0; k < S; ++k) t[j] += partial[g * S + k][r * kRowsPerOut + j];
         }
         const std::uint64_t row = (std::uint64_t{block} * kGroups + g) * R + r;
-        if (row < args.rows) gemv_store<Out>(args, row, t);
+        if (row < args.rows) gemv_store<Out>(args, row, t, epilogue[0]);
       }
       if (kStrided) __syncthreads();  // partial is written again by the next logical block
     }
@@ -337,6 +411,7 @@ __device__ __forceinline__ void gemv_body(const GemvArgs& args) {
     if (block >= logical) break;
     gemv_rows_of<R, Out>(wrow, args, out0_of(block));
     load_first(wv, wrow);
+    load_epilogue(block);
   }
 }
 

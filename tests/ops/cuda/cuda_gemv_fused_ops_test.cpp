@@ -160,6 +160,8 @@ TEST(CudaGemvFusedOps, EveryVariantOfEveryFamilyMatchesTheCpu) {
                                    {2051U, 1024U},
                                    {1027U, 2048U},
                                    {301U, 4096U},
+                                   {67U, 6144U},  // the widest with the norm weight preloaded
+                                   {37U, 8192U},  // the norm weight read after the wait
                                    {1U, 8U}}) {
     for (const bool add : {false, true}) {
       for (const bool bias : {false, true})
