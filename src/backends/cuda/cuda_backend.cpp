@@ -32,6 +32,7 @@
 #include "backends/cuda/graph_builder.h"
 #include "backends/cuda/graph_cache.h"
 #include "backends/cuda/kernel_params.h"
+#include "backends/cuda/kernel_shared_memory.h"
 #include "backends/cuda/stream_launcher.h"
 #include "core/collective_params.h"
 #include "profile/naming.h"
@@ -96,6 +97,8 @@ class CudaBackend final : public Backend {
         persisting_max_(static_cast<std::size_t>(props.persistingL2CacheMaxSize)),
         cache_(options.graph_cache_capacity == 0 ? 1 : options.graph_cache_capacity),
         streams_(kLanes),
+        shared_memory_(static_cast<std::uint32_t>(props.sharedMemPerMultiprocessor),
+                       static_cast<std::uint32_t>(props.reservedSharedMemPerBlock)),
         profiling_(profiler != nullptr ? std::make_unique<CudaProfiling>(options, *profiler)
                                        : nullptr),
         completions_(
@@ -164,7 +167,6 @@ class CudaBackend final : public Backend {
   }
   HotWindow hot_window(const CommandList& list);
   void set_stream_window(const HotWindow& hot);
-  void allow_shared_memory(const CommandList& list);
   /// Orders the launch after the fence values `s` waits for: on this queue for events of other
   /// CUDA devices, on the host for other kinds of devices.
   void order_after_fences(const SubmissionState& s, cudaStream_t queue);
@@ -195,7 +197,7 @@ class CudaBackend final : public Backend {
   std::vector<std::uint64_t> structure_;
   StreamLauncher streams_;
   CudaCollectives collectives_;
-  std::unordered_map<const void*, std::uint32_t> shared_opt_in_;
+  KernelSharedMemory shared_memory_;
 
   mutable std::mutex signature_mutex_;
   mutable std::unordered_map<const KernelDef*, std::string> signatures_;
@@ -270,19 +272,6 @@ void CudaBackend::attach_signal(const SubmissionState& s, cudaStream_t queue) {
   s.signal->attach(s.signal_value, BackendKind::Cuda, std::shared_ptr<void>(raw, [](void* e) {
                      (void)cudaEventDestroy(static_cast<cudaEvent_t>(e));
                    }));
-}
-
-void CudaBackend::allow_shared_memory(const CommandList& list) {
-  constexpr std::uint32_t kDefaultLimit = 48 * 1024;
-  for (const Node& n : list.nodes) {
-    if (n.kind != NodeKind::Dispatch || n.launch.shared_bytes() <= kDefaultLimit) continue;
-    std::uint32_t& allowed = shared_opt_in_[n.kernel->cuda];
-    if (n.launch.shared_bytes() <= allowed) continue;
-    ENCORE_CUDA_CHECK(cudaFuncSetAttribute(n.kernel->cuda,
-                                           cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                           static_cast<int>(n.launch.shared_bytes())));
-    allowed = n.launch.shared_bytes();
-  }
 }
 
 HotWindow CudaBackend::hot_window(const CommandList& list) {
@@ -442,7 +431,7 @@ void CudaBackend::launch(const std::shared_ptr<SubmissionState>& s) {
     ~PopRange() { nvtxRangePop(); }
   } pop;
   const CurrentDevice scope(memory_.ordinal());
-  allow_shared_memory(list);
+  shared_memory_.prepare(list);
   // Collectives: refused at once when their group failed; watched while they run.
   std::shared_ptr<InFlightWatch> watch = collectives_.prepare(list);
   Event start = completions_.take_event();

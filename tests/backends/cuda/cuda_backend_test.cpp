@@ -4,6 +4,7 @@
 // checked against the compiled kernels, and a fault is reported and leaves the device lost.
 
 #include <cstdint>
+#include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 #include <vector>
 
@@ -302,6 +303,45 @@ TEST(CudaBackend, LargeDynamicSharedMemoryIsAllowed) {
                {in(x), out(partial), value(n)});
   enc.commit_and_wait();
   EXPECT_EQ(download_floats(partial), std::vector<float>{2048.0F});
+}
+
+// Every kernel the device launches carries one preferred L1 / shared memory split, large enough
+// for the most demanding one at full occupancy (here 100 KiB a block), so that blocks of
+// consecutive kernels can share a multiprocessor; a later list that needs more raises it for all.
+TEST(CudaBackend, EveryKernelGetsOneSharedMemoryCarveout) {
+  OPEN_CUDA_OR_SKIP(dev);
+  const auto carveout_of = [](const Kernel& k) {
+    cudaFuncAttributes a{};
+    EXPECT_EQ(cudaFuncGetAttributes(&a, k.def().cuda), cudaSuccess);
+    return a.preferredShmemCarveout;
+  };
+  int shared_per_processor = 0;
+  ASSERT_EQ(
+      cudaDeviceGetAttribute(&shared_per_processor, cudaDevAttrMaxSharedMemoryPerMultiprocessor, 0),
+      cudaSuccess);
+  constexpr std::uint32_t n = 4096;
+  Buffer x = upload_floats(dev, std::vector<float>(n, 0.5F));
+  Buffer partial = dev.alloc(4);
+  const Kernel increment = dev.kernel("increment_f32");
+  const Kernel sum = dev.kernel("sum_f32");
+  {
+    Encoder enc = dev.encoder();
+    enc.dispatch(increment, cover(n), {inout(x), value(n)});
+    enc.commit_and_wait();
+  }
+  const int small = carveout_of(increment);
+  EXPECT_GE(small, 0);
+  {
+    Encoder enc = dev.encoder();
+    enc.dispatch(increment, cover(n), {inout(x), value(n)});
+    enc.dispatch(sum, Launch::groups(1, 256).shared(100 * 1024), {in(x), out(partial), value(n)});
+    enc.commit_and_wait();
+  }
+  const int large = carveout_of(sum);
+  EXPECT_EQ(carveout_of(increment), large);
+  EXPECT_GT(large, small);
+  EXPECT_GE(large * shared_per_processor, 100 * 100 * 1024);  // percent of the multiprocessor
+  EXPECT_EQ(download_floats(partial), std::vector<float>{2.5F * n});  // 0.5 + 1 + 1 each
 }
 
 // A fault surfaces from wait() as KernelFailed naming the command buffer; afterwards every
