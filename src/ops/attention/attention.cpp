@@ -39,9 +39,9 @@ AttentionPlan attention_plan(const AttentionShape& shape) {
   const std::uint64_t wanted = std::min(by_rows, ceil_div(kTargetBlocks, shape.n_heads));
   const auto splits = static_cast<std::uint32_t>(ceil_div(wanted, kAttentionClusterSplits) *
                                                  kAttentionClusterSplits);
-  // The cross-warp reduction [warps][head_dim] and the block's sums [head_dim] (cluster merge),
-  // then the ticket merge's (m, l) pairs and partial sums.
-  const std::uint64_t reduction = (kAttentionThreads / 32 + 1) * std::uint64_t{shape.head_dim};
+  // The cross-warp reduction [warps][head_dim], then the ticket merge's (m, l) pairs and
+  // partial sums (the cluster merge gathers into static shared memory).
+  const std::uint64_t reduction = kAttentionThreads / 32 * std::uint64_t{shape.head_dim};
   const std::uint64_t merge = 2 * std::uint64_t{splits} + kAttentionThreads;
   return {splits, std::min(min_rows, shape.max_ctx),
           static_cast<std::uint32_t>(std::max(reduction, merge) * sizeof(float))};
