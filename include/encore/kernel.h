@@ -30,8 +30,15 @@ struct Param {
   Kind kind = Kind::Buffer;
   Access access = Access::InOut;  ///< buffers: what the kernel does with the memory
   std::uint32_t value_size = 0;   ///< values: exact size in bytes
+  /// Input buffers of a kernel with programmatic_dependency: read before its programmatic wait
+  /// (weights, say), so while earlier kernels may still run.
+  bool read_before_wait = false;
 
   static Param in(std::string name) { return {std::move(name), Kind::Buffer, Access::In, 0}; }
+  /// An input the kernel reads before its programmatic wait (see KernelDef).
+  static Param in_before_wait(std::string name) {
+    return {std::move(name), Kind::Buffer, Access::In, 0, true};
+  }
   static Param out(std::string name) { return {std::move(name), Kind::Buffer, Access::Out, 0}; }
   static Param inout(std::string name) { return {std::move(name), Kind::Buffer, Access::InOut, 0}; }
   template <class T>
@@ -118,9 +125,11 @@ struct KernelDef {
   /// reads or writes any memory that earlier dispatches write or read, in at least one block of
   /// every launch (so a launch completes only after its predecessors). A dispatch of it may then
   /// be launched while the earlier kernel that all its other predecessors precede is still
-  /// running (programmatic dependent launch), which shortens chains of small kernels; the
-  /// kernel may do work that touches no such memory (e.g. load constant weights) before it
-  /// waits. Declaring it for a kernel that does not wait is a race.
+  /// running (programmatic dependent launch), which shortens chains of small kernels. Before it
+  /// waits the kernel may read only the buffers of its read_before_wait params (e.g. weights);
+  /// a dispatch one of whose read_before_wait buffers overlaps memory an earlier dispatch of
+  /// its command buffer writes is launched only after everything before it has completed.
+  /// Declaring it for a kernel that does not wait is a race.
   bool programmatic_dependency = false;
 };
 

@@ -38,6 +38,13 @@ void check_definition(const KernelDef& def) {
       if (p.value_size == 0) fail(where + " '" + p.name + "' is a zero-size value");
       value_bytes += p.value_size;
     }
+    if (p.read_before_wait && (p.kind != Param::Kind::Buffer || p.access != Access::In)) {
+      fail(where + " '" + p.name + "' is read before the wait but is not an input buffer");
+    }
+    if (p.read_before_wait && !def.programmatic_dependency) {
+      fail(where + " '" + p.name +
+           "' is read before the wait, but the kernel declares no programmatic dependency");
+    }
   }
   if (value_bytes > kMaxValueBytes) {
     fail("value params total " + std::to_string(value_bytes) + " bytes, over the " +

@@ -1,8 +1,9 @@
 // Bad input that only the CPU backend can show: a kernel registered without a CPU
-// implementation is refused by name. (Every other bad-input test runs on every backend:
-// tests/backends/common/bad_input_test.cpp.)
+// implementation is refused by name; and the registry's own refusals. (Every other bad-input test
+// runs on every backend: tests/backends/common/bad_input_test.cpp.)
 
 #include <gtest/gtest.h>
+#include <tuple>
 
 #include "encore/encore.h"
 
@@ -24,6 +25,33 @@ TEST(BadInput, KernelWithoutACpuImplementationIsUnknownKernel) {
   EXPECT_EQ(e.code(), ErrorCode::UnknownKernel) << e.what();
   EXPECT_TRUE(mentions(e.what(), "gpu_only"));
   EXPECT_TRUE(mentions(e.what(), "cpu"));
+}
+
+// A read_before_wait param must be an input buffer of a kernel that declares a programmatic
+// dependency (the only kind launched before its predecessors complete): the registry refuses
+// any other, naming the kernel and the param.
+TEST(BadInput, ReadBeforeWaitOnlyForInputBuffersOfProgrammaticKernels) {
+  auto registry = KernelRegistry::create();
+  Param written = Param::in_before_wait("w");
+  written.access = Access::InOut;
+  Param value = Param::value<float>("v");
+  value.read_before_wait = true;
+  for (const auto& [name, param, programmatic] :
+       {std::tuple{"written_early", written, true}, std::tuple{"value_early", value, true},
+        std::tuple{"not_programmatic", Param::in_before_wait("w"), false}}) {
+    const Error e = error_from([&] {
+      registry->add({.name = name, .params = {param}, .programmatic_dependency = programmatic});
+    });
+    EXPECT_EQ(e.code(), ErrorCode::InvalidArgument) << e.what();
+    EXPECT_TRUE(mentions(e.what(), name));
+    EXPECT_TRUE(mentions(e.what(), "param 0"));
+    EXPECT_TRUE(mentions(e.what(), "before the wait"));
+  }
+  registry->add({.name = "weights_early",
+                 .params = {Param::in_before_wait("w"), Param::out("y")},
+                 .programmatic_dependency = true});
+  EXPECT_NE(registry->find("weights_early"), nullptr);
+  EXPECT_EQ(registry->find("written_early"), nullptr);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "backends/cuda/cuda_check.h"
 #include "core/collective_params.h"
+#include "core/early_reads.h"
 
 namespace encore::detail {
 
@@ -27,9 +28,11 @@ cudaKernelNodeParams kernel_node_params(const CommandList& list, std::uint32_t n
 }
 
 std::uint32_t programmatic_predecessor(const CommandList& list, CoveringPredecessors& cover,
+                                       std::span<const std::uint8_t> early_hazards,
                                        std::uint32_t node) {
   const Node& n = list.nodes[node];
   if (n.kind != NodeKind::Dispatch || !n.kernel->programmatic_dependency) return kNoNode;
+  if (early_hazards[node] != 0) return kNoNode;
   const std::uint32_t before = cover.of(node);
   return before != kNoNode && is_kernel_dispatch(list.nodes[before]) ? before : kNoNode;
 }
@@ -43,12 +46,15 @@ BuiltGraph build_graph(const CommandList& list, PackedParams& params, bool progr
   built.nodes.resize(list.nodes.size());
   const Predecessors preds = predecessors_of(list);
   CoveringPredecessors cover(preds);
+  const std::vector<std::uint8_t> hazards =
+      programmatic ? early_read_hazards(list) : std::vector<std::uint8_t>{};
   std::vector<cudaGraphNode_t> deps;
   for (std::uint32_t i = 0; i < list.nodes.size(); ++i) {
     deps.clear();
     for (std::uint32_t p : preds.of(i)) deps.push_back(built.nodes[p]);
     const Node& n = list.nodes[i];
-    const std::uint32_t early = programmatic ? programmatic_predecessor(list, cover, i) : kNoNode;
+    const std::uint32_t early =
+        programmatic ? programmatic_predecessor(list, cover, hazards, i) : kNoNode;
     cudaError_t status = cudaSuccess;
     if (n.kind == NodeKind::Barrier) {
       status = cudaGraphAddEmptyNode(&built.nodes[i], graph, deps.data(), deps.size());
@@ -83,6 +89,8 @@ void describe_structure(const CommandList& list, bool programmatic,
                         std::vector<std::uint64_t>& out) {
   out.clear();
   out.push_back(list.nodes.size() * 2 + (programmatic ? 1 : 0));
+  const std::vector<std::uint8_t> hazards =
+      programmatic ? early_read_hazards(list) : std::vector<std::uint8_t>(list.nodes.size(), 0);
   for (std::uint32_t i = 0; i < list.nodes.size(); ++i) {
     const Node& n = list.nodes[i];
     if (n.kind == NodeKind::Barrier) {
@@ -106,7 +114,7 @@ void describe_structure(const CommandList& list, bool programmatic,
     out.push_back((std::uint64_t{l.grid().x} << 32) | l.grid().y);
     out.push_back((std::uint64_t{l.grid().z} << 32) | l.block().x);
     out.push_back((std::uint64_t{l.block().y} << 32) | l.block().z);
-    out.push_back(l.shared_bytes());
+    out.push_back((std::uint64_t{hazards[i]} << 32) | l.shared_bytes());
   }
   // Edges, with a separator per target so that equal edge multisets in other places differ.
   for_each_ordering_edge(list, [&](std::uint32_t from, std::uint32_t to, const Dependency*) {

@@ -34,7 +34,10 @@ cudaKernelNodeParams kernel_node_params(const CommandList& list, std::uint32_t n
 /// predecessor has then completed when that one has (kernels that declare the dependency wait
 /// for their own predecessors in at least one block of every launch). A collective is not a
 /// kernel node (programmatic edges are kernel to kernel): its successors wait with full edges.
+/// Nor is a dispatch that reads, before its wait, memory an earlier dispatch of the list writes
+/// (`early_hazards`, from early_read_hazards(list)): it waits for everything before it.
 std::uint32_t programmatic_predecessor(const CommandList& list, CoveringPredecessors& cover,
+                                       std::span<const std::uint8_t> early_hazards,
                                        std::uint32_t node);
 
 /// Builds the graph; with `programmatic` a node that qualifies (see above) gets one programmatic
@@ -45,8 +48,9 @@ BuiltGraph build_graph(const CommandList& list, PackedParams& params, bool progr
                        CudaCollectives& collectives);
 
 /// The structure a graph executable depends on, one word per fact: node kinds, kernel functions,
-/// launch shapes, shared memory, ordering edges, and for a collective everything its captured
-/// call holds (group, rank, op, count, buffer addresses). Two command lists with equal
+/// launch shapes, shared memory, early-read hazards (which change the programmatic edges while
+/// the ordering edges may stay the same), ordering edges, and for a collective everything its
+/// captured call holds (group, rank, op, count, buffer addresses). Two command lists with equal
 /// descriptors can share an executable, patching only kernel parameters.
 void describe_structure(const CommandList& list, bool programmatic,
                         std::vector<std::uint64_t>& out);

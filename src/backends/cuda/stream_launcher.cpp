@@ -7,6 +7,7 @@
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/graph_builder.h"
 #include "core/collective_params.h"
+#include "core/early_reads.h"
 
 namespace encore::detail {
 
@@ -83,11 +84,13 @@ void StreamLauncher::launch_all(const CommandList& list, PackedParams& params,
   }
   const Predecessors preds = programmatic ? predecessors_of(list) : Predecessors{};
   CoveringPredecessors cover(preds);
+  const std::vector<std::uint8_t> hazards =
+      programmatic ? early_read_hazards(list) : std::vector<std::uint8_t>{};
   std::uint32_t previous = kNoNode;  // the kernel launched last on the queue
   for (std::uint32_t i = 0; i < list.nodes.size(); ++i) {
     if (list.nodes[i].kind != NodeKind::Dispatch) continue;
-    const bool early =
-        programmatic && previous != kNoNode && programmatic_predecessor(list, cover, i) == previous;
+    const bool early = programmatic && previous != kNoNode &&
+                       programmatic_predecessor(list, cover, hazards, i) == previous;
     if constexpr (kTagged) tag->next_dispatch(i);
     if (is_collective(list.nodes[i])) {
       if constexpr (kTagged) tag->expect_launch_on(queue);

@@ -47,7 +47,7 @@ void register_attention_o_kernels(KernelRegistry& registry) {
   const std::vector<Param> params = {Param::in("q"),
                                      Param::in("k_cache"),
                                      Param::in("v_cache"),
-                                     Param::in("w_o"),
+                                     Param::in_before_wait("w_o"),  // copied before the wait
                                      Param::out("y"),
                                      Param::inout("scratch"),
                                      Param::value<AttentionOParams>("params"),

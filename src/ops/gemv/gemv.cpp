@@ -162,18 +162,18 @@ namespace {
 
 Param gemv_param(GemvArg arg, GemvInput input) {
   switch (arg) {
-    case GemvArg::W:
-      return Param::in("w");
+    case GemvArg::W:  // the weights, norm weight, bias and rope frequencies: before the wait
+      return Param::in_before_wait("w");
     case GemvArg::X:
       return Param::in(input == GemvInput::AddNorm ? "a" : "x");
     case GemvArg::B:
       return Param::in("b");
     case GemvArg::NormW:
-      return Param::in("norm_w");
+      return Param::in_before_wait("norm_w");
     case GemvArg::Sum:
       return Param::out("sum");
     case GemvArg::Bias:
-      return Param::in("bias");
+      return Param::in_before_wait("bias");
     case GemvArg::Y:
       return Param::out("y");
     case GemvArg::KCache:  // one row (at a per-step position) is written, the rest kept
@@ -181,7 +181,7 @@ Param gemv_param(GemvArg arg, GemvInput input) {
     case GemvArg::VCache:
       return Param::inout("v_cache");
     case GemvArg::InvFreq:
-      return Param::in("inv_freq");
+      return Param::in_before_wait("inv_freq");
     case GemvArg::Rows:
       return Param::value<std::uint32_t>("rows");
     case GemvArg::Cols:
