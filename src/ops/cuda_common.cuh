@@ -6,9 +6,11 @@
 //
 // PDL protocol of every op kernel (KernelDef::programmatic_dependency = true):
 //  - pdl_wait() before the first access to memory an earlier dispatch may write or read (the
-//    wait returns when the previous kernel has completed and its writes are visible). Only
-//    memory no dispatch of the step writes (weights) may be read before it: the gemvs load their
-//    first weights there. Such memory is also the only one read non-coherently (.nc): the rest
+//    wait returns when the previous kernel has completed and its writes are visible). Only the
+//    buffers of the kernel's read_before_wait params (Param::in_before_wait: weights) may be
+//    read before it; the backend launches a dispatch early only where no earlier dispatch of
+//    its command buffer writes them (core/early_reads.h). The gemvs load their first weights
+//    there. Such memory is also the only one read non-coherently (.nc): the rest
 //    is read with load_step / load_stream_step_16 (see there);
 //  - every launch has at least one block that waits, so a grid completes only after its
 //    predecessor: waiting for the last kernel of a chain then waits for the whole chain, which
