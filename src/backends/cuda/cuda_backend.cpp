@@ -320,6 +320,9 @@ GraphEntry& CudaBackend::prepare_graph(const CommandList& list, std::span<const 
   }
   params_.pack(list, slots);
   describe_structure(list, options_.programmatic_launch, structure_);
+  // Kernel nodes may keep the carveout their kernels had when instantiated: once it rises
+  // (kernel_shared_memory.h), executables made before are not reused.
+  structure_.push_back(static_cast<std::uint64_t>(shared_memory_.carveout_percent()));
   if (hot) {  // the window is part of each kernel node, so of the executable
     structure_.push_back(reinterpret_cast<std::uintptr_t>(hot.window.base_ptr));
     structure_.push_back(hot.window.num_bytes);
