@@ -71,6 +71,11 @@ ENCORE_OPS_HOST_DEVICE constexpr bool gemv_has_bias(GemvOutput o) {
 ENCORE_OPS_HOST_DEVICE constexpr bool gemv_rope(GemvOutput o) {
   return o == GemvOutput::RopeKv || o == GemvOutput::RopeKvBias;
 }
+/// Whether a norm family's launch of `cols` holds the norm weight in shared memory after x
+/// (the launch's shared memory and the kernel's layout both follow it).
+ENCORE_OPS_HOST_DEVICE constexpr bool gemv_norm_w_preloaded(std::uint32_t cols) {
+  return cols <= kGemvNormPreloadMaxCols;
+}
 
 /// One gemv variant and the predicate (on output rows, cols) that selects it.
 struct GemvVariant {

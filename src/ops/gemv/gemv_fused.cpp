@@ -193,7 +193,7 @@ void encode_gemv(std::span<const Kernel> kernels, std::uint32_t multiprocessors,
   }
   // The norm families: x, then (where both fit) the norm weight, in shared memory.
   const std::uint32_t shared =
-      input == GemvInput::X ? 0 : cols * sizeof(float) * (cols <= kGemvNormPreloadMaxCols ? 2 : 1);
+      input == GemvInput::X ? 0 : cols * sizeof(float) * (gemv_norm_w_preloaded(cols) ? 2 : 1);
   const Launch launch = Launch::groups(blocks, kGemvBlockThreads).shared(shared);
   std::vector<Arg> args;
   for (const GemvArg arg : gemv_arg_order(input, output))

@@ -106,12 +106,12 @@ __device__ __forceinline__ void gemv_consume(const uint4 (&wv)[kBatch][WR], cons
 }
 
 // Norm families, before the PDL wait: norm_w (a weight) into shared memory beside x, where both
-// fit (cols <= kGemvNormPreloadMaxCols), each thread copying the float4s it scales in
+// fit (gemv_norm_w_preloaded), each thread copying the float4s it scales in
 // gemv_input. The prologue then waits on L2 for a and b only, not on DRAM for norm_w too.
 template <GemvInput In>
 __device__ __forceinline__ void gemv_preload_norm_w(const GemvArgs& args, float* xs) {
   if constexpr (In != GemvInput::X) {
-    if (args.cols > kGemvNormPreloadMaxCols) return;
+    if (!gemv_norm_w_preloaded(args.cols)) return;
     const std::uint32_t n4 = args.cols / 4;
     for (std::uint32_t i = threadIdx.x; i < n4; i += blockDim.x) {
       cp_async_16(xs + args.cols + 4 * i, args.norm_w + 4 * i);
@@ -151,7 +151,7 @@ __device__ __forceinline__ const float* gemv_input(const GemvArgs& args, float* 
       squares = fmaf(v.w, v.w, squares);
     }
     const float scale = rsqrtf(block_sum(squares) / static_cast<float>(args.cols) + args.eps);
-    const bool preloaded = args.cols <= kGemvNormPreloadMaxCols;
+    const bool preloaded = gemv_norm_w_preloaded(args.cols);
     if (preloaded) cp_async_wait_all();  // this thread's copies: the float4s it reads below
     const float4* w4 = reinterpret_cast<const float4*>(preloaded ? xs + args.cols : args.norm_w);
     for (std::uint32_t i = threadIdx.x; i < n4; i += blockDim.x) {
