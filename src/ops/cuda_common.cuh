@@ -34,6 +34,7 @@
 #include <cstdint>
 #include <cuda/atomic>
 
+#include "ops/global_timer.cuh"
 #include "ops/kernel_timeline.cuh"
 
 namespace encore::ops::detail {
@@ -183,12 +184,6 @@ __device__ __forceinline__ void cp_async_wait_all() {
 // How long a block waits in grid_barrier before it gives up and traps (the launch then fails
 // with an error instead of hanging): far above any real wait, which is microseconds.
 inline constexpr std::uint64_t kGridBarrierTimeoutNs = 20'000'000'000ULL;
-
-__device__ __forceinline__ std::uint64_t global_timer_ns() {
-  std::uint64_t t;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-  return t;
-}
 
 // Every block of the grid waits here until all have arrived; what any block wrote before it is
 // then visible to every block (read it through L2: __ldcg). `state` is two u32 in global

@@ -21,6 +21,7 @@
 #include <cuda_runtime.h>
 #include <vector>
 
+#include "ops/global_timer.cuh"
 #include "ops/kernel_timeline_record.h"
 
 namespace encore::ops::detail::timeline {
@@ -31,15 +32,9 @@ inline constexpr unsigned kBlocks = 1024;
 // This translation unit's table (internal linkage: one per unit).
 static __device__ TimelineRecord g_table[kGrids * kBlocks];
 
-__device__ __forceinline__ std::uint64_t now_ns() {
-  std::uint64_t t;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t)::"memory");
-  return t;
-}
-
 __device__ __forceinline__ void mark(TimelinePhase phase) {
   if (threadIdx.x != 0 || threadIdx.y != 0 || threadIdx.z != 0) return;
-  const std::uint64_t t = now_ns();
+  const std::uint64_t t = global_timer_ns();
   std::uint64_t grid;
   asm volatile("mov.u64 %0, %%gridid;" : "=l"(grid));
   const unsigned block = blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z);
