@@ -1,5 +1,7 @@
 #include "core/early_reads.h"
 
+#include <algorithm>
+
 namespace encore::detail {
 
 std::vector<std::uint8_t> early_read_hazards(const CommandList& list) {
@@ -7,22 +9,23 @@ std::vector<std::uint8_t> early_read_hazards(const CommandList& list) {
   // Bytes written so far, per resource. The ranges are few (a decode step writes a handful of
   // activation buffers), and resources read before a wait (weights) are rarely written at all.
   std::vector<std::vector<ByteRange>> written(list.resources.size());
+  const auto written_before = [&](const BoundArg& arg) {
+    const ByteRange read{arg.offset, arg.offset + arg.size};
+    const std::vector<ByteRange>& ranges = written[arg.resource];
+    return std::any_of(ranges.begin(), ranges.end(),
+                       [&](const ByteRange& w) { return overlaps(read, w); });
+  };
   for (std::size_t i = 0; i < list.nodes.size(); ++i) {
     const Node& n = list.nodes[i];
     if (n.kind != NodeKind::Dispatch) continue;
     const std::span<const BoundArg> args = list.node_args(n);
     if (n.kernel != nullptr && n.kernel->programmatic_dependency) {
       for (std::uint32_t a = 0; a < n.kernel_args && a < n.kernel->params.size(); ++a) {
-        const BoundArg& arg = args[a];
-        if (!n.kernel->params[a].read_before_wait || arg.kind != Arg::Kind::Buffer) continue;
-        const ByteRange read{arg.offset, arg.offset + arg.size};
-        for (const ByteRange& w : written[arg.resource]) {
-          if (overlaps(read, w)) {
-            hazards[i] = 1;
-            break;
-          }
+        if (n.kernel->params[a].read_before_wait && args[a].kind == Arg::Kind::Buffer &&
+            written_before(args[a])) {
+          hazards[i] = 1;
+          break;
         }
-        if (hazards[i] != 0) break;
       }
     }
     for (const BoundArg& arg : args) {

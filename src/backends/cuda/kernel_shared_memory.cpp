@@ -2,7 +2,8 @@
 
 #include <algorithm>
 #include <cuda_runtime_api.h>
-#include <functional>
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
 #include "backends/cuda/cuda_check.h"
 
@@ -16,9 +17,9 @@ constexpr std::uint32_t kDefaultBlockLimit = 48 * 1024;
 }  // namespace
 
 std::size_t KernelSharedMemory::LaunchKeyHash::operator()(const LaunchKey& k) const noexcept {
-  const std::size_t h = std::hash<const void*>{}(k.kernel);
-  return h ^ (std::hash<std::uint64_t>{}((std::uint64_t{k.threads} << 32) | k.shared) +
-              0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2));
+  static_assert(sizeof(LaunchKey) == sizeof(void*) + 2 * sizeof(std::uint32_t),
+                "LaunchKey is hashed as its bytes: no padding");
+  return static_cast<std::size_t>(XXH3_64bits(&k, sizeof k));
 }
 
 KernelSharedMemory::KernelSharedMemory(std::uint32_t shared_per_processor,
