@@ -31,6 +31,7 @@
 /// | kv_append_bf16          | KvAppend   | k_cache[pos] = bf16(k); v_cache[pos] = bf16(v)       |
 /// | rope_kv_append_bf16     | KvAppend   | rope(q) in place; caches[pos] = bf16(rope(k)), bf16(v)|
 /// | attention_decode_hd*_bf16 | Sdpa  | softmax(q K^T scale) V, GQA, split-K merged in-kernel |
+/// | attention_append_decode_hd*_bf16 | Sdpa | the same, appending the staged row kv_len - 1 |
 /// | attention_o_decode_hd*_bf16 | Sdpa | W_o (attention_decode), one block per SM, grid barrier|
 /// | softmax_f32             | Softmax    | row softmax                                          |
 /// | argmax_f32 (+ _partial_f32, _final_f32) | Argmax | token[0] = index of the max (lowest wins)|
@@ -86,6 +87,13 @@ struct AttentionShape {
   std::uint32_t max_ctx = 0;  ///< rows of the KV cache
 };
 
+/// The cache row an attention_decode appends itself: k and v (bf16 [n_kv_heads, head_dim], 16-byte
+/// aligned), written by an earlier dispatch (a staged GemvRopeKv), are row kv_len - 1.
+struct AttentionAppend {
+  BufferView k;
+  BufferView v;
+};
+
 Support can_gemv(std::uint32_t rows, std::uint32_t cols);
 /// Whether gemv_fused can run a shape: can_gemv, and with a norm prologue cols <= 12288 (x is
 /// formed in 48 KiB of shared memory); with silu_mul the weight has 2 * rows rows.
@@ -125,6 +133,9 @@ struct GemvNorm {
 /// receives q turned by rope at `pos`, and row `pos` of the caches (bf16 [max_rows, n_kv_heads
 /// head_dim]) receives bf16(rope(k)) and bf16(v) (nothing when pos >= max_rows): what gemv
 /// followed by rope_kv_append leaves, bit for bit on the CPU, without the k and v floats.
+/// `staged`: the caches are one row each (bf16 [n_kv_heads head_dim]), which receives k and v
+/// whatever pos: the staging row that an attention_decode with an AttentionAppend moves into
+/// the real cache.
 struct GemvRopeKv {
   BufferView inv_freq;  ///< f32 [head_dim / 2]
   BufferView k_cache;
@@ -134,6 +145,7 @@ struct GemvRopeKv {
   std::uint32_t head_dim = 0;
   Arg pos = value(0U);  ///< u32 value or slot
   RopeStyle style = RopeStyle::NeoX;
+  bool staged = false;  ///< k_cache and v_cache are one staging row (see above)
 };
 
 /// What a fused gemv computes beyond y = W x. Fields combine freely, except that silu_mul and
@@ -238,11 +250,16 @@ class OpEncoder {
   /// kv_len, so a recording replays for every length. `scratch` holds
   /// attention_scratch_bytes(shape) and must be zero-filled when first used (Device::alloc
   /// zero-fills); the op leaves it reusable by any later attention_decode of the same shape.
-  /// out must not overlap q or scratch.
+  /// out must not overlap q or scratch. With `append`, cache row kv_len - 1 (when kv_len <=
+  /// max_ctx) is taken from append.k and append.v and written into the caches by the dispatch,
+  /// which reads every other cache row before its programmatic wait: no earlier dispatch of the
+  /// command buffer may write the caches then (the encoder launches it after everything before
+  /// it completes if one does).
   void attention_decode(Encoder& enc, const BufferView& q, const BufferView& k_cache,
                         const BufferView& v_cache, const BufferView& out, const BufferView& scratch,
                         const AttentionShape& shape, const Arg& kv_len, float scale,
-                        std::string_view label = {}) const;
+                        std::string_view label = {},
+                        const std::optional<AttentionAppend>& append = {}) const;
 
   /// Whether attention_o_decode runs `shape` with an output projection of `rows` rows on this
   /// encoder's device: a block holds its share of W_o (rows over the device's multiprocessors)

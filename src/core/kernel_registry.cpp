@@ -38,8 +38,8 @@ void check_definition(const KernelDef& def) {
       if (p.value_size == 0) fail(where + " '" + p.name + "' is a zero-size value");
       value_bytes += p.value_size;
     }
-    if (p.read_before_wait && (p.kind != Param::Kind::Buffer || p.access != Access::In)) {
-      fail(where + " '" + p.name + "' is read before the wait but is not an input buffer");
+    if (p.read_before_wait && (p.kind != Param::Kind::Buffer || p.access == Access::Out)) {
+      fail(where + " '" + p.name + "' is read before the wait but is not a buffer it reads");
     }
     if (p.read_before_wait && !def.programmatic_dependency) {
       fail(where + " '" + p.name +

@@ -111,6 +111,8 @@ DecodeBuffers::DecodeBuffers(Device& device, const ModelConfig& c, std::uint32_t
     attention_o_scratch_ =
         device.alloc(ops.attention_o_scratch_bytes(attention_, h), "attention_o_scratch");
   }
+  k_staged_ = device.alloc(std::uint64_t{c.kv_dim()} * 2, "k_staged");
+  v_staged_ = device.alloc(std::uint64_t{c.kv_dim()} * 2, "v_staged");
   cache_bytes_ = std::uint64_t{max_ctx} * c.kv_dim() * 2;
   kv_cache_ = device.alloc(cache_bytes_ * 2 * c.num_layers, "kv_cache");
 }
@@ -255,11 +257,14 @@ BufferView StepEncoder::norm_prologue(Context& ctx, const BufferView& add, const
   return x;
 }
 
-// Five dispatches: norm+qkv+rope+kv_append, attention, o, norm+gate|up+silu, down (seven on a
+// Five dispatches: norm+qkv+rope, attention+kv_append, o, norm+gate|up+silu, down (seven on a
 // tensor-parallel rank: the all_reduces after o and down; one fewer each with attention and o
 // as one dispatch, see fuses_attention_o). The norm before qkv adds the previous layer's MLP
-// output (none before the first layer); the qkv gemv writes q (turned by rope) and appends the
-// turned k and v to the caches itself.
+// output (none before the first layer); the qkv gemv writes q (turned by rope) and stages the
+// turned k and v, which attention appends to the caches itself: no dispatch before it writes
+// the caches, so it reads their other rows before its wait, while qkv still runs (the KV reads
+// were its critical path, behind the next kernels' weight loads). With attention_o the qkv gemv
+// appends them.
 void StepEncoder::encode_fused_layer(Context& ctx, std::uint32_t l) const {
   const DecodeBuffers& b = *buffers_;
   const ModelConfig& c = weights_->config;
@@ -267,14 +272,17 @@ void StepEncoder::encode_fused_layer(Context& ctx, std::uint32_t l) const {
   const std::uint32_t h = c.hidden_size;
   const std::uint64_t q_bytes = std::uint64_t{c.q_dim()} * 4;
 
-  ops::GemvFusion qkv{.rope_kv = ops::GemvRopeKv{.inv_freq = weights_->rope_inv_freq,
-                                                 .k_cache = b.k_cache(l),
-                                                 .v_cache = b.v_cache(l),
-                                                 .n_heads = c.num_heads,
-                                                 .n_kv_heads = c.num_kv_heads,
-                                                 .head_dim = c.head_dim,
-                                                 .pos = ctx.args.pos,
-                                                 .style = ops::RopeStyle::NeoX}};
+  const bool staged = !b.fuses_attention_o();
+  ops::GemvFusion qkv{.rope_kv =
+                          ops::GemvRopeKv{.inv_freq = weights_->rope_inv_freq,
+                                          .k_cache = staged ? b.k_staged_.view() : b.k_cache(l),
+                                          .v_cache = staged ? b.v_staged_.view() : b.v_cache(l),
+                                          .n_heads = c.num_heads,
+                                          .n_kv_heads = c.num_kv_heads,
+                                          .head_dim = c.head_dim,
+                                          .pos = ctx.args.pos,
+                                          .style = ops::RopeStyle::NeoX,
+                                          .staged = staged}};
   if (w.qkv_bias) qkv.bias = w.qkv_bias.view();
   const BufferView x =
       norm_prologue(ctx, l == 0 ? BufferView() : b.mlp_out_.view(), w.attn_norm, qkv);
@@ -288,7 +296,8 @@ void StepEncoder::encode_fused_layer(Context& ctx, std::uint32_t l) const {
   } else {
     ops_.attention_decode(ctx.enc, b.qkv_.view(0, q_bytes), b.k_cache(l), b.v_cache(l), b.attn_,
                           b.attention_scratch_, b.attention_, ctx.args.kv_len, scale,
-                          blk(l, "attention"));
+                          blk(l, "attention"),
+                          ops::AttentionAppend{b.k_staged_.view(), b.v_staged_.view()});
     ctx.stage();
     ops_.gemv(ctx.enc, w.o, b.attn_, b.attn_out_, h, c.q_dim(), {}, blk(l, "attn_output"));
   }

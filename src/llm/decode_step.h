@@ -74,6 +74,9 @@ class DecodeBuffers {
   Buffer residual_[2], normed_, norm_tmp_, qkv_, attn_, attn_out_, gate_up_, act_, mlp_out_;
   Buffer logits_, argmax_, token_, history_, attention_scratch_, argmax_scratch_, kv_cache_;
   Buffer attention_o_scratch_;  ///< null unless fuses_attention_o()
+  /// The step's k and v row (bf16 [kv_dim]) between the fused qkv gemv and the attention that
+  /// appends it to the layer's caches (fused norms without attention_o).
+  Buffer k_staged_, v_staged_;
 };
 
 /// Per-step scalars: u32 values, or slots named "pos", "kv_len" and "prompt_len".

@@ -37,6 +37,8 @@ struct OpEncoder::Kernels {
 
   Kernel attention_hd64;
   Kernel attention_hd128;
+  Kernel attention_append_hd64;
+  Kernel attention_append_hd128;
   Kernel attention_o_hd64;
   Kernel attention_o_hd128;
 

@@ -53,6 +53,8 @@ OpEncoder::OpEncoder(const Device& device) {
   k->kv_append = device.kernel("kv_append_bf16");
   k->attention_hd64 = device.kernel("attention_decode_hd64_bf16");
   k->attention_hd128 = device.kernel("attention_decode_hd128_bf16");
+  k->attention_append_hd64 = device.kernel("attention_append_decode_hd64_bf16");
+  k->attention_append_hd128 = device.kernel("attention_append_decode_hd128_bf16");
   k->attention_o_hd64 = device.kernel("attention_o_decode_hd64_bf16");
   k->attention_o_hd128 = device.kernel("attention_o_decode_hd128_bf16");
   k->softmax = device.kernel("softmax_f32");

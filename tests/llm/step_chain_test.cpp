@@ -44,10 +44,15 @@ TEST_P(LlmStepChain, EveryDispatchOfTheFusedStepFollowsAProgrammaticPredecessor)
     if (preds.of(i).size() == 1) ++single;
   }
   // The step reads nothing before a wait that a dispatch of it writes (weights, norm weights,
-  // biases and rope tables are written by none), so no early-read hazard takes a node out of
-  // the chain.
+  // biases and rope tables are written by none; the KV caches only by the attention that
+  // appends the staged row and reads the others early), so no early-read hazard takes a node
+  // out of the chain.
   const std::vector<std::uint8_t> hazards = detail::early_read_hazards(list);
   EXPECT_EQ(std::count(hazards.begin(), hazards.end(), 1), 0);
+  const auto appending = std::count_if(list.nodes.begin(), list.nodes.end(), [](const auto& n) {
+    return n.kernel->name.starts_with("attention_append_decode_");
+  });
+  EXPECT_EQ(appending, weights.config.num_layers);
   RecordProperty("dispatches", static_cast<int>(list.nodes.size()));
   RecordProperty("single_predecessor", static_cast<int>(single));
   EXPECT_LT(single, list.nodes.size() - 1);  // the covering rule is what makes the chain whole

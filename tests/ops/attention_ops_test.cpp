@@ -10,12 +10,14 @@
 #include <cstdint>
 #include <gtest/gtest.h>
 #include <limits>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "encore/encore.h"
 #include "encore/ops.h"
 
+#include "core/early_reads.h"
 #include "ops/attention/attention.h"
 #include "support/op_test_support.h"
 #include "support/test_support.h"
@@ -276,6 +278,110 @@ TEST_F(AttentionOps, UnsupportedShapesAndViewsAreRefused) {
   });
   EXPECT_TRUE(mentions(e.what(), "out overlaps scratch"));
   EXPECT_EQ(enc.dispatch_count(), 0U);
+}
+
+// With an append, row kv_len - 1 comes from the staged k and v and is written into the caches:
+// the output is the reference over the caches with that row replaced (for every length on one
+// recording, the caches reset before each), the caches change in that row only; past max_ctx
+// nothing is written and the length is clamped, kv_len 0 writes zeros and no row.
+TEST_F(AttentionOps, AppendAttendsToTheStagedRowAndWritesItIntoTheCaches) {
+  for (const AttentionShape& s : {AttentionShape{14, 2, 64, 300}, AttentionShape{8, 1, 128, 100},
+                                  AttentionShape{4, 4, 64, 2000}}) {
+    const std::uint32_t d = s.head_dim;
+    const std::size_t row = std::size_t{s.n_kv_heads} * d;
+    const std::size_t cache = s.max_ctx * row;
+    const std::vector<float> q = testing::random_floats(std::size_t{s.n_heads} * d, 6, -2, 2);
+    const std::vector<std::uint16_t> k = testing::random_bf16(cache, 7, 2.0F);
+    const std::vector<std::uint16_t> v = testing::random_bf16(cache, 8);
+    const std::vector<std::uint16_t> k_new = testing::random_bf16(row, 9, 2.0F);
+    const std::vector<std::uint16_t> v_new = testing::random_bf16(row, 10);
+    const float scale = 1.0F / std::sqrt(static_cast<float>(d));
+    Buffer qb = upload(dev_, q);
+    Buffer kb = upload(dev_, k);
+    Buffer vb = upload(dev_, v);
+    Buffer kn = upload(dev_, k_new);
+    Buffer vn = upload(dev_, v_new);
+    Buffer out = dev_.alloc(q.size() * 4);
+    Buffer scratch = dev_.alloc(ops::attention_scratch_bytes(s));
+    Encoder enc = dev_.encoder();
+    ops_.attention_decode(enc, qb, kb, vb, out, scratch, s, slot<std::uint32_t>("kv_len", 1), scale,
+                          "blk.0.attn", ops::AttentionAppend{kn, vn});
+    Recording rec = enc.finish();
+    ASSERT_EQ(rec.dispatch_count(), 1U);
+    EXPECT_EQ(rec.node(0).kernel, "attention_append_decode_hd" + std::to_string(d) + "_bf16");
+    for (const std::uint32_t kv_len :
+         {1U, 2U, 64U, 65U, s.max_ctx / 2 + 3, s.max_ctx, s.max_ctx + 5, 0U}) {
+      SCOPED_TRACE("max_ctx " + std::to_string(s.max_ctx) + ", kv_len " + std::to_string(kv_len));
+      kb.upload(std::span<const std::uint16_t>(k));
+      vb.upload(std::span<const std::uint16_t>(v));
+      rec.set("kv_len", kv_len);
+      dev_.submit(rec).wait();
+      std::vector<std::uint16_t> k_want = k;
+      std::vector<std::uint16_t> v_want = v;
+      if (kv_len >= 1 && kv_len <= s.max_ctx) {
+        std::copy(k_new.begin(), k_new.end(), k_want.begin() + (kv_len - 1) * row);
+        std::copy(v_new.begin(), v_new.end(), v_want.begin() + (kv_len - 1) * row);
+      }
+      EXPECT_EQ(kb.download<std::uint16_t>(), k_want);
+      EXPECT_EQ(vb.download<std::uint16_t>(), v_want);
+      EXPECT_TRUE(all_near(
+          out.download<float>(),
+          reference_attention(q, k_want, v_want, s, std::min(kv_len, s.max_ctx), scale), kTol));
+    }
+  }
+}
+
+// The append's staged rows must be whole kv rows that overlap nothing the dispatch writes.
+TEST_F(AttentionOps, AppendRefusesBadStagedRows) {
+  const AttentionShape s{4, 2, 64, 16};
+  Buffer q = dev_.alloc(4 * 64 * 4);
+  Buffer out = dev_.alloc(4 * 64 * 4);
+  Buffer k = dev_.alloc(16 * 2 * 64 * 2);
+  Buffer v = dev_.alloc(16 * 2 * 64 * 2);
+  Buffer row = dev_.alloc(2 * 64 * 2);
+  Buffer scratch = dev_.alloc(ops::attention_scratch_bytes(s));
+  Encoder enc = dev_.encoder();
+  Error e = error_from([&] {
+    ops_.attention_decode(enc, q, k, v, out, scratch, s, value(1U), 1.0F, "blk.1.attn",
+                          ops::AttentionAppend{row.view(0, 64), row});
+  });
+  EXPECT_TRUE(mentions(e.what(), "attention_decode 'blk.1.attn'"));
+  EXPECT_TRUE(mentions(e.what(), "append.k"));
+  e = error_from([&] {
+    ops_.attention_decode(enc, q, k, v, out, scratch, s, value(1U), 1.0F, "blk.1.attn",
+                          ops::AttentionAppend{row, k.view(0, 2 * 64 * 2)});
+  });
+  EXPECT_TRUE(mentions(e.what(), "append.v overlaps k_cache"));
+  EXPECT_EQ(enc.dispatch_count(), 0U);
+}
+
+// The caches of an appending attention are read before its wait: a dispatch before it that
+// writes them (here kv_append) is an early-read hazard, and takes it out of the programmatic
+// chain; the staged rows alone are not.
+TEST_F(AttentionOps, AppendAfterACacheWriterIsAnEarlyReadHazard) {
+  const AttentionShape s{4, 2, 64, 16};
+  Buffer q = dev_.alloc(4 * 64 * 4);
+  Buffer out = dev_.alloc(4 * 64 * 4);
+  Buffer k = dev_.alloc(16 * 2 * 64 * 2);
+  Buffer v = dev_.alloc(16 * 2 * 64 * 2);
+  Buffer kn = dev_.alloc(2 * 64 * 2);
+  Buffer vn = dev_.alloc(2 * 64 * 2);
+  Buffer kf = dev_.alloc(2 * 64 * 4);
+  Buffer scratch = dev_.alloc(ops::attention_scratch_bytes(s));
+  for (const bool writes_cache : {false, true}) {
+    Encoder enc = dev_.encoder();
+    if (writes_cache) {
+      ops_.kv_append(enc, kf, kf, k, v, 2 * 64, value(0U));
+    } else {
+      ops_.kv_append(enc, kf, kf, kn.view(), vn.view(), 2 * 64, value(0U));
+    }
+    ops_.attention_decode(enc, q, k, v, out, scratch, s, value(1U), 1.0F, "attn",
+                          ops::AttentionAppend{kn, vn});
+    const Recording rec = enc.finish();
+    const std::vector<std::uint8_t> hazards = detail::early_read_hazards(rec.commands());
+    ASSERT_EQ(hazards.size(), 2U);
+    EXPECT_EQ(hazards[1], writes_cache ? 1 : 0) << writes_cache;
+  }
 }
 
 // y[r] = sum_c W[r, c] x[c] in double, with the per-row sum of |W x| for the tolerance.

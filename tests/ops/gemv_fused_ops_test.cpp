@@ -282,7 +282,8 @@ TEST_F(GemvFusedOps, BadShapesAndViewsAreRefused) {
 
 // The rope + kv-cache append epilogue of the q|k|v gemv leaves what gemv followed by
 // rope_kv_append leaves (q, both caches), bit for bit: with and without a bias, with the norm
-// prologue (and its add), both rope styles, positions inside and past the cache.
+// prologue (and its add), both rope styles, positions inside and past the cache; staged (one-row
+// caches), the same q and the row rope_kv_append writes at pos.
 TEST_F(GemvFusedOps, RopeKvEpilogueEqualsGemvThenRopeKvAppendBitForBit) {
   struct Shape {
     std::uint32_t heads, kv_heads, head_dim, cols;
@@ -335,6 +336,15 @@ TEST_F(GemvFusedOps, RopeKvEpilogueEqualsGemvThenRopeKvAppendBitForBit) {
                                       .pos = slot<std::uint32_t>("pos", 0),
                                       .style = style};
           ops_.gemv_fused(enc, w, x, q, rows, s.cols, f, "blk.0.qkv");
+          // Staged: the same k and v rows into one-row caches whatever pos.
+          Buffer q_staged = dev_.alloc(std::uint64_t{q_rows} * 4);
+          Buffer ks = dev_.alloc(std::uint64_t{kv_rows} * 2);
+          Buffer vs = dev_.alloc(std::uint64_t{kv_rows} * 2);
+          f.rope_kv->k_cache = ks;
+          f.rope_kv->v_cache = vs;
+          f.rope_kv->staged = true;
+          if (with_norm) f.norm->sum = dev_.alloc(std::uint64_t{s.cols} * 4).view();
+          ops_.gemv_fused(enc, w, x, q_staged, rows, s.cols, f, "blk.0.qkv_staged");
           Recording rec = enc.finish();
           EXPECT_EQ(rec.node(rec.node_count() - 1).op, OpKind::Gemv);
           for (const std::uint32_t pos : {0U, 3U, kRows, 1000U, 1U}) {
@@ -346,6 +356,17 @@ TEST_F(GemvFusedOps, RopeKvEpilogueEqualsGemvThenRopeKvAppendBitForBit) {
                 << "pos " << pos;
             EXPECT_EQ(kc[1].download<std::uint16_t>(), kc[0].download<std::uint16_t>()) << pos;
             EXPECT_EQ(vc[1].download<std::uint16_t>(), vc[0].download<std::uint16_t>()) << pos;
+            EXPECT_TRUE(testing::all_identical(q_staged.download<float>(), q.download<float>()));
+            if (pos < kRows) {
+              const std::vector<std::uint16_t> k_all = kc[0].download<std::uint16_t>();
+              const std::vector<std::uint16_t> v_all = vc[0].download<std::uint16_t>();
+              const auto row = [&](const std::vector<std::uint16_t>& cache) {
+                return std::vector<std::uint16_t>(cache.begin() + pos * kv_rows,
+                                                  cache.begin() + (pos + 1) * kv_rows);
+              };
+              EXPECT_EQ(ks.download<std::uint16_t>(), row(k_all)) << "staged k, pos " << pos;
+              EXPECT_EQ(vs.download<std::uint16_t>(), row(v_all)) << "staged v, pos " << pos;
+            }
           }
           EXPECT_NE(kc[1].download<std::uint16_t>(), fill);  // rows were written
         }
@@ -387,6 +408,18 @@ TEST_F(GemvFusedOps, RopeKvEpilogueRefusesBadShapesAndOverlaps) {
   EXPECT_TRUE(mentions(e.what(), "n_kv_heads * head_dim = 128"));
   e = error_from([&] { fused(rows, caches.view(0, 4 * 64 * 4), kc, false); });
   EXPECT_TRUE(mentions(e.what(), "y overlaps k_cache"));
+  e = error_from([&] {
+    ops_.gemv_fused(enc, w.view(0, std::uint64_t{rows} * 64 * 2), x, q, rows, 64,
+                    {.rope_kv = ops::GemvRopeKv{.inv_freq = inv,
+                                                .k_cache = kc,
+                                                .v_cache = vc,
+                                                .n_heads = 4,
+                                                .n_kv_heads = 2,
+                                                .head_dim = 64,
+                                                .staged = true}},
+                    "blk.4.qkv");
+  });
+  EXPECT_TRUE(mentions(e.what(), "a staged k_cache is one row of n_kv_heads * head_dim = 128"));
   EXPECT_EQ(enc.dispatch_count(), 0U);
   fused(rows, q, kc, false);
   EXPECT_EQ(enc.dispatch_count(), 1U);

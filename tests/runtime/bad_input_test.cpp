@@ -27,18 +27,21 @@ TEST(BadInput, KernelWithoutACpuImplementationIsUnknownKernel) {
   EXPECT_TRUE(mentions(e.what(), "cpu"));
 }
 
-// A read_before_wait param must be an input buffer of a kernel that declares a programmatic
-// dependency (the only kind launched before its predecessors complete): the registry refuses
-// any other, naming the kernel and the param.
-TEST(BadInput, ReadBeforeWaitOnlyForInputBuffersOfProgrammaticKernels) {
+// A read_before_wait param must be a buffer the kernel reads (in, or inout: written after the
+// wait) of a kernel that declares a programmatic dependency (the only kind launched before its
+// predecessors complete): the registry refuses any other, naming the kernel and the param.
+TEST(BadInput, ReadBeforeWaitOnlyForBuffersAProgrammaticKernelReads) {
   auto registry = KernelRegistry::create();
+  Param updated = Param::inout("cache");  // read before the wait, written after it
+  updated.read_before_wait = true;
   Param written = Param::in_before_wait("w");
-  written.access = Access::InOut;
+  written.access = Access::Out;
   Param value = Param::value<float>("v");
   value.read_before_wait = true;
   for (const auto& [name, param, programmatic] :
        {std::tuple{"written_early", written, true}, std::tuple{"value_early", value, true},
-        std::tuple{"not_programmatic", Param::in_before_wait("w"), false}}) {
+        std::tuple{"not_programmatic", Param::in_before_wait("w"), false},
+        std::tuple{"updated_not_programmatic", updated, false}}) {
     const Error e = error_from([&] {
       registry->add({.name = name, .params = {param}, .programmatic_dependency = programmatic});
     });
@@ -50,7 +53,11 @@ TEST(BadInput, ReadBeforeWaitOnlyForInputBuffersOfProgrammaticKernels) {
   registry->add({.name = "weights_early",
                  .params = {Param::in_before_wait("w"), Param::out("y")},
                  .programmatic_dependency = true});
+  registry->add({.name = "cache_early",
+                 .params = {updated, Param::out("y")},
+                 .programmatic_dependency = true});
   EXPECT_NE(registry->find("weights_early"), nullptr);
+  EXPECT_NE(registry->find("cache_early"), nullptr);
   EXPECT_EQ(registry->find("written_early"), nullptr);
 }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -59,6 +60,17 @@ void register_attention_kernels(KernelRegistry& registry) {
                                      Param::value<std::uint32_t>("kv_len")};
   register_head_dim_kernels(registry, "attention_decode", params, attention_decode_cpu,
                             cuda.split_hd64, cuda.split_hd128);
+  // With an append the caches are read before the wait (every row but the staged one, which
+  // no earlier dispatch may write then) and the staged row is written into them after it.
+  std::vector<Param> append = params;
+  for (const std::size_t cache : {1U, 2U}) {
+    append[cache].access = Access::InOut;
+    append[cache].read_before_wait = true;
+  }
+  append.push_back(Param::in("k_new"));
+  append.push_back(Param::in("v_new"));
+  register_head_dim_kernels(registry, "attention_append_decode", append,
+                            attention_append_decode_cpu, cuda.append_hd64, cuda.append_hd128);
 }
 
 void register_head_dim_kernels(KernelRegistry& registry, std::string_view stem,
@@ -121,7 +133,8 @@ std::uint64_t attention_scratch_bytes(const AttentionShape& shape) {
 void OpEncoder::attention_decode(Encoder& enc, const BufferView& q, const BufferView& k_cache,
                                  const BufferView& v_cache, const BufferView& out,
                                  const BufferView& scratch, const AttentionShape& shape,
-                                 const Arg& kv_len, float scale, std::string_view label) const {
+                                 const Arg& kv_len, float scale, std::string_view label,
+                                 const std::optional<AttentionAppend>& append) const {
   constexpr std::string_view op = "attention_decode";
   detail::require(can_attention(shape), op, label);
   detail::expect_attention_inputs(op, label, shape, q, k_cache, v_cache, kv_len, scale);
@@ -141,6 +154,24 @@ void OpEncoder::attention_decode(Encoder& enc, const BufferView& q, const Buffer
       detail::throw_invalid(op, label, std::string("out overlaps ") + name);
     }
   }
+  if (append) {
+    const std::uint64_t row = std::uint64_t{shape.n_kv_heads} * shape.head_dim;
+    detail::expect_elements(op, label, "append.k", append->k, row, 2);
+    detail::expect_elements(op, label, "append.v", append->v, row, 2);
+    detail::expect_aligned(op, label, "append.k", append->k, 16);
+    detail::expect_aligned(op, label, "append.v", append->v, 16);
+    // The staged rows are read while the caches, out and scratch are written.
+    for (const auto& [name, staged] : {std::pair{"append.k", append->k}, {"append.v", append->v}}) {
+      for (const auto& [other, view] : {std::pair{"k_cache", k_cache},
+                                        {"v_cache", v_cache},
+                                        {"out", out},
+                                        {"scratch", scratch}}) {
+        if (staged.buffer().id() == view.buffer().id() && overlaps(staged.range(), view.range())) {
+          detail::throw_invalid(op, label, std::string(name) + " overlaps " + other);
+        }
+      }
+    }
+  }
   const detail::AttentionPlan plan = detail::attention_plan(shape);
   const detail::AttentionParams params{.n_heads = shape.n_heads,
                                        .n_kv_heads = shape.n_kv_heads,
@@ -150,12 +181,21 @@ void OpEncoder::attention_decode(Encoder& enc, const BufferView& q, const Buffer
                                        .min_rows = plan.min_rows,
                                        .scale = scale,
                                        .cluster_splits = detail::kAttentionClusterSplits};
-  const Kernel& kernel = shape.head_dim == 64 ? k_->attention_hd64 : k_->attention_hd128;
-  enc.dispatch(kernel,
-               Launch::groups({shape.n_heads, plan.n_splits}, detail::kAttentionThreads)
-                   .shared(plan.shared_bytes),
-               {in(q), in(k_cache), in(v_cache), encore::out(out), inout(scratch.sub(0, need)),
-                value(params), kv_len},
+  const Launch launch = Launch::groups({shape.n_heads, plan.n_splits}, detail::kAttentionThreads)
+                            .shared(plan.shared_bytes);
+  if (!append) {
+    const Kernel& kernel = shape.head_dim == 64 ? k_->attention_hd64 : k_->attention_hd128;
+    enc.dispatch(kernel, launch,
+                 {in(q), in(k_cache), in(v_cache), encore::out(out), inout(scratch.sub(0, need)),
+                  value(params), kv_len},
+                 {.label = label});
+    return;
+  }
+  const Kernel& kernel =
+      shape.head_dim == 64 ? k_->attention_append_hd64 : k_->attention_append_hd128;
+  enc.dispatch(kernel, launch,
+               {in(q), inout(k_cache), inout(v_cache), encore::out(out),
+                inout(scratch.sub(0, need)), value(params), kv_len, in(append->k), in(append->v)},
                {.label = label});
 }
 

@@ -33,7 +33,9 @@
 // grid never completes before its predecessor; in a cluster merge the first cluster's blocks
 // all stay, those without rows included); active blocks prefetch their K and V rows into
 // L2, trigger dependents and wait before reading q or the cache (the dependent, the o gemv,
-// loads its weights while this kernel runs).
+// loads its weights while this kernel runs). The appending kernel (attention.h) loads its
+// chunk's first batch into registers instead, every row but the staged one, and L2-prefetches
+// the rest of the chunk.
 
 #include <cooperative_groups.h>
 #include <cstdint>
@@ -105,11 +107,17 @@ __device__ __forceinline__ void merge_in_cluster(const BlockAttention& r, std::u
   }
 }
 
-template <int D>
-__global__ void __cluster_dims__(1, kAttentionClusterSplits, 1) __launch_bounds__(kThreads)
-    attention_decode(const float* __restrict__ q, const std::uint16_t* __restrict__ k_cache,
-                     const std::uint16_t* __restrict__ v_cache, float* __restrict__ out,
-                     float* __restrict__ scratch, AttentionParams p, std::uint32_t kv_len) {
+// Block (head, s) of either kernel. kAppend (attention_append_decode): k_new and v_new are
+// cache row kv_len - 1 (when kv_len <= max_ctx), which no earlier kernel wrote into the caches:
+// every other row of the chunk's first batch is loaded before the PDL wait (the step writes no
+// other row), the staged one after it, and the split holding it for the kv head's first q head
+// writes it into the caches.
+template <int D, bool kAppend>
+__device__ __forceinline__ void attention_body(const float* __restrict__ q, std::uint16_t* k_cache,
+                                               std::uint16_t* v_cache, float* __restrict__ out,
+                                               float* __restrict__ scratch, AttentionParams p,
+                                               std::uint32_t kv_len, const std::uint16_t* k_new,
+                                               const std::uint16_t* v_new) {
   extern __shared__ float shared[];
   __shared__ float warp_m[kWarps];
   __shared__ float warp_l[kWarps];
@@ -117,8 +125,10 @@ __global__ void __cluster_dims__(1, kAttentionClusterSplits, 1) __launch_bounds_
   __shared__ unsigned is_last;
 
   const std::uint32_t head = blockIdx.x;
-  const std::uint32_t g = head / (p.n_heads / p.n_kv_heads);  // its kv head
+  const std::uint32_t group = p.n_heads / p.n_kv_heads;
+  const std::uint32_t g = head / group;  // its kv head
   const std::uint32_t s = blockIdx.y;
+  const bool appends = kAppend && kv_len >= 1 && kv_len <= p.max_ctx;
   if (kv_len > p.max_ctx) kv_len = p.max_ctx;
   const AttentionSplits splits = attention_split_plan(p, kv_len);
   // A cluster merge needs every block of the first cluster; otherwise the inactive exit. Whole
@@ -129,12 +139,31 @@ __global__ void __cluster_dims__(1, kAttentionClusterSplits, 1) __launch_bounds_
   const std::uint32_t begin = s * splits.chunk;
   const std::uint32_t len = s < splits.active ? min(kv_len, begin + splits.chunk) - begin : 0;
   const std::uint32_t row_stride = p.n_kv_heads * D;  // elements between positions
+  const StagedRow staged{.at = appends && kv_len - 1 >= begin && kv_len - 1 < begin + len
+                                   ? kv_len - 1 - begin
+                                   : kNoStagedRow,
+                         .k = k_new,
+                         .v = v_new};
   if (in_cluster) cluster_arrive_started();
-  if (len > 0) prefetch_chunk<D>(k_cache, v_cache, g, begin, len, row_stride);
+  [[maybe_unused]] FirstBatch first;
+  if constexpr (kAppend) {
+    constexpr std::uint32_t kBatchRows = attention_batch_rows(D);
+    if (len > 0) load_first_batch<D>(first, k_cache, v_cache, g, begin, len, row_stride, staged.at);
+    if (len > kBatchRows) {
+      prefetch_chunk<D>(k_cache, v_cache, g, begin + kBatchRows, len - kBatchRows, row_stride);
+    }
+  } else {
+    if (len > 0) prefetch_chunk<D>(k_cache, v_cache, g, begin, len, row_stride);
+  }
   pdl_launch_dependents();
   pdl_wait();
   ENCORE_TIMELINE_EXIT;
 
+  if (kAppend && staged.at != kNoStagedRow && head % group == 0 && tid < D / 8) {
+    const std::uint64_t at = std::uint64_t{kv_len - 1} * row_stride + g * D + tid * 8;
+    *reinterpret_cast<uint4*>(k_cache + at) = load_stream_step_16(k_new + g * D + tid * 8);
+    *reinterpret_cast<uint4*>(v_cache + at) = load_stream_step_16(v_new + g * D + tid * 8);
+  }
   float* head_out = out + std::uint64_t{head} * D;
   if (kv_len == 0) {
     for (int at = static_cast<int>(tid); at < D; at += kThreads) head_out[at] = 0.0F;
@@ -143,7 +172,7 @@ __global__ void __cluster_dims__(1, kAttentionClusterSplits, 1) __launch_bounds_
   BlockAttention r{};
   if (len > 0) {
     r = block_attend<D>(q + std::uint64_t{head} * D, k_cache, v_cache, g, begin, len, row_stride,
-                        p.scale, shared, warp_m, warp_l);
+                        p.scale, shared, warp_m, warp_l, kAppend ? &first : nullptr, staged);
   }
   ENCORE_TIMELINE_MARK(Mark);  // the chunk is scored; the merge follows
 
@@ -165,11 +194,34 @@ __global__ void __cluster_dims__(1, kAttentionClusterSplits, 1) __launch_bounds_
                         &head_den);
 }
 
+template <int D>
+__global__ void __cluster_dims__(1, kAttentionClusterSplits, 1) __launch_bounds__(kThreads)
+    attention_decode(const float* __restrict__ q, const std::uint16_t* k_cache,
+                     const std::uint16_t* v_cache, float* __restrict__ out,
+                     float* __restrict__ scratch, AttentionParams p, std::uint32_t kv_len) {
+  // Never written without an append: the casts only share the body.
+  attention_body<D, false>(q, const_cast<std::uint16_t*>(k_cache),
+                           const_cast<std::uint16_t*>(v_cache), out, scratch, p, kv_len, nullptr,
+                           nullptr);
+}
+
+template <int D>
+__global__ void __cluster_dims__(1, kAttentionClusterSplits, 1) __launch_bounds__(kThreads)
+    attention_append_decode(const float* __restrict__ q, std::uint16_t* k_cache,
+                            std::uint16_t* v_cache, float* __restrict__ out,
+                            float* __restrict__ scratch, AttentionParams p, std::uint32_t kv_len,
+                            const std::uint16_t* __restrict__ k_new,
+                            const std::uint16_t* __restrict__ v_new) {
+  attention_body<D, true>(q, k_cache, v_cache, out, scratch, p, kv_len, k_new, v_new);
+}
+
 }  // namespace
 
 AttentionCudaKernels attention_cuda_kernels() {
   return {.split_hd64 = reinterpret_cast<const void*>(&attention_decode<64>),
-          .split_hd128 = reinterpret_cast<const void*>(&attention_decode<128>)};
+          .split_hd128 = reinterpret_cast<const void*>(&attention_decode<128>),
+          .append_hd64 = reinterpret_cast<const void*>(&attention_append_decode<64>),
+          .append_hd128 = reinterpret_cast<const void*>(&attention_append_decode<128>)};
 }
 
 }  // namespace encore::ops::detail

@@ -20,6 +20,18 @@
 //  into the kernel, and L2 is the point of coherence, so a row the predecessor is still writing
 //  is read correctly after the wait, and the loads after the wait hit L2.
 //
+//  attention_append_decode_hd{64,128}_bf16: the same, with the step's kv-cache append. k_new
+//  and v_new (bf16 [n_kv_heads, head_dim], staged by an earlier dispatch: the fused qkv gemv)
+//  are row kv_len - 1, which no earlier dispatch wrote into the caches. Every block therefore
+//  loads its chunk's first batch of K and V rows into registers *before* its PDL wait (all but
+//  the staged row, which it takes from k_new / v_new after the wait), so the cache reads leave
+//  the critical path: behind a decode step's next kernels' weight loads they took 2-4 us
+//  (measured on an H100: Qwen2.5-0.5B's step 0.5908 -> 0.5795 ms, Llama-3.2-1B's 1.0041 ->
+//  1.0017). The split holding the staged row, for the first q head of each kv head, writes it
+//  into the caches after the wait. The caches are inout and read before the wait
+//  (inout params with read_before_wait): a dispatch before it that writes them takes it out of the
+//  PDL chain. kv_len past max_ctx appends nothing, as kv_append writes nothing there.
+//
 // The launch shape depends on the AttentionShape only (n_splits is fixed at encode time), so one
 // recording serves every kv_len. How many splits are *active* follows kv_len: about one per
 // attention_batch_rows(head_dim) rows, at most n_splits, every active split non-empty
@@ -126,6 +138,8 @@ AttentionPlan attention_plan(const AttentionShape& shape);
 struct AttentionCudaKernels {
   const void* split_hd64 = nullptr;
   const void* split_hd128 = nullptr;
+  const void* append_hd64 = nullptr;  ///< attention_append_decode_hd*_bf16
+  const void* append_hd128 = nullptr;
 };
 AttentionCudaKernels attention_cuda_kernels();
 
@@ -137,13 +151,20 @@ struct AttentionPartial {
   std::vector<double> acc;
 };
 /// The CPU references' scoring of q head qh (head_dim floats) against kv head g.
+/// Row `staged` (absolute; none by default) comes from the staged rows k_staged and v_staged
+/// (bf16 [n_kv_heads, head_dim]) instead of the caches.
 AttentionPartial attention_score_chunk(const float* qh, const std::uint16_t* k_cache,
                                        const std::uint16_t* v_cache, const AttentionParams& p,
-                                       std::uint32_t g, std::uint32_t begin, std::uint32_t end);
+                                       std::uint32_t g, std::uint32_t begin, std::uint32_t end,
+                                       const std::uint16_t* k_staged = nullptr,
+                                       const std::uint16_t* v_staged = nullptr,
+                                       std::uint32_t staged = ~0U);
 
 /// CPU reference (same blocks and chunks; it merges by ticket through the scratch where the CUDA
 /// kernel merges in a cluster, and otherwise leaves the same scratch contents up to rounding).
 void attention_decode_cpu(const CpuKernelContext& ctx);
+/// attention_append_decode_hd*_bf16: attention_decode's params, then in k_new, in v_new.
+void attention_append_decode_cpu(const CpuKernelContext& ctx);
 
 void register_attention_kernels(KernelRegistry& registry);
 

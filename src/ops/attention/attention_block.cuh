@@ -18,17 +18,30 @@ constexpr int kUnroll = static_cast<int>(kAttentionLoadPasses);
 
 __device__ __forceinline__ float negative_infinity() { return -__int_as_float(0x7F800000); }
 
+// The row of a chunk that an attention with an append reads from the staged k and v rather
+// than the cache (chunk-relative; kNoStagedRow where the chunk does not hold it), and this
+// thread's 16 bytes of the staged k and v rows.
+inline constexpr std::uint32_t kNoStagedRow = ~0U;
+struct StagedRow {
+  std::uint32_t at = kNoStagedRow;
+  const std::uint16_t* k = nullptr;
+  const std::uint16_t* v = nullptr;
+};
+
 // One batch of this thread's cache rows: rows base + u * kRowSlots + slot for u < kUnroll, each
-// its 16 bytes (zeros past the chunk, so every lane still takes part in the shuffles).
+// its 16 bytes (zeros past the chunk, so every lane still takes part in the shuffles; the
+// staged row from `staged`).
 template <int kRowSlots>
 __device__ __forceinline__ void load_batch(uint4 (&raw)[kUnroll], const std::uint16_t* rows,
                                            std::uint32_t base, int slot, std::uint32_t len,
-                                           std::uint32_t row_stride) {
+                                           std::uint32_t row_stride,
+                                           const std::uint16_t* staged = nullptr,
+                                           std::uint32_t staged_at = kNoStagedRow) {
 #pragma unroll
   for (int u = 0; u < kUnroll; ++u) {
     const std::uint32_t t = base + u * kRowSlots + slot;
-    raw[u] = t < len ? load_stream_step_16(rows + std::uint64_t{t} * row_stride)
-                     : make_uint4(0, 0, 0, 0);
+    const std::uint16_t* at = t == staged_at ? staged : rows + std::uint64_t{t} * row_stride;
+    raw[u] = t < len ? load_stream_step_16(at) : make_uint4(0, 0, 0, 0);
   }
 }
 
@@ -109,14 +122,46 @@ __device__ __forceinline__ void prefetch_chunk(const std::uint16_t* k_cache,
   }
 }
 
+// The first batch of a chunk's K and V rows, loaded before the PDL wait by an attention with an
+// append: no dispatch of the step writes a cache row but the staged one, which is left out
+// here (block_attend reads it from the staged k and v after the wait).
+struct FirstBatch {
+  uint4 k[kUnroll];
+  uint4 v[kUnroll];
+};
+
+template <int D>
+__device__ __forceinline__ void load_first_batch(FirstBatch& first, const std::uint16_t* k_cache,
+                                                 const std::uint16_t* v_cache, std::uint32_t g,
+                                                 std::uint32_t begin, std::uint32_t len,
+                                                 std::uint32_t row_stride,
+                                                 std::uint32_t staged_at) {
+  constexpr int kLanesPerRow = D / 8;
+  constexpr int kRowSlots = kThreads / kLanesPerRow;
+  const int slot = static_cast<int>(threadIdx.x) / kLanesPerRow;
+  const int sub = static_cast<int>(threadIdx.x) % kLanesPerRow;
+  const std::uint64_t offset = std::uint64_t{begin} * row_stride + g * D + sub * 8;
+#pragma unroll
+  for (int u = 0; u < kUnroll; ++u) {
+    const std::uint32_t t = u * kRowSlots + slot;
+    const bool cached = t < len && t != staged_at;
+    const std::uint64_t at = offset + std::uint64_t{t} * row_stride;
+    first.k[u] = cached ? load_stream_step_16(k_cache + at) : make_uint4(0, 0, 0, 0);
+    first.v[u] = cached ? load_stream_step_16(v_cache + at) : make_uint4(0, 0, 0, 0);
+  }
+}
+
 // Attention of q head q_head (D floats, written by an earlier dispatch) over the cache rows
 // [begin, begin + len) of kv head g, len >= 1, by the whole block (it synchronises the block).
-// shared: kWarps * D floats; warp_m, warp_l: kWarps floats each.
+// shared: kWarps * D floats; warp_m, warp_l: kWarps floats each. With `first` (an attention
+// with an append) the first batch is already in registers but for the staged row, which, like
+// any later batch's, is read from `staged`.
 template <int D>
 __device__ __forceinline__ BlockAttention
 block_attend(const float* q_head, const std::uint16_t* k_cache, const std::uint16_t* v_cache,
              std::uint32_t g, std::uint32_t begin, std::uint32_t len, std::uint32_t row_stride,
-             float scale, float* shared, float* warp_m, float* warp_l) {
+             float scale, float* shared, float* warp_m, float* warp_l,
+             const FirstBatch* first = nullptr, const StagedRow& staged = {}) {
   constexpr int kLanesPerRow = D / 8;
   constexpr int kRowSlots = kThreads / kLanesPerRow;
   constexpr std::uint32_t kBatchRows = kRowSlots * kUnroll;
@@ -151,8 +196,19 @@ block_attend(const float* q_head, const std::uint16_t* k_cache, const std::uint1
   // Software pipeline: the next batch's loads are in flight while this one is used.
   uint4 knext[kUnroll];
   uint4 vnext[kUnroll];
-  load_batch<kRowSlots>(knext, k_base, 0, slot, len, row_stride);
-  load_batch<kRowSlots>(vnext, v_base, 0, slot, len, row_stride);
+  const std::uint16_t* k_staged = staged.k != nullptr ? staged.k + g * D + sub * 8 : nullptr;
+  const std::uint16_t* v_staged = staged.v != nullptr ? staged.v + g * D + sub * 8 : nullptr;
+  if (first != nullptr) {
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const bool is_staged = u * kRowSlots + slot == staged.at;
+      knext[u] = is_staged ? load_stream_step_16(k_staged) : first->k[u];
+      vnext[u] = is_staged ? load_stream_step_16(v_staged) : first->v[u];
+    }
+  } else {
+    load_batch<kRowSlots>(knext, k_base, 0, slot, len, row_stride, k_staged, staged.at);
+    load_batch<kRowSlots>(vnext, v_base, 0, slot, len, row_stride, v_staged, staged.at);
+  }
   for (std::uint32_t base = 0; base < len; base += kBatchRows) {
     uint4 kraw[kUnroll];
     uint4 vraw[kUnroll];
@@ -162,8 +218,10 @@ block_attend(const float* q_head, const std::uint16_t* k_cache, const std::uint1
       vraw[u] = vnext[u];
     }
     if (base + kBatchRows < len) {
-      load_batch<kRowSlots>(knext, k_base, base + kBatchRows, slot, len, row_stride);
-      load_batch<kRowSlots>(vnext, v_base, base + kBatchRows, slot, len, row_stride);
+      load_batch<kRowSlots>(knext, k_base, base + kBatchRows, slot, len, row_stride, k_staged,
+                            staged.at);
+      load_batch<kRowSlots>(vnext, v_base, base + kBatchRows, slot, len, row_stride, v_staged,
+                            staged.at);
     }
     float score[kUnroll];
     float batch_max = negative_infinity();

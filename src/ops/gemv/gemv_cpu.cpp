@@ -84,8 +84,9 @@ void store_rope(const CpuKernelContext& ctx, const GemvArgLayout& l, const RopeP
     ctx.ptr<float>(l.y)[pr.b] = t.b;
     return;
   }
-  if (pos >= p.max_rows) return;
-  const std::uint64_t at = std::uint64_t{pos} * kv_rows;
+  const std::uint32_t row = rope_kv_row(p, pos);
+  if (row == kNoCacheRow) return;
+  const std::uint64_t at = std::uint64_t{row} * kv_rows;
   check_arg_bytes(ctx, l.k_cache, (at + kv_rows) * 2, kKernel);
   check_arg_bytes(ctx, l.v_cache, (at + kv_rows) * 2, kKernel);
   if (pr.a < q_rows + kv_rows) {

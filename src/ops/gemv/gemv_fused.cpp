@@ -37,6 +37,11 @@ void check_rope_views(std::string_view op, std::string_view label, const GemvRop
   const std::uint64_t row = std::uint64_t{r.n_kv_heads} * r.head_dim;
   if (!r.k_cache.buffer()) throw_invalid(op, label, "k_cache is a null buffer");
   const std::uint64_t elements = element_count(op, label, "k_cache", r.k_cache, 2);
+  if (r.staged && elements != row) {
+    throw_invalid(op, label,
+                  "a staged k_cache is one row of n_kv_heads * head_dim = " + std::to_string(row) +
+                      " bf16 values, got " + std::to_string(elements));
+  }
   if (elements == 0 || elements % row != 0 || elements / row > UINT32_MAX) {
     throw_invalid(op, label,
                   "k_cache holds " + std::to_string(elements) +
@@ -126,12 +131,12 @@ Arg bind(GemvArg arg, const BufferView& w, const BufferView& x, const BufferView
     case GemvArg::Rope: {
       const GemvRopeKv& r = *f.rope_kv;
       const std::uint64_t row = std::uint64_t{r.n_kv_heads} * r.head_dim;
-      return value(
-          RopeKvParams{.n_heads = r.n_heads,
-                       .n_kv_heads = r.n_kv_heads,
-                       .head_dim = r.head_dim,
-                       .style = r.style == RopeStyle::NeoX ? 0U : 1U,
-                       .max_rows = static_cast<std::uint32_t>(r.k_cache.size() / 2 / row)});
+      return value(RopeKvParams{.n_heads = r.n_heads,
+                                .n_kv_heads = r.n_kv_heads,
+                                .head_dim = r.head_dim,
+                                .style = r.style == RopeStyle::NeoX ? 0U : 1U,
+                                .max_rows = static_cast<std::uint32_t>(r.k_cache.size() / 2 / row),
+                                .one_row = r.staged ? 1U : 0U});
     }
   }
   return value(0U);

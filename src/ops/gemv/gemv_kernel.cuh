@@ -215,8 +215,9 @@ __device__ __forceinline__ void gemv_store_rope(const GemvArgs& args, std::uint6
     args.y[pr.b] = t.b;
     return;
   }
-  if (args.pos >= p.max_rows) return;
-  const std::uint64_t at = std::uint64_t{args.pos} * kv_rows;
+  const std::uint32_t cache_row = rope_kv_row(p, args.pos);
+  if (cache_row == kNoCacheRow) return;
+  const std::uint64_t at = std::uint64_t{cache_row} * kv_rows;
   if (pr.a < q_rows + kv_rows) {
     const Turned t = rope_turn(a, b, args.pos, e.inv_freq);
     args.k_cache[at + pr.a - q_rows] = float_to_bf16(t.a);

@@ -133,7 +133,8 @@ void OpEncoder::rope_kv_append(Encoder& enc, const BufferView& q, const BufferVi
                                     .n_kv_heads = n_kv_heads,
                                     .head_dim = head_dim,
                                     .style = style == RopeStyle::NeoX ? 0U : 1U,
-                                    .max_rows = static_cast<std::uint32_t>(elements / row_elems)};
+                                    .max_rows = static_cast<std::uint32_t>(elements / row_elems),
+                                    .one_row = 0};
   enc.dispatch(
       k_->rope_kv_append,
       Launch::threads(static_cast<std::uint32_t>(detail::rope_kv_items(params)),

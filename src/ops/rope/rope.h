@@ -25,14 +25,26 @@
 
 namespace encore::ops::detail {
 
-/// The value parameter of rope_kv_append_bf16 (trivially copyable; 20 bytes).
+/// The value parameter of rope_kv_append_bf16 and of gemv's rope outputs (trivially copyable;
+/// 24 bytes).
 struct RopeKvParams {
   std::uint32_t n_heads;
   std::uint32_t n_kv_heads;
   std::uint32_t head_dim;
   std::uint32_t style;     ///< 0 NeoX, 1 interleaved
   std::uint32_t max_rows;  ///< rows of each cache
+  /// gemv's rope outputs only: 1 when the caches are a single staging row, which receives k
+  /// and v whatever pos (GemvRopeKv::staged); rope_kv_append_bf16 takes 0.
+  std::uint32_t one_row;
 };
+
+/// The cache row a rope output writes k and v of position `pos` into, or kNoCacheRow (pos at or
+/// past max_rows, no staging row).
+inline constexpr std::uint32_t kNoCacheRow = ~0U;
+ENCORE_OPS_HOST_DEVICE inline std::uint32_t rope_kv_row(const RopeKvParams& p, std::uint32_t pos) {
+  if (p.one_row != 0) return 0;
+  return pos < p.max_rows ? pos : kNoCacheRow;
+}
 
 /// The two elements rope turns together as pair `pair` (over consecutive heads of head_dim):
 /// offsets from the first head's start. NeoX: j and j + head_dim / 2 of the head; interleaved:

@@ -4,6 +4,7 @@
 // attention + o projection (attention_o_decode: the grid barrier reused by every replay and
 // dispatch), softmax and argmax. gemv has its own file. Tolerances: ops_tolerances.h.
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <gtest/gtest.h>
@@ -167,17 +168,24 @@ TEST(CudaDecodeOps, RopeKvAppendMatchesTheCpuReference) {
   }
 }
 
+// Llama-3.2-1B's and Qwen2.5-0.5B's attention and a head_dim 128 shape, up to 8192 positions.
+constexpr std::array<ops::AttentionShape, 3> kAttentionShapes = {
+    ops::AttentionShape{32, 8, 64, 8192}, ops::AttentionShape{14, 2, 64, 8192},
+    ops::AttentionShape{32, 8, 128, 8192}};
+
+std::string shape_name(const ops::AttentionShape& s) {
+  return "heads " + std::to_string(s.n_heads) + "/" + std::to_string(s.n_kv_heads) + ", head_dim " +
+         std::to_string(s.head_dim);
+}
+
 // Decode attention from 1 to 8192 positions on one recording per shape (Llama-3.2-1B,
 // Qwen2.5-0.5B and a head_dim 128 shape), kv_len a slot: one active split (up to 32 rows),
 // a few and eight merged in a cluster (up to 1100 positions at head_dim 64, 512 at 128), and
 // more, up to every launched split, merged by the last block.
 TEST(CudaDecodeOps, AttentionMatchesTheCpuReferenceFromOneTo8192Positions) {
   ENCORE_OPEN_CUDA_OR_SKIP(gpu);
-  for (const ops::AttentionShape s :
-       {ops::AttentionShape{32, 8, 64, 8192}, ops::AttentionShape{14, 2, 64, 8192},
-        ops::AttentionShape{32, 8, 128, 8192}}) {
-    SCOPED_TRACE("heads " + std::to_string(s.n_heads) + "/" + std::to_string(s.n_kv_heads) +
-                 ", head_dim " + std::to_string(s.head_dim));
+  for (const ops::AttentionShape s : kAttentionShapes) {
+    SCOPED_TRACE(shape_name(s));
     const std::size_t cache = std::size_t{s.max_ctx} * s.n_kv_heads * s.head_dim;
     const std::vector<float> q = random_floats(std::size_t{s.n_heads} * s.head_dim, 3, -2, 2);
     const std::vector<std::uint16_t> k = random_bf16(cache, 4, 2.0F);
@@ -199,6 +207,50 @@ TEST(CudaDecodeOps, AttentionMatchesTheCpuReferenceFromOneTo8192Positions) {
           [&](const std::string& at, std::vector<NamedOutput>& outputs) {
             outputs.push_back({at, out.download<float>(), testing::kAttentionTolerance});
           });
+    }));
+  }
+}
+
+// Attention with an append (the staged row is cache row kv_len - 1, the other rows of the first
+// batch are read before the PDL wait) from 1 to 8192 positions, behind a dispatch that writes
+// the staged rows (as the qkv gemv does): the outputs on every replay, and the caches (each
+// replay appends its row) bit for bit.
+TEST(CudaDecodeOps, AttentionAppendMatchesTheCpuReferenceFromOneTo8192Positions) {
+  ENCORE_OPEN_CUDA_OR_SKIP(gpu);
+  for (const ops::AttentionShape s : kAttentionShapes) {
+    SCOPED_TRACE(shape_name(s));
+    const std::uint32_t row = s.n_kv_heads * s.head_dim;
+    const std::size_t cache = std::size_t{s.max_ctx} * row;
+    const std::vector<float> q = random_floats(std::size_t{s.n_heads} * s.head_dim, 13, -2, 2);
+    const std::vector<std::uint16_t> k = random_bf16(cache, 14, 2.0F);
+    const std::vector<std::uint16_t> v = random_bf16(cache, 15);
+    const std::vector<float> kv_new = random_floats(2 * row, 16, -3, 3);
+    const float scale = 1.0F / std::sqrt(static_cast<float>(s.head_dim));
+    EXPECT_TRUE(testing::cuda_matches_cpu(gpu, [&](Device& dev) {
+      ops::OpEncoder ops(dev);
+      Buffer qb = upload(dev, q);
+      Buffer kb = upload(dev, k);
+      Buffer vb = upload(dev, v);
+      Buffer kv_f32 = upload(dev, kv_new);
+      Buffer staged = dev.alloc(std::uint64_t{row} * 2 * 2);
+      const BufferView k_new = staged.view(0, std::uint64_t{row} * 2);
+      const BufferView v_new = staged.view(std::uint64_t{row} * 2, std::uint64_t{row} * 2);
+      Buffer out = dev.alloc(q.size() * 4);
+      Buffer scratch = dev.alloc(ops::attention_scratch_bytes(s));
+      Encoder enc = dev.encoder();
+      ops.kv_append(enc, kv_f32.view_of<float>(0, row), kv_f32.view_of<float>(row, row), k_new,
+                    v_new, row, value(0U));
+      ops.attention_decode(enc, qb, kb, vb, out, scratch, s, slot<std::uint32_t>("kv_len", 1),
+                           scale, "attn", ops::AttentionAppend{k_new, v_new});
+      Recording rec = enc.finish();
+      std::vector<NamedOutput> result = replay_kv_lens(
+          dev, rec, {1, 7, 32, 33, 64, 65, 100, 512, 600, 1100, 4097, 8192, 8193, 1},
+          [&](const std::string& at, std::vector<NamedOutput>& outputs) {
+            outputs.push_back({at, out.download<float>(), testing::kAttentionTolerance});
+          });
+      result.push_back({"k_cache", widen(kb.download<std::uint16_t>()), kExact});
+      result.push_back({"v_cache", widen(vb.download<std::uint16_t>()), kExact});
+      return result;
     }));
   }
 }
@@ -254,8 +306,7 @@ TEST(CudaDecodeOps, AttentionOMatchesTheCpuReferenceFromOneTo8192Positions) {
   for (const Case& c : {Case{{32, 8, 64, 8192}, 2048}, Case{{14, 2, 64, 8192}, 896},
                         Case{{16, 4, 128, 8192}, 4096}, Case{{192, 16, 64, 300}, 100}}) {
     const ops::AttentionShape& s = c.shape;
-    SCOPED_TRACE("heads " + std::to_string(s.n_heads) + "/" + std::to_string(s.n_kv_heads) +
-                 ", head_dim " + std::to_string(s.head_dim) + ", rows " + std::to_string(c.rows));
+    SCOPED_TRACE(shape_name(s) + ", rows " + std::to_string(c.rows));
     const std::size_t q_dim = std::size_t{s.n_heads} * s.head_dim;
     const std::size_t cache = std::size_t{s.max_ctx} * s.n_kv_heads * s.head_dim;
     const std::vector<float> q = random_floats(q_dim, 13, -2, 2);
