@@ -18,9 +18,9 @@ constexpr int kUnroll = static_cast<int>(kAttentionLoadPasses);
 
 __device__ __forceinline__ float negative_infinity() { return -__int_as_float(0x7F800000); }
 
-// The row of a chunk that an attention with an append reads from the staged k and v rather
-// than the cache (chunk-relative; kNoStagedRow where the chunk does not hold it), and this
-// thread's 16 bytes of the staged k and v rows.
+// The row of a chunk that an attention with an append reads from the staged k and v rows
+// (bf16 [n_kv_heads, head_dim]) rather than the cache: chunk-relative, kNoStagedRow where the
+// chunk does not hold it.
 inline constexpr std::uint32_t kNoStagedRow = ~0U;
 struct StagedRow {
   std::uint32_t at = kNoStagedRow;
