@@ -168,6 +168,27 @@ TEST(CudaDecodeOps, RopeKvAppendMatchesTheCpuReference) {
   }
 }
 
+// Random attention inputs of a shape, from seeds seed, seed + 1 and seed + 2: q (f32 in
+// [-2, 2]) and the K (twice the scale) and V caches (bf16), and their buffers on a device.
+struct AttentionInputs {
+  std::vector<float> q;
+  std::vector<std::uint16_t> k;
+  std::vector<std::uint16_t> v;
+};
+struct AttentionBuffers {
+  Buffer q, k, v;
+};
+
+AttentionInputs attention_inputs(const ops::AttentionShape& s, std::uint64_t seed) {
+  const std::size_t cache = std::size_t{s.max_ctx} * s.n_kv_heads * s.head_dim;
+  return {random_floats(std::size_t{s.n_heads} * s.head_dim, seed, -2, 2),
+          random_bf16(cache, seed + 1, 2.0F), random_bf16(cache, seed + 2)};
+}
+
+AttentionBuffers upload(Device& dev, const AttentionInputs& inputs) {
+  return {upload(dev, inputs.q), upload(dev, inputs.k), upload(dev, inputs.v)};
+}
+
 // Llama-3.2-1B's and Qwen2.5-0.5B's attention and a head_dim 128 shape, up to 8192 positions.
 constexpr std::array<ops::AttentionShape, 3> kAttentionShapes = {
     ops::AttentionShape{32, 8, 64, 8192}, ops::AttentionShape{14, 2, 64, 8192},
@@ -186,17 +207,12 @@ TEST(CudaDecodeOps, AttentionMatchesTheCpuReferenceFromOneTo8192Positions) {
   ENCORE_OPEN_CUDA_OR_SKIP(gpu);
   for (const ops::AttentionShape s : kAttentionShapes) {
     SCOPED_TRACE(shape_name(s));
-    const std::size_t cache = std::size_t{s.max_ctx} * s.n_kv_heads * s.head_dim;
-    const std::vector<float> q = random_floats(std::size_t{s.n_heads} * s.head_dim, 3, -2, 2);
-    const std::vector<std::uint16_t> k = random_bf16(cache, 4, 2.0F);
-    const std::vector<std::uint16_t> v = random_bf16(cache, 5);
+    const AttentionInputs inputs = attention_inputs(s, 3);
     const float scale = 1.0F / std::sqrt(static_cast<float>(s.head_dim));
     EXPECT_TRUE(testing::cuda_matches_cpu(gpu, [&](Device& dev) {
       ops::OpEncoder ops(dev);
-      Buffer qb = upload(dev, q);
-      Buffer kb = upload(dev, k);
-      Buffer vb = upload(dev, v);
-      Buffer out = dev.alloc(q.size() * 4);
+      auto [qb, kb, vb] = upload(dev, inputs);
+      Buffer out = dev.alloc(inputs.q.size() * 4);
       Buffer scratch = dev.alloc(ops::attention_scratch_bytes(s));
       Encoder enc = dev.encoder();
       ops.attention_decode(enc, qb, kb, vb, out, scratch, s, slot<std::uint32_t>("kv_len", 1),
@@ -220,22 +236,17 @@ TEST(CudaDecodeOps, AttentionAppendMatchesTheCpuReferenceFromOneTo8192Positions)
   for (const ops::AttentionShape s : kAttentionShapes) {
     SCOPED_TRACE(shape_name(s));
     const std::uint32_t row = s.n_kv_heads * s.head_dim;
-    const std::size_t cache = std::size_t{s.max_ctx} * row;
-    const std::vector<float> q = random_floats(std::size_t{s.n_heads} * s.head_dim, 13, -2, 2);
-    const std::vector<std::uint16_t> k = random_bf16(cache, 14, 2.0F);
-    const std::vector<std::uint16_t> v = random_bf16(cache, 15);
+    const AttentionInputs inputs = attention_inputs(s, 13);
     const std::vector<float> kv_new = random_floats(2 * row, 16, -3, 3);
     const float scale = 1.0F / std::sqrt(static_cast<float>(s.head_dim));
     EXPECT_TRUE(testing::cuda_matches_cpu(gpu, [&](Device& dev) {
       ops::OpEncoder ops(dev);
-      Buffer qb = upload(dev, q);
-      Buffer kb = upload(dev, k);
-      Buffer vb = upload(dev, v);
+      auto [qb, kb, vb] = upload(dev, inputs);
       Buffer kv_f32 = upload(dev, kv_new);
       Buffer staged = dev.alloc(std::uint64_t{row} * 2 * 2);
       const BufferView k_new = staged.view(0, std::uint64_t{row} * 2);
       const BufferView v_new = staged.view(std::uint64_t{row} * 2, std::uint64_t{row} * 2);
-      Buffer out = dev.alloc(q.size() * 4);
+      Buffer out = dev.alloc(inputs.q.size() * 4);
       Buffer scratch = dev.alloc(ops::attention_scratch_bytes(s));
       Encoder enc = dev.encoder();
       ops.kv_append(enc, kv_f32.view_of<float>(0, row), kv_f32.view_of<float>(row, row), k_new,
@@ -261,20 +272,15 @@ TEST(CudaDecodeOps, AttentionAppendMatchesTheCpuReferenceFromOneTo8192Positions)
 TEST(CudaDecodeOps, AttentionSharingAScratchMatchesTheCpuOnEveryReplay) {
   ENCORE_OPEN_CUDA_OR_SKIP(gpu);
   const ops::AttentionShape s{14, 2, 64, 2048};
-  const std::size_t cache = std::size_t{s.max_ctx} * s.n_kv_heads * s.head_dim;
-  const std::vector<float> q = random_floats(std::size_t{s.n_heads} * s.head_dim, 6, -2, 2);
-  const std::vector<std::uint16_t> k = random_bf16(cache, 7, 2.0F);
-  const std::vector<std::uint16_t> v = random_bf16(cache, 8);
+  const AttentionInputs inputs = attention_inputs(s, 6);
   const std::uint64_t words = ops::attention_scratch_bytes(s) / 4;
   std::vector<float> stale(words, 1.0e6F);
   for (std::uint64_t i = words - s.n_heads; i < words; ++i) stale[i] = 0.0F;  // tickets
   EXPECT_TRUE(testing::cuda_matches_cpu(gpu, [&](Device& dev) {
     ops::OpEncoder ops(dev);
-    Buffer qb = upload(dev, q);
-    Buffer kb = upload(dev, k);
-    Buffer vb = upload(dev, v);
-    Buffer out1 = dev.alloc(q.size() * 4);
-    Buffer out2 = dev.alloc(q.size() * 4);
+    auto [qb, kb, vb] = upload(dev, inputs);
+    Buffer out1 = dev.alloc(inputs.q.size() * 4);
+    Buffer out2 = dev.alloc(inputs.q.size() * 4);
     Buffer scratch = upload(dev, stale);
     Encoder enc = dev.encoder();
     ops.attention_decode(enc, qb, kb, vb, out1, scratch, s, slot<std::uint32_t>("kv_len", 1),
@@ -308,17 +314,12 @@ TEST(CudaDecodeOps, AttentionOMatchesTheCpuReferenceFromOneTo8192Positions) {
     const ops::AttentionShape& s = c.shape;
     SCOPED_TRACE(shape_name(s) + ", rows " + std::to_string(c.rows));
     const std::size_t q_dim = std::size_t{s.n_heads} * s.head_dim;
-    const std::size_t cache = std::size_t{s.max_ctx} * s.n_kv_heads * s.head_dim;
-    const std::vector<float> q = random_floats(q_dim, 13, -2, 2);
-    const std::vector<std::uint16_t> k = random_bf16(cache, 14, 2.0F);
-    const std::vector<std::uint16_t> v = random_bf16(cache, 15);
+    const AttentionInputs inputs = attention_inputs(s, 13);
     const std::vector<std::uint16_t> w = random_bf16(q_dim * c.rows, 16);
     const float scale = 1.0F / std::sqrt(static_cast<float>(s.head_dim));
     EXPECT_TRUE(testing::cuda_matches_cpu(gpu, [&](Device& dev) {
       ops::OpEncoder ops(dev);
-      Buffer qb = upload(dev, q);
-      Buffer kb = upload(dev, k);
-      Buffer vb = upload(dev, v);
+      auto [qb, kb, vb] = upload(dev, inputs);
       Buffer wb = upload(dev, w);
       Buffer y = dev.alloc(std::size_t{c.rows} * 4);
       Buffer scratch = dev.alloc(ops.attention_o_scratch_bytes(s, c.rows));
@@ -346,16 +347,11 @@ TEST(CudaDecodeOps, AttentionOSharingAScratchMatchesTheCpuOnEveryReplay) {
   const ops::AttentionShape s{14, 2, 64, 2048};
   const std::uint32_t rows = 896;
   const std::size_t q_dim = std::size_t{s.n_heads} * s.head_dim;
-  const std::size_t cache = std::size_t{s.max_ctx} * s.n_kv_heads * s.head_dim;
-  const std::vector<float> q = random_floats(q_dim, 17, -2, 2);
-  const std::vector<std::uint16_t> k = random_bf16(cache, 18, 2.0F);
-  const std::vector<std::uint16_t> v = random_bf16(cache, 19);
+  const AttentionInputs inputs = attention_inputs(s, 17);
   const std::vector<std::uint16_t> w = random_bf16(q_dim * rows, 20);
   EXPECT_TRUE(testing::cuda_matches_cpu(gpu, [&](Device& dev) {
     ops::OpEncoder ops(dev);
-    Buffer qb = upload(dev, q);
-    Buffer kb = upload(dev, k);
-    Buffer vb = upload(dev, v);
+    auto [qb, kb, vb] = upload(dev, inputs);
     Buffer wb = upload(dev, w);
     Buffer y1 = dev.alloc(rows * 4);
     Buffer y2 = dev.alloc(rows * 4);
