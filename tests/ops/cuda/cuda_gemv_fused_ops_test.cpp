@@ -176,7 +176,8 @@ TEST(CudaGemvFusedOps, EveryVariantOfEveryFamilyMatchesTheCpu) {
 
 // The rope + kv-cache append epilogue of the q|k|v gemv on the Qwen2.5-0.5B and Llama-3.2-1B
 // shapes (norm prologue with the add; Qwen with its bias) and a small interleaved one: q within
-// gemv + rope rounding of the CPU, cache rows within one bf16 step, positions a slot.
+// gemv + rope rounding of the CPU, cache rows within one bf16 step, positions a slot; and the
+// staged epilogue (one-row caches written whatever pos) beside it.
 TEST(CudaGemvFusedOps, RopeKvEpilogueMatchesTheCpu) {
   ENCORE_OPEN_CUDA_OR_SKIP(gpu);
   struct Shape {
@@ -222,18 +223,33 @@ TEST(CudaGemvFusedOps, RopeKvEpilogueMatchesTheCpu) {
       if (s.bias) f.bias = bb.view();
       Encoder enc = dev.encoder();
       ops.gemv_fused(enc, wb, xb, q, rows, s.cols, f);
+      Buffer staged_sum = dev.alloc(std::uint64_t{s.cols} * 4);
+      Buffer ks = dev.alloc(std::uint64_t{kv_rows} * 2);
+      Buffer vs = dev.alloc(std::uint64_t{kv_rows} * 2);
+      Buffer q_staged = dev.alloc(std::uint64_t{q_rows} * 4);
+      f.norm->sum = staged_sum.view();
+      f.rope_kv->k_cache = ks;
+      f.rope_kv->v_cache = vs;
+      f.rope_kv->staged = true;
+      ops.gemv_fused(enc, wb, xb, q_staged, rows, s.cols, f);
       Recording rec = enc.finish();
-      std::vector<testing::NamedOutput> outputs;
-      for (const std::uint32_t pos : {0U, 7U, 15U, 16U, 3000U}) {
-        rec.set("pos", pos);
-        dev.submit(rec).wait();
-        outputs.push_back({"q at pos " + std::to_string(pos), q.download<float>(), {1e-4, 1e-3}});
-      }
       const auto widen = [](const std::vector<std::uint16_t>& bits) {
         std::vector<float> out;
         for (const std::uint16_t b : bits) out.push_back(testing::bf16_value(b));
         return out;
       };
+      std::vector<testing::NamedOutput> outputs;
+      for (const std::uint32_t pos : {0U, 7U, 15U, 16U, 3000U}) {
+        rec.set("pos", pos);
+        dev.submit(rec).wait();
+        const std::string at = " at pos " + std::to_string(pos);
+        outputs.push_back({"q" + at, q.download<float>(), {1e-4, 1e-3}});
+        outputs.push_back({"staged q" + at, q_staged.download<float>(), {1e-4, 1e-3}});
+        outputs.push_back(
+            {"staged k" + at, widen(ks.download<std::uint16_t>()), {1e-4, 1.0 / 128}});
+        outputs.push_back(
+            {"staged v" + at, widen(vs.download<std::uint16_t>()), {1e-4, 1.0 / 128}});
+      }
       outputs.push_back({"k_cache", widen(kc.download<std::uint16_t>()), {1e-4, 1.0 / 128}});
       outputs.push_back({"v_cache", widen(vc.download<std::uint16_t>()), {1e-4, 1.0 / 128}});
       return outputs;
