@@ -241,7 +241,9 @@ GenerateResult Runner::generate(const std::vector<std::uint32_t>& prompt, std::u
     previous_done = now;
   };
   for (std::uint32_t i = 0; i < new_tokens; ++i) {
+    const auto queue_start = Clock::now();
     run_step(r.prompt_steps + i, prompt_len, current);
+    r.step_host_seconds.push_back(seconds_since(queue_start));
     if (i > 0) finish(previous);
     std::swap(previous, current);
     if (progress) progress(r.prompt_steps + i + 1, total, false);

@@ -75,6 +75,9 @@ struct GenerateResult {
   /// longest rank's with several ranks).
   std::vector<double> step_seconds;
   std::vector<double> step_device_seconds;
+  /// Per decode step: host time to queue it (slot updates or re-encoding, and the submission).
+  /// A step whose host time nears its step_seconds is host-bound.
+  std::vector<double> step_host_seconds;
 };
 
 class Runner {

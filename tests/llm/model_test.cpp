@@ -74,6 +74,8 @@ TEST_P(LlmTinyModel, GreedyTokensMatchTheScalarReference) {
   EXPECT_EQ(r.tokens, reference.generate(kPrompt, 16));
   EXPECT_EQ(r.prompt_steps, kPrompt.size() - 1);
   EXPECT_EQ(r.step_seconds.size(), 16U);
+  ASSERT_EQ(r.step_host_seconds.size(), 16U);  // one queueing time per decode step
+  for (const double host : r.step_host_seconds) EXPECT_GT(host, 0.0);
 }
 
 // Every encoder mode (replay, norm encoding, ordering) decodes the same tokens.

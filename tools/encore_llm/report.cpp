@@ -33,6 +33,7 @@ void finish(Report& r) {
   const GenerateResult& g = r.result;
   r.step = summarize(g.step_seconds, r.warmup);
   r.step_device = summarize(g.step_device_seconds, r.warmup);
+  r.step_host = summarize(g.step_host_seconds, r.warmup);
   const std::size_t skip = std::min<std::size_t>(r.warmup, g.step_seconds.size());
   const std::size_t timed = g.step_seconds.size() - skip;
   double timed_seconds = 0;
@@ -81,6 +82,12 @@ std::string to_text(const Report& r) {
   } else {
     s += format("decode      %zu tokens in %.2f ms (too few steps to time after %u warm-up)\n",
                 g.step_seconds.size(), g.decode_seconds * 1e3, r.warmup);
+  }
+  if (r.step_host.count > 0) {
+    s += format(
+        "host        %.4f ms/step median, %.4f mean to queue a step (host-bound when near "
+        "ms/step)\n",
+        r.step_host.median * 1e3, r.step_host.mean * 1e3);
   }
   if (r.show_device_time && r.step_device.count > 0 && r.step_device.median > 0) {
     s += format("device      %.4f ms/step median, %.4f mean (device timer)\n",
@@ -140,8 +147,10 @@ std::string to_json(const Report& r) {
       {"ms_per_step_mean", r.step.mean * 1e3},
       {"device_ms_per_step_median", r.step_device.median * 1e3},
       {"device_ms_per_step_mean", r.step_device.mean * 1e3},
+      {"host_ms_per_step_median", r.step_host.median * 1e3},
       {"step_seconds", g.step_seconds},
       {"step_device_seconds", g.step_device_seconds},
+      {"step_host_seconds", g.step_host_seconds},
       {"roofline",
        {{"bytes_per_step", r.bytes.total()},
         {"weight_bytes", r.bytes.weights},

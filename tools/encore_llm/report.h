@@ -34,6 +34,7 @@ struct Report {
   std::uint32_t warmup = 0;
   Summary step;         ///< wall time between step completions, after warm-up
   Summary step_device;  ///< device time of each step (0 when the backend gives none)
+  Summary step_host;    ///< host time to queue each step (encode or slots, and submit)
   Bandwidth bandwidth;  ///< bytes_per_second 0 when not measured
   StepBytes bytes;      ///< one rank's, at the mean KV length of the timed steps
   std::uint32_t mean_kv_len = 0;
