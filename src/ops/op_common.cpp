@@ -17,6 +17,19 @@ void require(const Support& support, std::string_view op, std::string_view label
   if (!support) throw_invalid(op, label, support.reason);
 }
 
+bool views_overlap(const BufferView& a, const BufferView& b) {
+  return a.buffer().id() == b.buffer().id() && overlaps(a.range(), b.range());
+}
+
+void expect_no_overlap(std::string_view op, std::string_view label, std::string_view name,
+                       const BufferView& view, std::initializer_list<NamedView> others) {
+  for (const NamedView& other : others) {
+    if (views_overlap(view, other.view)) {
+      throw_invalid(op, label, std::string(name) + " overlaps " + std::string(other.name));
+    }
+  }
+}
+
 std::uint64_t element_count(std::string_view op, std::string_view label, std::string_view name,
                             const BufferView& view, std::uint32_t element_bytes) {
   if (view.size() % element_bytes != 0) {

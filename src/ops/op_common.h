@@ -5,6 +5,7 @@
 // the CPU kernels' own guard against views too small for the launch.
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -37,6 +38,20 @@ void expect_aligned(std::string_view op, std::string_view label, std::string_vie
 /// Elements of `element_bytes` in `view`; throws (as above) when the size is not a multiple.
 std::uint64_t element_count(std::string_view op, std::string_view label, std::string_view name,
                             const BufferView& view, std::uint32_t element_bytes);
+
+/// One of an op's views with the name its messages give it.
+struct NamedView {
+  std::string_view name;
+  BufferView view;
+};
+
+/// Whether two views share bytes (one allocation, overlapping ranges).
+bool views_overlap(const BufferView& a, const BufferView& b);
+
+/// Throws (as above) "<name> overlaps <other>" for the first of `others` that shares bytes with
+/// `view`: the kernel writes `view` while its other threads may still read or write those.
+void expect_no_overlap(std::string_view op, std::string_view label, std::string_view name,
+                       const BufferView& view, std::initializer_list<NamedView> others);
 
 /// Throws (as above) unless `arg` is a u32 value or slot (a per-step scalar: pos, kv_len).
 void expect_u32_scalar(std::string_view op, std::string_view label, std::string_view name,

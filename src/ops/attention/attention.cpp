@@ -149,11 +149,7 @@ void OpEncoder::attention_decode(Encoder& enc, const BufferView& q, const Buffer
                               " bytes, attention_scratch_bytes(shape) is " + std::to_string(need));
   }
   // The merging block writes out while blocks of other kv heads may still read q.
-  for (const auto& [name, view] : {std::pair{"q", q}, {"scratch", scratch}}) {
-    if (out.buffer().id() == view.buffer().id() && overlaps(out.range(), view.range())) {
-      detail::throw_invalid(op, label, std::string("out overlaps ") + name);
-    }
-  }
+  detail::expect_no_overlap(op, label, "out", out, {{"q", q}, {"scratch", scratch}});
   if (append) {
     const std::uint64_t row = std::uint64_t{shape.n_kv_heads} * shape.head_dim;
     detail::expect_elements(op, label, "append.k", append->k, row, 2);
@@ -161,15 +157,11 @@ void OpEncoder::attention_decode(Encoder& enc, const BufferView& q, const Buffer
     detail::expect_aligned(op, label, "append.k", append->k, 16);
     detail::expect_aligned(op, label, "append.v", append->v, 16);
     // The staged rows are read while the caches, out and scratch are written.
-    for (const auto& [name, staged] : {std::pair{"append.k", append->k}, {"append.v", append->v}}) {
-      for (const auto& [other, view] : {std::pair{"k_cache", k_cache},
-                                        {"v_cache", v_cache},
-                                        {"out", out},
-                                        {"scratch", scratch}}) {
-        if (staged.buffer().id() == view.buffer().id() && overlaps(staged.range(), view.range())) {
-          detail::throw_invalid(op, label, std::string(name) + " overlaps " + other);
-        }
-      }
+    for (const detail::NamedView& staged :
+         {detail::NamedView{"append.k", append->k}, detail::NamedView{"append.v", append->v}}) {
+      detail::expect_no_overlap(
+          op, label, staged.name, staged.view,
+          {{"k_cache", k_cache}, {"v_cache", v_cache}, {"out", out}, {"scratch", scratch}});
     }
   }
   const detail::AttentionPlan plan = detail::attention_plan(shape);

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
-#include <utility>
 
 #include "encore/error.h"
 
@@ -123,15 +122,9 @@ void OpEncoder::attention_o_decode(Encoder& enc, const BufferView& q, const Buff
                               std::to_string(plan.scratch_bytes));
   }
   // Blocks write y while others may still read q, the caches, W_o or the scratch.
-  for (const auto& [name, view] : {std::pair{"q", q},
-                                   {"k_cache", k_cache},
-                                   {"v_cache", v_cache},
-                                   {"w_o", w_o},
-                                   {"scratch", scratch}}) {
-    if (y.buffer().id() == view.buffer().id() && overlaps(y.range(), view.range())) {
-      detail::throw_invalid(op, label, std::string("y overlaps ") + name);
-    }
-  }
+  detail::expect_no_overlap(
+      op, label, "y", y,
+      {{"q", q}, {"k_cache", k_cache}, {"v_cache", v_cache}, {"w_o", w_o}, {"scratch", scratch}});
   const detail::AttentionOParams params{.attention = {.n_heads = shape.n_heads,
                                                       .n_kv_heads = shape.n_kv_heads,
                                                       .head_dim = shape.head_dim,

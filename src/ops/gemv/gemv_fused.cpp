@@ -20,15 +20,6 @@ namespace detail {
 
 namespace {
 
-struct NamedView {
-  const char* name;
-  BufferView view;
-};
-
-bool views_overlap(const BufferView& a, const BufferView& b) {
-  return a.buffer().id() == b.buffer().id() && overlaps(a.range(), b.range());
-}
-
 // The rope epilogue's views: inv_freq, and two caches of whole rows of n_kv_heads * head_dim.
 void check_rope_views(std::string_view op, std::string_view label, const GemvRopeKv& r,
                       std::vector<NamedView>& inputs, std::vector<NamedView>& outputs) {
@@ -168,15 +159,17 @@ void encode_gemv(std::span<const Kernel> kernels, std::uint32_t multiprocessors,
   for (std::size_t o = 0; o < outputs.size(); ++o) {
     for (const NamedView& in : inputs) {
       if (views_overlap(outputs[o].view, in.view)) {
+        const std::string written(outputs[o].name);
+        const std::string read(in.name);
         throw_invalid(op, label,
-                      std::string(outputs[o].name) + " overlaps " + in.name +
-                          " (the kernel reads " + in.name + " while it writes " + outputs[o].name +
-                          ")");
+                      written + " overlaps " + read + " (the kernel reads " + read +
+                          " while it writes " + written + ")");
       }
     }
     for (std::size_t p = o + 1; p < outputs.size(); ++p) {
       if (views_overlap(outputs[o].view, outputs[p].view)) {
-        throw_invalid(op, label, std::string(outputs[o].name) + " overlaps " + outputs[p].name);
+        throw_invalid(op, label,
+                      std::string(outputs[o].name) + " overlaps " + std::string(outputs[p].name));
       }
     }
   }

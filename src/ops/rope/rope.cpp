@@ -5,7 +5,6 @@
 
 #include <cstdint>
 #include <string>
-#include <utility>
 
 #include "encore/ops.h"
 
@@ -35,14 +34,6 @@ void register_rope_kernels(KernelRegistry& registry) {
                 .cuda = cuda.rope_kv_append,
                 .programmatic_dependency = true});
 }
-
-namespace {
-
-bool views_overlap(const BufferView& a, const BufferView& b) {
-  return a.buffer().id() == b.buffer().id() && overlaps(a.range(), b.range());
-}
-
-}  // namespace
 
 }  // namespace detail
 
@@ -110,25 +101,12 @@ void OpEncoder::rope_kv_append(Encoder& enc, const BufferView& q, const BufferVi
     detail::throw_invalid(op, label, "the caches hold over 2^32 rows");
   }
   // q is written while k, v and the caches are read or written by other threads.
-  for (const auto& [name, view] : {std::pair{"k", k},
-                                   {"v", v},
-                                   {"inv_freq", inv_freq},
-                                   {"k_cache", k_cache},
-                                   {"v_cache", v_cache}}) {
-    if (detail::views_overlap(q, view)) {
-      detail::throw_invalid(op, label, std::string("q overlaps ") + name);
-    }
-  }
-  for (const auto& [name, view] : {std::pair{"k", k}, {"v", v}, {"v_cache", v_cache}}) {
-    if (detail::views_overlap(k_cache, view)) {
-      detail::throw_invalid(op, label, std::string("k_cache overlaps ") + name);
-    }
-  }
-  for (const auto& [name, view] : {std::pair{"k", k}, {"v", v}}) {
-    if (detail::views_overlap(v_cache, view)) {
-      detail::throw_invalid(op, label, std::string("v_cache overlaps ") + name);
-    }
-  }
+  detail::expect_no_overlap(
+      op, label, "q", q,
+      {{"k", k}, {"v", v}, {"inv_freq", inv_freq}, {"k_cache", k_cache}, {"v_cache", v_cache}});
+  detail::expect_no_overlap(op, label, "k_cache", k_cache,
+                            {{"k", k}, {"v", v}, {"v_cache", v_cache}});
+  detail::expect_no_overlap(op, label, "v_cache", v_cache, {{"k", k}, {"v", v}});
   const detail::RopeKvParams params{.n_heads = n_heads,
                                     .n_kv_heads = n_kv_heads,
                                     .head_dim = head_dim,
