@@ -29,8 +29,9 @@ struct StagedRow {
 };
 
 // One batch of this thread's cache rows: rows base + u * kRowSlots + slot for u < kUnroll, each
-// its 16 bytes (zeros past the chunk, so every lane still takes part in the shuffles; the
-// staged row from `staged`).
+// its 16 bytes (zeros past the chunk, so every lane still takes part in the shuffles). Row
+// staged_at comes from `staged`, or is zeros where `staged` is null (before the PDL wait, when
+// the staged row may not be written yet).
 template <int kRowSlots>
 __device__ __forceinline__ void load_batch(uint4 (&raw)[kUnroll], const std::uint16_t* rows,
                                            std::uint32_t base, int slot, std::uint32_t len,
@@ -41,7 +42,7 @@ __device__ __forceinline__ void load_batch(uint4 (&raw)[kUnroll], const std::uin
   for (int u = 0; u < kUnroll; ++u) {
     const std::uint32_t t = base + u * kRowSlots + slot;
     const std::uint16_t* at = t == staged_at ? staged : rows + std::uint64_t{t} * row_stride;
-    raw[u] = t < len ? load_stream_step_16(at) : make_uint4(0, 0, 0, 0);
+    raw[u] = t < len && at != nullptr ? load_stream_step_16(at) : make_uint4(0, 0, 0, 0);
   }
 }
 
@@ -141,14 +142,8 @@ __device__ __forceinline__ void load_first_batch(FirstBatch& first, const std::u
   const int slot = static_cast<int>(threadIdx.x) / kLanesPerRow;
   const int sub = static_cast<int>(threadIdx.x) % kLanesPerRow;
   const std::uint64_t offset = std::uint64_t{begin} * row_stride + g * D + sub * 8;
-#pragma unroll
-  for (int u = 0; u < kUnroll; ++u) {
-    const std::uint32_t t = u * kRowSlots + slot;
-    const bool cached = t < len && t != staged_at;
-    const std::uint64_t at = offset + std::uint64_t{t} * row_stride;
-    first.k[u] = cached ? load_stream_step_16(k_cache + at) : make_uint4(0, 0, 0, 0);
-    first.v[u] = cached ? load_stream_step_16(v_cache + at) : make_uint4(0, 0, 0, 0);
-  }
+  load_batch<kRowSlots>(first.k, k_cache + offset, 0, slot, len, row_stride, nullptr, staged_at);
+  load_batch<kRowSlots>(first.v, v_cache + offset, 0, slot, len, row_stride, nullptr, staged_at);
 }
 
 // Attention of q head q_head (D floats, written by an earlier dispatch) over the cache rows
