@@ -30,8 +30,9 @@ struct Param {
   Kind kind = Kind::Buffer;
   Access access = Access::InOut;  ///< buffers: what the kernel does with the memory
   std::uint32_t value_size = 0;   ///< values: exact size in bytes
-  /// Input buffers of a kernel with programmatic_dependency: read before its programmatic wait
-  /// (weights, say), so while earlier kernels may still run.
+  /// Buffers (in or inout) of a kernel with programmatic_dependency that it reads before its
+  /// programmatic wait (weights, say), so while earlier kernels may still run; an inout one is
+  /// written only after the wait.
   bool read_before_wait = false;
 
   static Param in(std::string name) { return {std::move(name), Kind::Buffer, Access::In, 0}; }
