@@ -79,11 +79,7 @@ TEST_F(AttentionOps, MatchesTheReferenceForEveryLengthOnOneRecording) {
                                               {16, 1, 128, 200}};
   for (const AttentionShape& s : shapes) {
     const std::uint32_t d = s.head_dim;
-    const std::size_t cache = std::size_t{s.max_ctx} * s.n_kv_heads * d;
-    const std::vector<float> q =
-        testing::random_floats(std::size_t{s.n_heads} * d, s.max_ctx, -2.0F, 2.0F);
-    const std::vector<std::uint16_t> k = testing::random_bf16(cache, 1, 2.0F);
-    const std::vector<std::uint16_t> v = testing::random_bf16(cache, 2);
+    const auto [q, k, v] = testing::attention_inputs(s, s.max_ctx, 1);
     const float scale = 1.0F / std::sqrt(static_cast<float>(d));
     Buffer qb = upload(dev_, q);
     Buffer kb = upload(dev_, k);
@@ -206,11 +202,7 @@ TEST(AttentionPlan, ActiveSplitsFollowTheKvLength) {
 // layer) works for every replay.
 TEST_F(AttentionOps, MergeReadsActiveSplitsOnlyAndLeavesTheTicketsAtZero) {
   const AttentionShape s{8, 2, 64, 1024};
-  const std::uint32_t d = s.head_dim;
-  const std::size_t cache = std::size_t{s.max_ctx} * s.n_kv_heads * d;
-  const std::vector<float> q = testing::random_floats(std::size_t{s.n_heads} * d, 9, -2.0F, 2.0F);
-  const std::vector<std::uint16_t> k = testing::random_bf16(cache, 10, 2.0F);
-  const std::vector<std::uint16_t> v = testing::random_bf16(cache, 11);
+  const auto [q, k, v] = testing::attention_inputs(s, 9, 10);
   const float scale = 0.125F;
   const std::uint64_t words = ops::attention_scratch_bytes(s) / 4;
   const std::uint64_t ticket_words = s.n_heads;
@@ -289,10 +281,7 @@ TEST_F(AttentionOps, AppendAttendsToTheStagedRowAndWritesItIntoTheCaches) {
                                   AttentionShape{4, 4, 64, 2000}}) {
     const std::uint32_t d = s.head_dim;
     const std::size_t row = std::size_t{s.n_kv_heads} * d;
-    const std::size_t cache = s.max_ctx * row;
-    const std::vector<float> q = testing::random_floats(std::size_t{s.n_heads} * d, 6, -2, 2);
-    const std::vector<std::uint16_t> k = testing::random_bf16(cache, 7, 2.0F);
-    const std::vector<std::uint16_t> v = testing::random_bf16(cache, 8);
+    const auto [q, k, v] = testing::attention_inputs(s, 6, 7);
     const std::vector<std::uint16_t> k_new = testing::random_bf16(row, 9, 2.0F);
     const std::vector<std::uint16_t> v_new = testing::random_bf16(row, 10);
     const float scale = 1.0F / std::sqrt(static_cast<float>(d));
@@ -431,10 +420,7 @@ TEST_F(AttentionOps, AttentionOMatchesTheProjectedReferenceForEveryLength) {
     const AttentionShape& s = c.shape;
     const std::uint32_t d = s.head_dim;
     const std::size_t q_dim = std::size_t{s.n_heads} * d;
-    const std::size_t cache = std::size_t{s.max_ctx} * s.n_kv_heads * d;
-    const std::vector<float> q = testing::random_floats(q_dim, s.max_ctx, -2.0F, 2.0F);
-    const std::vector<std::uint16_t> k = testing::random_bf16(cache, 1, 2.0F);
-    const std::vector<std::uint16_t> v = testing::random_bf16(cache, 2);
+    const auto [q, k, v] = testing::attention_inputs(s, s.max_ctx, 1);
     const std::vector<std::uint16_t> w = testing::random_bf16(c.rows * q_dim, 3);
     const float scale = 1.0F / std::sqrt(static_cast<float>(d));
     ASSERT_TRUE(ops_.attention_o_support(s, c.rows));

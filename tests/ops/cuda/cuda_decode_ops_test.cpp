@@ -170,19 +170,14 @@ TEST(CudaDecodeOps, RopeKvAppendMatchesTheCpuReference) {
 
 // Random attention inputs of a shape, from seeds seed, seed + 1 and seed + 2: q (f32 in
 // [-2, 2]) and the K (twice the scale) and V caches (bf16), and their buffers on a device.
-struct AttentionInputs {
-  std::vector<float> q;
-  std::vector<std::uint16_t> k;
-  std::vector<std::uint16_t> v;
-};
+using testing::AttentionInputs;
 struct AttentionBuffers {
   Buffer q, k, v;
 };
 
+// q, K and V from seed, seed + 1 and seed + 2.
 AttentionInputs attention_inputs(const ops::AttentionShape& s, std::uint64_t seed) {
-  const std::size_t cache = std::size_t{s.max_ctx} * s.n_kv_heads * s.head_dim;
-  return {random_floats(std::size_t{s.n_heads} * s.head_dim, seed, -2, 2),
-          random_bf16(cache, seed + 1, 2.0F), random_bf16(cache, seed + 2)};
+  return testing::attention_inputs(s, seed, seed + 1);
 }
 
 AttentionBuffers upload(Device& dev, const AttentionInputs& inputs) {

@@ -31,6 +31,13 @@ std::vector<std::uint16_t> random_bf16(std::size_t n, std::uint64_t seed, float 
   return out;
 }
 
+AttentionInputs attention_inputs(const ops::AttentionShape& shape, std::uint64_t q_seed,
+                                 std::uint64_t kv_seed) {
+  const std::size_t cache = std::size_t{shape.max_ctx} * shape.n_kv_heads * shape.head_dim;
+  return {random_floats(std::size_t{shape.n_heads} * shape.head_dim, q_seed, -2.0F, 2.0F),
+          random_bf16(cache, kv_seed, 2.0F), random_bf16(cache, kv_seed + 1)};
+}
+
 float bf16_value(std::uint16_t bits) {
   return std::bit_cast<float>(static_cast<std::uint32_t>(bits) << 16);
 }

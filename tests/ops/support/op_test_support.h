@@ -34,6 +34,17 @@ std::vector<float> random_floats(std::size_t n, std::uint64_t seed, float lo = -
 /// n bf16 bit patterns of values uniform in [-scale, scale), from `seed`.
 std::vector<std::uint16_t> random_bf16(std::size_t n, std::uint64_t seed, float scale = 1.0F);
 
+/// Random decode-attention inputs of `shape`: q (n_heads * head_dim floats in [-2, 2)) from
+/// q_seed, the K cache (max_ctx rows, bf16 in [-2, 2)) from kv_seed and the V cache (bf16 in
+/// [-1, 1)) from kv_seed + 1.
+struct AttentionInputs {
+  std::vector<float> q;
+  std::vector<std::uint16_t> k;
+  std::vector<std::uint16_t> v;
+};
+AttentionInputs attention_inputs(const ops::AttentionShape& shape, std::uint64_t q_seed,
+                                 std::uint64_t kv_seed);
+
 /// The value of a bf16 bit pattern.
 float bf16_value(std::uint16_t bits);
 /// The bf16 nearest to `f`, ties to the even pattern (f finite).
