@@ -10,9 +10,15 @@
 #   ENCORE_SANITIZER           "" | "address;undefined" (or either alone) | "thread".
 #   ENCORE_BUILD_TESTS/BENCH/TOOLS  ON by default when encore is the top-level project.
 #   ENCORE_BUILD_PROPERTY_TESTS     ON with the tests; OFF skips rapidcheck and the property tests.
+#   ENCORE_PROPERTY_CASES      1000: random cases of each property test (cpu-tsan runs 250).
+#   ENCORE_TEST_UNITY_BUILD    0: test files per unity-build batch (0 off; the CI presets use 8).
 #   ENCORE_TEST_CODE_OPT       "-O1" by default: the optimisation flag of the tests' own C++ code
 #                              in Release builds (the library, tools and benchmarks keep -O3);
 #                              empty keeps the build type's flags for the tests too.
+#   ENCORE_TEST_DRIVER_CODE_OPT  "-O0" by default: the flag of test code that only drives the
+#                              library (most of it), in Release builds and sanitizer builds; test
+#                              code that computes keeps ENCORE_TEST_CODE_OPT (Release) or the
+#                              preset's flags (sanitizers).
 #   ENCORE_WARNINGS_AS_ERRORS  OFF by default; the CI presets turn it on.
 #   ENCORE_USE_CCACHE          ON: use ccache as the C++/CUDA compiler launcher when found.
 #   ENCORE_ENABLE_LTO          ON: link-time optimisation of C++ code in Release builds (when the
@@ -129,11 +135,34 @@ include(CMakeDependentOption)
 # (scripts/gpu-check does) and still builds every other test.
 cmake_dependent_option(ENCORE_BUILD_PROPERTY_TESTS "Build the rapidcheck property tests" ON
                        "ENCORE_BUILD_TESTS" OFF)
+set(ENCORE_PROPERTY_CASES "1000" CACHE STRING "Random cases of each rapidcheck property test")
+# A test file is a few hundred lines over the same few thousand of headers (GoogleTest, the API,
+# the standard library): compiled eight at a time, the cold test build of the CI stages takes
+# about half the compile time. Off by default, where rebuilding one test file should not
+# rebuild seven others.
+set(ENCORE_TEST_UNITY_BUILD "0" CACHE STRING
+    "Compile the test executables as unity builds of this many files each (0: one at a time)")
+if(NOT ENCORE_TEST_UNITY_BUILD MATCHES "^[0-9]+$")
+  message(FATAL_ERROR "ENCORE_TEST_UNITY_BUILD: a number of files, got "
+                      "'${ENCORE_TEST_UNITY_BUILD}'")
+endif()
+if(NOT ENCORE_PROPERTY_CASES MATCHES "^[1-9][0-9]*$")
+  message(FATAL_ERROR "ENCORE_PROPERTY_CASES: a positive number of cases, got "
+                      "'${ENCORE_PROPERTY_CASES}'")
+endif()
 # Test sources are gtest macros and reference loops over small inputs: at -O3 they take about
 # 45% of a cold Release build's compile time (CI has two cores); at -O1 they compile about 30%
 # faster (four test sources, one at a time: 42.8 s at -O3, 29.5 s at -O1).
 set(ENCORE_TEST_CODE_OPT "-O1" CACHE STRING
     "Optimisation flag of the tests' own C++ code in Release builds (empty: the build type's)")
+# Most test code only calls the library and checks what it returns, and runs for microseconds:
+# optimising it is compile time for nothing, most of all under a sanitizer, whose
+# instrumentation the optimiser works through too (chrome_trace_test.cpp with ASan+UBSan, two
+# compiles at a time on two cores: 34.8 s at -O1, 18.6 s at -O0; auto_ordering_test.cpp in
+# Release: 10.6 s at -O1, 8.2 s at -O0). Test code that computes keeps ENCORE_TEST_CODE_OPT in
+# Release builds and the preset's flags under a sanitizer (tests/CMakeLists.txt).
+set(ENCORE_TEST_DRIVER_CODE_OPT "-O0" CACHE STRING
+    "Optimisation flag of test code that only drives the library, in Release and sanitizer builds (empty: as the rest of the tests' code)")
 option(ENCORE_WARNINGS_AS_ERRORS "Turn compiler warnings into errors (CI presets turn it on)" OFF)
 
 # ---- compiler launcher ------------------------------------------------------------------------

@@ -19,6 +19,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::error_from;
 using testing::make_cpu_device;
@@ -214,5 +215,6 @@ TEST_F(BufferTest, DeviceIdMatchesTheAllocatingDevice) {
   EXPECT_EQ(other.alloc(4).device_id(), other.id());
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

@@ -11,6 +11,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 // Every ErrorCode with the name tools print and match (the values are documented as stable).
 const std::pair<ErrorCode, std::string_view> kNames[] = {
@@ -102,5 +103,6 @@ TEST(Error, EveryCodeHasADistinctStableName) {
   EXPECT_EQ(static_cast<std::size_t>(ErrorCode::IoError), std::size(kNames));
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

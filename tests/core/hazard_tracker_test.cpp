@@ -8,6 +8,7 @@
 
 namespace encore::detail {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 TrackedAccess read(std::uint32_t resource, std::uint64_t begin, std::uint64_t end) {
   return {resource, {begin, end}, false};
@@ -168,5 +169,6 @@ TEST(HazardTracker, SequentialPatternNeedsTwoBarriers) {
   EXPECT_EQ(barriers, 2);
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore::detail

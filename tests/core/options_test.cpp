@@ -19,6 +19,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using Env = std::map<std::string, std::string, std::less<>>;
 
@@ -292,5 +293,6 @@ TEST(OptionsFromEnv, MalformedValuesThrowNamingVariableAndValue) {
   }
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

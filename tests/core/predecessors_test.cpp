@@ -14,6 +14,7 @@
 
 namespace encore::detail {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 constexpr std::uint32_t kN = 16;
 
@@ -112,5 +113,6 @@ TEST_F(CoveringPredecessorsTest, SearchStopsAtTheBudget) {
   }
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore::detail

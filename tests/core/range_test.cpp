@@ -6,6 +6,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 // Brute force: do the two ranges share a byte?
 bool share_a_byte(ByteRange a, ByteRange b) {
@@ -64,5 +65,6 @@ TEST(ByteRange, ContainsChecksBothEnds) {
   EXPECT_TRUE(contains({0, 10}, {20, 20}));
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

@@ -12,6 +12,7 @@
 
 namespace encore::detail {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 // Inserts `ids` in order (index = position) checking each is new, then finds them all again.
 void expect_round_trip(const std::vector<std::uint64_t>& ids) {
@@ -76,5 +77,6 @@ TEST(ResourceIndex, RepeatedLookupsReturnTheFirstIndex) {
   }
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore::detail

@@ -19,6 +19,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::cover;
 using testing::make_cpu_device;
@@ -377,5 +378,6 @@ TEST(RecordingDump, DotEscapesQuotesInLabels) {
   }
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

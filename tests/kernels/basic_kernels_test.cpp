@@ -16,6 +16,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::download_floats;
 using testing::make_cpu_device;
@@ -222,5 +223,6 @@ TEST_F(BasicKernels, SumWithoutEnoughSharedMemoryFailsClearly) {
   }
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

@@ -14,6 +14,7 @@
 
 namespace encore::llm {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::error_from;
 using testing::mentions;
@@ -174,5 +175,6 @@ TEST(LlmConfig, RopeFrequenciesFollowTheLlama3Bands) {
   EXPECT_FLOAT_EQ(scaled[31], plain[31] / 32);
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore::llm

@@ -9,6 +9,7 @@
 
 namespace encore::llm {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 Device cpu_device() { return Device::open({.backend = BackendKind::Cpu, .cpu_threads = 2}); }
 
@@ -59,5 +60,6 @@ TEST(LlmKernels, StreamReadPartialsSumTheBuffer) {
   EXPECT_EQ(got, want);
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore::llm

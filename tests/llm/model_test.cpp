@@ -18,6 +18,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using llm::HostWeights;
 using llm::NormMode;
@@ -248,5 +249,6 @@ TEST(LlmRunner, HistoryHoldsThePromptFollowedByTheGeneratedTokens) {
   EXPECT_EQ(std::vector<std::uint32_t>(history.begin(), history.begin() + 8), want);
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

@@ -11,6 +11,7 @@
 
 namespace encore::llm {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::error_from;
 using testing::mentions;
@@ -50,5 +51,6 @@ TEST(LlmRoofline, BandwidthMeasurementReadsTheWholeBuffer) {
                        "passes must be >= 1"));
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore::llm

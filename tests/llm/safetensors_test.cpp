@@ -15,6 +15,7 @@
 
 namespace encore::llm {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::error_from;
 using testing::mentions;
@@ -128,5 +129,6 @@ TEST(LlmSafetensors, BadIndexAndEmptyDirectoryAreReported) {
       mentions(error_from([&] { Checkpoint::open(dir.path()); }).what(), "maps tensor 'z' to"));
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore::llm

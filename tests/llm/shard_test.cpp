@@ -18,6 +18,7 @@
 
 namespace encore::llm {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::error_from;
 using testing::mentions;
@@ -155,5 +156,6 @@ TEST(LlmShard, RankCountsThatDoNotDivideTheShapeAreRefused) {
                        "rank 2 is not below the 2 ranks"));
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore::llm

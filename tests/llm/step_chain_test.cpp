@@ -19,6 +19,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 class LlmStepChain : public ::testing::TestWithParam<std::string> {};
 
@@ -65,5 +66,6 @@ INSTANTIATE_TEST_SUITE_P(Shapes, LlmStepChain, ::testing::Values("tiny", "tiny-q
                            return name;
                          });
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

@@ -23,6 +23,7 @@
 
 namespace encore::llm {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::error_from;
 using testing::mentions;
@@ -181,5 +182,6 @@ TEST(LlmTensorParallelSetup, AFailedGroupFailsTheStepWithoutWaiting) {
   EXPECT_TRUE(mentions(e.what(), "rank 1 is shutting down")) << e.what();
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore::llm

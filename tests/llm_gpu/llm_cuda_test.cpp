@@ -23,6 +23,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using llm::NormMode;
 using llm::ReplayMode;
@@ -251,5 +252,6 @@ TEST_F(LlmCuda, StreamReadSumsTheBufferAndMeasuresBandwidth) {
   RecordProperty("read_gb_per_s", std::to_string(bw.bytes_per_second * 1e-9));
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

@@ -17,6 +17,7 @@
 
 namespace encore::llm {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 const std::vector<std::uint32_t> kPrompt = {1, 17, 300, 42};
 
@@ -88,5 +89,6 @@ std::string shape_name(const ::testing::TestParamInfo<std::string>& shape) {
 INSTANTIATE_TEST_SUITE_P(Shapes, LlmTensorParallelCuda, ::testing::Values("tiny", "tiny-qwen2"),
                          shape_name);
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore::llm

@@ -24,6 +24,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using ops::AttentionShape;
 using testing::all_near;
@@ -491,5 +492,6 @@ TEST_F(AttentionOps, AttentionORefusesBadShapesAndViews) {
   EXPECT_EQ(enc.dispatch_count(), 0U);
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

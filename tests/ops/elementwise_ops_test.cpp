@@ -15,6 +15,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::all_identical;
 using testing::all_near;
@@ -81,5 +82,6 @@ TEST_F(ElementwiseOps, MismatchedOperandsAreRefused) {
   EXPECT_EQ(enc.dispatch_count(), 0U);
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

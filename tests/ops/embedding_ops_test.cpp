@@ -14,6 +14,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::all_identical;
 using testing::error_from;
@@ -88,5 +89,6 @@ TEST_F(EmbeddingOps, InconsistentViewsAreRefused) {
   EXPECT_EQ(enc.dispatch_count(), 0U);
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

@@ -19,6 +19,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using ops::GemvFusion;
 using ops::GemvNorm;
@@ -425,5 +426,6 @@ TEST_F(GemvFusedOps, RopeKvEpilogueRefusesBadShapesAndOverlaps) {
   EXPECT_EQ(enc.dispatch_count(), 1U);
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

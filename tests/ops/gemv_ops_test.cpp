@@ -17,6 +17,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::error_from;
 using testing::mentions;
@@ -152,5 +153,6 @@ TEST_F(GemvOps, BadShapesAndViewsAreRefused) {
   EXPECT_EQ(enc.dispatch_count(), 0U);
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

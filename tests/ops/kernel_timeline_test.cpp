@@ -9,6 +9,7 @@
 
 namespace encore::ops {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 TEST(KernelTimeline, WithoutTheBuildOptionTheDumpSaysWhatIsMissing) {
   if (kernel_timeline_enabled()) GTEST_SKIP() << "built with ENCORE_KERNEL_TIMELINE";
@@ -26,5 +27,6 @@ TEST(KernelTimeline, WithoutTheBuildOptionTheDumpSaysWhatIsMissing) {
   EXPECT_FALSE(std::filesystem::exists(path));
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore::ops

@@ -16,6 +16,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::all_identical;
 using testing::all_near;
@@ -213,5 +214,6 @@ TEST_F(NormOps, BadShapesAreRefusedWithTheOpAndLabel) {
   EXPECT_TRUE(ops::can_rms_norm(1));
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

@@ -16,6 +16,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using ops::RopeStyle;
 using testing::error_from;
@@ -193,5 +194,6 @@ TEST_F(RopeKvAppendOps, BadShapesAndOverlapsAreRefused) {
   EXPECT_EQ(enc.dispatch_count(), 1U);
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

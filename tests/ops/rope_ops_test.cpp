@@ -15,6 +15,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using ops::RopeStyle;
 using testing::all_near;
@@ -151,5 +152,6 @@ TEST_F(RopeOps, BadShapesAreRefused) {
   EXPECT_EQ(enc.dispatch_count(), 0U);
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

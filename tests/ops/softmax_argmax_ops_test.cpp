@@ -16,6 +16,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::all_near;
 using testing::error_from;
@@ -125,5 +126,6 @@ TEST_F(SoftmaxArgmaxOps, ArgmaxShapesAndRefusals) {
   EXPECT_TRUE(mentions(e.what(), "x holds 10000 elements, expected 3000"));
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

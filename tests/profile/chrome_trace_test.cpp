@@ -22,6 +22,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using nlohmann::json;
 using testing::mentions;
@@ -228,5 +229,6 @@ TEST(ChromeTrace, WritesAFileOrThrowsIoError) {
   EXPECT_TRUE(mentions(e.what(), "/nonexistent-dir/for/sure/trace.json")) << e.what();
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

@@ -14,6 +14,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::cover;
 
@@ -81,5 +82,6 @@ TEST(ListInfo, KeepsEachNodesFactsAsRecorded) {
   EXPECT_EQ(info->list_id, rec.commands().id);
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

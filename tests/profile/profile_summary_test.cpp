@@ -13,6 +13,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::mentions;
 
@@ -217,5 +218,6 @@ TEST(ProfileTable, ReportHasHeaderNoteAndTables) {
   EXPECT_FALSE(mentions(cb, "by label")) << cb;
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

@@ -18,6 +18,7 @@
 
 namespace encore::detail {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::mentions;
 
@@ -165,5 +166,6 @@ TEST_F(ProfilerTest, FailedSubmissionHasNoTimes) {
   EXPECT_EQ(p.submissions()[0].end_ns, 0);
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore::detail

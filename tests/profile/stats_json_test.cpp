@@ -10,6 +10,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 // Each counter appears with its own value, and nothing else does.
 TEST(StatsJson, HoldsEveryCounterByName) {
@@ -33,5 +34,6 @@ TEST(StatsJson, KeepsLargeCountersExact) {
   EXPECT_EQ(j.at("bytes_allocated").get<std::uint64_t>(), UINT64_MAX);
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

@@ -20,6 +20,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 Device& cpu_device() {
   static Device dev = [] {
@@ -167,5 +168,6 @@ RC_GTEST_PROP(OpsProperties, AttentionEqualsTheDirectSoftmaxWeightedSum, ()) {
   }
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

@@ -33,6 +33,7 @@
 namespace encore {
 
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::Contents;
 using testing::first_difference;
@@ -492,5 +493,6 @@ TEST(OrderingHarness, EdgeCheckerRejectsProgramOrderEdges) {
   }
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

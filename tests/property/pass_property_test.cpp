@@ -32,6 +32,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::Contents;
 using testing::download_all;
@@ -159,5 +160,6 @@ TEST(PassProperties, GeneratedProgramsExercisePasses) {
               fused, moved, dropped);
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

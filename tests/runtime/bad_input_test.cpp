@@ -11,6 +11,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::error_from;
 using testing::make_cpu_device;
@@ -61,5 +62,6 @@ TEST(BadInput, ReadBeforeWaitOnlyForBuffersAProgrammaticKernelReads) {
   EXPECT_EQ(registry->find("written_early"), nullptr);
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

@@ -19,6 +19,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using namespace std::chrono_literals;
 using testing::error_from;
@@ -272,5 +273,6 @@ TEST(Collectives, BadViewsAndCommunicatorsAreRefused) {
                "the timeout and the setup timeout must be positive"));
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

@@ -14,6 +14,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::error_from;
 using testing::mentions;
@@ -54,5 +55,6 @@ TEST(UniqueId, CpuIdsAreFreshAndFormAGroup) {
   EXPECT_EQ(ca.group_id(), cb.group_id());
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

@@ -12,6 +12,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::make_cpu_device;
 
@@ -39,5 +40,6 @@ TEST(EncoderBarrier, BarrierOrdersDispatchesInBarriersMode) {
   }
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

@@ -15,6 +15,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::cover;
 using testing::download_floats;
@@ -116,5 +117,6 @@ TEST(Fence, CrossDeviceWaitHoldsTheWaiterUntilTheSignal) {
   EXPECT_EQ(download_floats(c), (std::vector<float>{2, 4, 6, 8}));
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

@@ -9,6 +9,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::AddProgram;
 using testing::dispatch_add;
@@ -53,5 +54,6 @@ TEST(KeepHot, AfterCommitIsInvalidState) {
   EXPECT_EQ(error_from([&] { enc.keep_hot(p.a); }).code(), ErrorCode::InvalidState);
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

@@ -14,6 +14,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::cover;
 using testing::error_from;
@@ -149,5 +150,6 @@ TEST(EncoderPasses, StatsCountWhatThePassesDid) {
       0U);
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

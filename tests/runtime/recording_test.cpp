@@ -15,6 +15,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::cover;
 using testing::error_from;
@@ -106,5 +107,6 @@ TEST(Recording, SetAfterSubmitDoesNotChangeTheInFlightReplay) {
   EXPECT_EQ(u.download<std::uint32_t>(), (std::vector<std::uint32_t>{70, 71, 72, 73}));
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

@@ -16,6 +16,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::all_counters;
 using testing::cover;
@@ -145,5 +146,6 @@ TEST(Stats, ToStringHasOneLinePerCounter) {
   }
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

@@ -17,6 +17,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::download_floats;
 using testing::error_from;
@@ -199,5 +200,6 @@ TEST(Submission, EncoderRetentionOverridesTheDeviceDefault) {
   EXPECT_EQ(retained.use_count(), 1);
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

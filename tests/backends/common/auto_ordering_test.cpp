@@ -19,6 +19,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::cover;
 using testing::download_floats;
@@ -568,5 +569,6 @@ ENCORE_INSTANTIATE_BACKEND_SUITE(SerialOrdering);
 ENCORE_INSTANTIATE_BACKEND_SUITE(BarriersOrdering);
 ENCORE_INSTANTIATE_BACKEND_SUITE(OrderingChoice);
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

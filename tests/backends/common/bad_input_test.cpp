@@ -21,6 +21,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::cover;
 using testing::download_floats;
@@ -541,5 +542,6 @@ TEST_P(BadInput, NothingIsHalfRecordedAfterAnError) {
 
 ENCORE_INSTANTIATE_BACKEND_SUITE(BadInput);
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

@@ -14,6 +14,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::cover;
 using testing::download_floats;
@@ -199,5 +200,6 @@ TEST_P(EncoderBarrier, ResetStatsZeroesBarrierCounts) {
 
 ENCORE_INSTANTIATE_BACKEND_SUITE(EncoderBarrier);
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

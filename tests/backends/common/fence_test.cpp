@@ -17,6 +17,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::cover;
 using testing::download_floats;
@@ -280,5 +281,6 @@ TEST_P(Fences, SignallingAnotherDevicesFenceIsWrongDevice) {
 
 ENCORE_INSTANTIATE_BACKEND_SUITE(Fences);
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

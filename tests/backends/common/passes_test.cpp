@@ -22,6 +22,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::Contents;
 using testing::download_floats;
@@ -133,5 +134,6 @@ TEST_P(RecordingPasses, FusedNormsMatchTheUnfusedOnes) {
 
 ENCORE_INSTANTIATE_BACKEND_SUITE(RecordingPasses);
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

@@ -17,6 +17,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 // The suite of this file, on the backend of its parameter (support/backend_test.h).
 class PortableKernels : public testing::BackendTest {};
@@ -108,5 +109,6 @@ TEST_P(PortableKernels, MixOfOverlappingViewsRunsInAscendingElementOrder) {
 
 ENCORE_INSTANTIATE_BACKEND_SUITE(PortableKernels);
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

@@ -23,6 +23,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::cover;
 using testing::mentions;
@@ -252,5 +253,6 @@ TEST_P(Profiling, TracePathNeedsProfiling) {
 
 ENCORE_INSTANTIATE_BACKEND_SUITE(Profiling);
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

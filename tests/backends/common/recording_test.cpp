@@ -18,6 +18,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::cover;
 using testing::download_floats;
@@ -411,5 +412,6 @@ TEST_P(Recordings, DroppingTheRecordingReleasesItsBuffers) {
 
 ENCORE_INSTANTIATE_BACKEND_SUITE(Recordings);
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

@@ -18,6 +18,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::all_counters;
 using testing::cover;
@@ -257,5 +258,6 @@ TEST_P(DeviceStats, ResetZeroesEveryCounterButTheGauges) {
 
 ENCORE_INSTANTIATE_BACKEND_SUITE(DeviceStats);
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

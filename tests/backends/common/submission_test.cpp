@@ -17,6 +17,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::cover;
 using testing::download_floats;
@@ -284,5 +285,6 @@ TEST_P(Submissions, DroppingAnEmptyEncoderCountsNothing) {
 
 ENCORE_INSTANTIATE_BACKEND_SUITE(Submissions);
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

@@ -23,6 +23,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::ConcurrencyProbe;
 using testing::cover;
@@ -409,5 +410,6 @@ TEST(CpuBackend, DroppingTheDeviceCompletesWorkInFlight) {
   }
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

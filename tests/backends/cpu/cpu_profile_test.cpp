@@ -16,6 +16,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::ConcurrencyProbe;
 using testing::cover;
@@ -148,5 +149,6 @@ TEST(CpuProfile, ValidationAndShuffledSchedulesAreProfiled) {
   }
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

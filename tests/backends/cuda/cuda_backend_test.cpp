@@ -16,6 +16,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::cover;
 using testing::download_floats;
@@ -379,5 +380,6 @@ TEST(CudaBackend, SyncEachDispatchNamesTheFaultingDispatch) {
   EXPECT_TRUE(mentions(e.what(), "fault_kernel")) << e.what();
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

@@ -21,6 +21,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::mentions;
 
@@ -276,5 +277,6 @@ TEST(CudaProfile, MissingCuptiFallsBackToPerSubmission) {
   EXPECT_EQ(x.download<float>()[0], 3.0F);
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

@@ -25,6 +25,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using namespace std::chrono_literals;
 using testing::cover;
@@ -428,5 +429,6 @@ TEST(CudaCollectives, RanksJoinWithAnNcclUniqueId) {
   EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

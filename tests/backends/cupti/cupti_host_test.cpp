@@ -28,6 +28,7 @@
 
 namespace encore::detail {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::mentions;
 
@@ -350,5 +351,6 @@ TEST(CudaProfilingFallback, UnloadableCuptiDowngradesToPerSubmission) {
   EXPECT_TRUE(mentions(profiler.note(), "/nonexistent/encore/libcupti.so.13")) << profiler.note();
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore::detail

@@ -29,6 +29,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::Contents;
 using testing::Program;
@@ -164,5 +165,6 @@ TEST(CudaDifferential, RandomProgramsMatchSerialCpuByteForByte) {
   EXPECT_GT(with_edges, kPrograms / 2) << "seed " << seed;
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

@@ -20,6 +20,7 @@
 
 namespace encore::detail {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 void leave_as_is(const CpuKernelContext& /*ctx*/) {}
 
@@ -100,5 +101,6 @@ TEST(ProgrammaticEdges, NoneForAnEarlyReadOfMemoryAnEarlierDispatchWrites) {
   EXPECT_NE(programmatic_predecessor(list, cover, hazards, 5), kNoNode);
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore::detail

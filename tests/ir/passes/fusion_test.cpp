@@ -18,6 +18,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::checked;
 using testing::error_from;
@@ -505,5 +506,6 @@ TEST(Fusion, MalformedRuleIsAnError) {
   EXPECT_TRUE(mentions(e.what(), "4 args mapped, but rms_norm_mul_f32 has 5 params")) << e.what();
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

@@ -17,6 +17,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using detail::check_invariants;
 using detail::CommandList;
@@ -113,5 +114,6 @@ TEST(InvariantChecker, RejectsInconsistentArgs) {
   EXPECT_TRUE(mentions(broken(access).what(), "declares less access than its param"));
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

@@ -15,6 +15,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::checked;
 using testing::error_from;
@@ -193,5 +194,6 @@ TEST(Minimize, UntaggedBufferArgIsRefused) {
   EXPECT_TRUE(mentions(e.what(), "arg 0 ('x') of dispatch #2")) << e.what();
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

@@ -13,6 +13,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::checked;
 using testing::mentions;
@@ -64,5 +65,6 @@ TEST(PassDump, NamesWhereEveryNodeCameFromAndWhyEveryBarrierIsThere) {
   EXPECT_FALSE(mentions(rec.to_string(), "(was #")) << rec.to_string();
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

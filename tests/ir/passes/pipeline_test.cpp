@@ -17,6 +17,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::checked;
 using testing::error_from;
@@ -218,5 +219,6 @@ TEST(PassPipeline, EveryCombinationKeepsTheResults) {
   }
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

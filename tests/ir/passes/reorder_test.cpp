@@ -15,6 +15,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::checked;
 using testing::error_from;
@@ -191,5 +192,6 @@ TEST(Reorder, UntaggedBufferArgIsRefused) {
       << e.what();
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

@@ -22,6 +22,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::random_bf16;
 using testing::random_floats;
@@ -160,5 +161,6 @@ TEST(CudaDecodeLayer, StreamPathMatchesTheCpuForSixTokens) {
   expect_layer_matches(gpu, ExecutionPath::SingleStream);
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

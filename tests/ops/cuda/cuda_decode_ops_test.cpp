@@ -21,6 +21,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::NamedOutput;
 using testing::random_bf16;
@@ -428,5 +429,6 @@ TEST(CudaDecodeOps, ArgmaxMatchesTheCpuReferenceExactly) {
   }
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

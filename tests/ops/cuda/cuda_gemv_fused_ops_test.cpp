@@ -22,6 +22,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using ops::GemvFusion;
 using ops::GemvNorm;
@@ -305,5 +306,6 @@ TEST(CudaGemvFusedOps, DependentChainUnderProgrammaticLaunchMatchesTheCpu) {
   }));
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

@@ -18,6 +18,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::random_bf16;
 using testing::random_floats;
@@ -135,5 +136,6 @@ TEST(CudaGemvOps, DependentChainUnderProgrammaticLaunchMatchesTheCpu) {
   }));
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore

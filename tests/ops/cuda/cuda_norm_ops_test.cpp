@@ -14,6 +14,7 @@
 
 namespace encore {
 namespace {
+namespace ENCORE_TEST_FILE {
 
 using testing::NamedOutput;
 using testing::random_floats;
@@ -82,5 +83,6 @@ TEST(CudaNormOps, ElementwiseKernelsMatchTheCpuReference) {
   }
 }
 
+}  // namespace ENCORE_TEST_FILE
 }  // namespace
 }  // namespace encore
