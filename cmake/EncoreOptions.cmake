@@ -136,6 +136,10 @@ include(CMakeDependentOption)
 cmake_dependent_option(ENCORE_BUILD_PROPERTY_TESTS "Build the rapidcheck property tests" ON
                        "ENCORE_BUILD_TESTS" OFF)
 set(ENCORE_PROPERTY_CASES "1000" CACHE STRING "Random cases of each rapidcheck property test")
+if(NOT ENCORE_PROPERTY_CASES MATCHES "^[1-9][0-9]*$")
+  message(FATAL_ERROR "ENCORE_PROPERTY_CASES: a positive number of cases, got "
+                      "'${ENCORE_PROPERTY_CASES}'")
+endif()
 # A test file is a few hundred lines over the same few thousand of headers (GoogleTest, the API,
 # the standard library): compiled eight at a time, the cold test build of the CI stages takes
 # about half the compile time. Off by default, where rebuilding one test file should not
@@ -145,10 +149,6 @@ set(ENCORE_TEST_UNITY_BUILD "0" CACHE STRING
 if(NOT ENCORE_TEST_UNITY_BUILD MATCHES "^[0-9]+$")
   message(FATAL_ERROR "ENCORE_TEST_UNITY_BUILD: a number of files, got "
                       "'${ENCORE_TEST_UNITY_BUILD}'")
-endif()
-if(NOT ENCORE_PROPERTY_CASES MATCHES "^[1-9][0-9]*$")
-  message(FATAL_ERROR "ENCORE_PROPERTY_CASES: a positive number of cases, got "
-                      "'${ENCORE_PROPERTY_CASES}'")
 endif()
 # Test sources are gtest macros and reference loops over small inputs: at -O3 they take about
 # 45% of a cold Release build's compile time (CI has two cores); at -O1 they compile about 30%
@@ -162,7 +162,7 @@ set(ENCORE_TEST_CODE_OPT "-O1" CACHE STRING
 # Release: 10.6 s at -O1, 8.2 s at -O0). Test code that computes keeps ENCORE_TEST_CODE_OPT in
 # Release builds and the preset's flags under a sanitizer (tests/CMakeLists.txt).
 set(ENCORE_TEST_DRIVER_CODE_OPT "-O0" CACHE STRING
-    "Optimisation flag of test code that only drives the library, in Release and sanitizer builds (empty: as the rest of the tests' code)")
+    "Optimisation flag of test code that only drives the library (empty: as the other tests')")
 option(ENCORE_WARNINGS_AS_ERRORS "Turn compiler warnings into errors (CI presets turn it on)" OFF)
 
 # ---- compiler launcher ------------------------------------------------------------------------
